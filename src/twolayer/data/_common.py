@@ -19,7 +19,7 @@ from .._errors import DataError, InputError
 
 __all__ = [
     "as_generator", "check_seed", "child_rng", "sha256_bytes", "sha256_file", "file_record",
-    "read_bytes", "jsonable", "check_count", "check_fraction", "PURPOSES",
+    "read_bytes", "read_raw", "jsonable", "check_count", "check_fraction", "PURPOSES",
 ]
 
 #: Fixed spawn keys: each random purpose draws from ``SeedSequence(seed, spawn_key=(k,))``,
@@ -114,6 +114,15 @@ def file_record(path, raw: bytes | None = None) -> dict:
     return {"path": str(p.resolve()), "bytes": int(size), "sha256": digest}
 
 
+def read_raw(path) -> bytes:
+    """A file's bytes; an unreadable file raises :class:`DataError` naming it."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {p}: {exc.strerror or exc}; check the path and permissions") from None
+
+
 def read_bytes(path) -> tuple[bytes, dict]:
     """Read a file, transparently gunzipping it; return ``(payload, provenance record)``.
 
@@ -121,10 +130,7 @@ def read_bytes(path) -> tuple[bytes, dict]:
     magic ``1f 8b``. The record's checksum is that of the file on disk (compressed bytes).
     """
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {p}: {exc.strerror or exc}; check the path and permissions") from None
+    raw = read_raw(p)
     record = file_record(p, raw)
     if p.name.endswith(".gz") or raw[:2] == _GZIP_MAGIC:
         try:

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError
-from ._common import file_record, sha256_bytes
+from ._common import file_record, read_raw, sha256_bytes
 from ._dataset import Dataset
 from .preprocess import format_classes, paper_protocol
 
@@ -212,7 +212,7 @@ def _discover(path) -> tuple[str, object, list[str]]:
 
 def _read_tar(path: Path):
     """Read the batches of a CIFAR-10 tarball without extracting it."""
-    raw = path.read_bytes()
+    raw = read_raw(path)
     record = file_record(path, raw)
     try:
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as tf:
@@ -267,7 +267,7 @@ def read_cifar10_arrays(path) -> tuple[dict, dict]:
         version = "binary" if how == "bin-dir" else "python"
         payloads, sources = {}, {}
         for f in where:
-            raw = f.read_bytes()
+            raw = read_raw(f)
             files.append(file_record(f, raw))
             key = f.name[:-4] if f.name.endswith(".bin") else f.name
             payloads[key], sources[key] = raw, str(f)

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataError
-from ._common import file_record, read_bytes
+from .._errors import DataError, InputError
+from ._common import file_record, read_bytes, read_raw
 from ._dataset import Dataset
 from .preprocess import format_classes, paper_protocol
 
@@ -175,7 +175,7 @@ def _discover(path, kind: str):
 
 
 def _read_keras_npz(path: Path):
-    raw = path.read_bytes()
+    raw = read_raw(path)
     record = file_record(path, raw)
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
@@ -220,7 +220,7 @@ def read_mnist_arrays(path, kind: str = "mnist") -> tuple[dict, dict]:
         ``official_counts`` and whether the counts match them.
     """
     if kind not in _TORCHVISION_DIR:
-        raise DataError(f"kind must be 'mnist' or 'fashion-mnist', got {kind!r}")
+        raise InputError(f"kind must be 'mnist' or 'fashion-mnist', got {kind!r}")
     how, layout, where, folder = _discover(path, kind)
     if how == "npz":
         arrays, files = _read_keras_npz(where)

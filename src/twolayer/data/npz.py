@@ -11,7 +11,7 @@ import numpy as np
 
 from .._errors import DataError, InputError
 from .._validation import UNIT_NORM_TOL, as_data_matrix, as_labels, unit_normalize
-from ._common import check_fraction, check_seed, child_rng, file_record
+from ._common import check_fraction, check_seed, child_rng, file_record, read_raw
 from ._dataset import Dataset
 from .preprocess import _noise_both, _sha, _subsample, format_classes, pair_indices
 
@@ -41,10 +41,7 @@ def read_npz_arrays(path) -> tuple[dict, dict]:
     p = Path(path).expanduser()
     if not p.is_file():
         raise DataError(f"data file {p} not found; pass the path of a .npz holding X (n, d) and y (n,)")
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise DataError(f"cannot read {p}: {exc.strerror or exc}; check the permissions") from None
+    raw = read_raw(p)
     record = file_record(p, raw)
     if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DataError(f"{p} is not a .npz (zip) file (it starts with {raw[:4]!r}); save your data "

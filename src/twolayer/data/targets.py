@@ -279,12 +279,13 @@ def quadratic_target(A=None, *, d=None, seed=0, tol=1e-13) -> PolynomialTarget:
                                     "eigenvalues": lam[keep].tolist() if lam.size <= 5000 else "omitted"})
 
 
-def _series_length(tail_bound: Callable[[int], float], total: float) -> int:
+def _series_length(tail_bound: Callable[[int], float], total: float, who: str) -> int:
     """Smallest K >= 1 whose tail bound (the Corollary 6.2 mass after term K) is negligible."""
     for K in range(1, _MAX_TERMS):
         if tail_bound(K) <= _REL_TAIL * max(1.0, total):
             return K
-    raise InputError("the Taylor series converges too slowly to truncate; use a smaller beta norm")
+    raise InputError(f"{who}: the Taylor series needs more than {_MAX_TERMS} terms at this "
+                     f"||beta||; pass a smaller beta_norm")
 
 
 def _seed_text(seed) -> str:
@@ -315,8 +316,8 @@ def cos_target(beta=None, *, d=None, beta_norm=1.0, seed=0) -> PolynomialTarget:
 
     # ratio of consecutive terms for j > J is at most r^2 / ((2J+2)(2J+3))
     J = _series_length(lambda J: geometric(2 * (J + 1) * mag(J + 1), r * r / ((2 * J + 2) * (2 * J + 3))),
-                       r * math.sinh(r))
-    terms = [((-1.0) ** j / math.factorial(2 * j), b, 2 * j) for j in range(1, J + 1)]
+                       r * math.sinh(r), "cos_target")
+    terms = [((-1) ** j / math.factorial(2 * j), b, 2 * j) for j in range(1, J + 1)]
     tail = geometric(mag(J + 1), r * r / ((2 * J + 3) * (2 * J + 4)))
     bb = b.copy()
 
@@ -346,7 +347,7 @@ def arctan_target(beta=None, *, d=None, beta_norm=1.0, seed=0) -> PolynomialTarg
     """
     b = _direction(beta, d, beta_norm, seed, "arctan_target")
     r = float(np.linalg.norm(b))
-    if r >= 2.0:
+    if r >= 2.0 - 1e-9:
         raise InputError(f"arctan_target: ||beta|| = {r:.4g} >= 2, where the Taylor series of "
                          f"z*arctan(z/2) diverges on the sphere, so no Corollary 6.2 terms exist; "
                          f"pass ||beta|| < 2 (the paper's Example 6.4 assumes ||beta|| <= 1)")
@@ -357,8 +358,8 @@ def arctan_target(beta=None, *, d=None, beta_norm=1.0, seed=0) -> PolynomialTarg
 
     total = r * (math.atanh(r / 2) + r / (2 * (1 - r * r / 4)))  # sum_k p_k |alpha_k| r^{p_k}
     q = (r / 2) ** 2  # ratios of consecutive (bound) terms are at most q < 1
-    K = _series_length(lambda K: (2 * K + 4) * mag(K + 1) / (1 - q), total)
-    terms = [((-1.0) ** k / ((2 * k + 1) * 2.0 ** (2 * k + 1)), b, 2 * k + 2) for k in range(K + 1)]
+    K = _series_length(lambda K: (2 * K + 4) * mag(K + 1) / (1 - q), total, "arctan_target")
+    terms = [((-1) ** k / ((2 * k + 1) * 2 ** (2 * k + 1)), b, 2 * k + 2) for k in range(K + 1)]
     tail = mag(K + 1) / (1 - q)  # geometric majorant of the neglected terms
     bb = b.copy()
 
