@@ -14,26 +14,41 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_write_json",
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+__all__ = ["atomic_path", "atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_write_json",
            "atomic_save_npy", "atomic_save_npz"]
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode: str = "wb"):
-    """Open a temporary file next to ``path``; rename it onto ``path`` only on success."""
+def atomic_path(path):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
+
+    For writers that need a file name (``np.lib.format.open_memmap``, ``savefig``).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode: str = "wb"):
+    """Open a temporary file next to ``path``; rename it onto ``path`` only on success."""
+    with atomic_path(path) as tmp:
+        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:

@@ -1,0 +1,300 @@
+"""The ``twolayer`` command.
+
+Every analysis verb takes a ``DATA`` argument (``digits``, ``mnist:PATH``, ``cifar10:PATH``,
+``sphere``, ``gaussian``, ``poly``, ``teacher`` or a ``.npz`` file) and, with ``--json``, prints
+exactly one JSON object on stdout. Errors print one line on stderr (``twolayer: error: …``)
+and exit with status 2; ``--debug`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from ._errors import InputError, TwolayerError
+
+KERNEL_KINDS = ("first-layer", "random-features", "two-layer")
+#: Builds whose result exceeds this many bytes announce their memory estimate on stderr first.
+ANNOUNCE_BYTES = 64 * 2**20
+
+
+# --------------------------------------------------------------------------- argument helpers
+def _parse_kv(items) -> dict:
+    out = {}
+    for item in items or []:
+        key, sep, val = item.partition("=")
+        if not sep or not key:
+            raise InputError(f"--opt expects key=value, got {item!r}")
+        out[key.strip().replace("-", "_")] = _parse_value(val.strip())
+    return out
+
+
+def _parse_value(text: str):
+    low = text.lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if "," in text:
+        return [_parse_value(t) for t in text.split(",") if t]
+    return text
+
+
+def _parse_classes(text):
+    if text is None:
+        return None
+    parts = [p for p in text.replace("v", ",").split(",") if p.strip()]
+    if len(parts) < 2:
+        raise InputError(f"--classes needs at least two classes such as 0,1 (got {text!r})")
+    return tuple(_parse_value(p.strip()) for p in parts)
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", metavar="DATA",
+                   help="digits | mnist:PATH | fashion-mnist:PATH | cifar10:PATH | sphere | gaussian | poly | "
+                        "teacher | FILE.npz")
+    g = p.add_argument_group("data options")
+    g.add_argument("--classes", help="class pair for a binary task, e.g. 0,1 (first -> +1, others -> -1)")
+    g.add_argument("--n-train", type=int, help="training subsample size (synthetic: sample size)")
+    g.add_argument("--n-test", type=int, help="test subsample size")
+    g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
+    g.add_argument("--label-noise", type=float, default=0.0, metavar="P",
+                   help="portion of labels redrawn from unif{-1,+1}, train and test (default 0)")
+    g.add_argument("--no-normalize", action="store_true", help="keep rows as they are (default: unit norm)")
+    g.add_argument("--opt", action="append", metavar="KEY=VALUE",
+                   help="source option, e.g. --opt d=10 --opt target=cos (repeatable)")
+
+
+def _load_data(args):
+    from .data import load
+
+    return load(args.data, classes=_parse_classes(args.classes), n_train=args.n_train, n_test=args.n_test,
+                seed=args.seed, label_noise=args.label_noise, normalize=False if args.no_normalize else None,
+                **_parse_kv(args.opt))
+
+
+def _announce(n: int, n_z: int, d: int, kind: str, quiet: bool) -> None:
+    from .kernels import estimate_kernel_memory
+
+    est = estimate_kernel_memory(n, n_z, d)
+    if est.result >= ANNOUNCE_BYTES and not quiet:
+        print(f"twolayer: building the {n}x{n_z} {kind} kernel needs {est}", file=sys.stderr)
+
+
+def _emit(args, payload: dict, human: str) -> None:
+    if args.json:
+        from ._io import to_json
+
+        sys.stdout.write(to_json(_finite(payload)) + "\n")
+    else:
+        sys.stdout.write(human.rstrip() + "\n")
+
+
+def _finite(obj):
+    """JSON has no inf/NaN: map them to None so every consumer can parse the output."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+        return [_finite(float(v)) for v in obj.ravel()] if obj.ndim else _finite(float(obj))
+    return obj
+
+
+def _data_summary(ds) -> dict:
+    return {"name": ds.name, "n": ds.n, "d": ds.d, "n_test": ds.n_test, "provenance": ds.provenance}
+
+
+# --------------------------------------------------------------------------- verbs
+def cmd_kernel(args) -> None:
+    from ._io import atomic_path
+    from .kernels import arccos_kernel
+
+    ds = _load_data(args)
+    if args.test and not ds.has_test:
+        raise InputError(f"--test needs a test split, but {ds.name} has none; pass --n-test N")
+    Z = ds.X_test if args.test else None
+    n_z = ds.n_test if args.test else ds.n
+    _announce(ds.n, n_z, ds.d, args.kind, args.json)
+    out_path = Path(args.out)
+    if out_path.suffix != ".npy":
+        raise InputError(f"--out must name a .npy file, got {args.out!r}")
+    t0 = time.perf_counter()
+    with atomic_path(out_path) as tmp:  # a memory map of the temp file: no second copy in RAM
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float64, shape=(ds.n, n_z))
+        arccos_kernel(ds.X, ds.X_test if args.test else None, kind=args.kind, block_size=args.block_size, out=mm)
+        diag = np.diag(mm).copy() if not args.test else None
+        mm.flush()
+        del mm
+    secs = time.perf_counter() - t0
+    payload = {"kind": args.kind, "n": ds.n, "n_z": n_z, "shape": [ds.n, n_z], "out": str(out_path),
+               "seconds": secs, "data": _data_summary(ds)}
+    if diag is not None:
+        payload["trace"] = float(diag.sum())
+    human = f"wrote {args.kind} kernel {ds.n}x{n_z} of {ds.name} to {out_path} ({secs:.2f} s)"
+    _emit(args, payload, human)
+
+
+def cmd_spectrum(args) -> None:
+    from .kernels import arccos_kernel
+    from .spectra import spectrum
+
+    ds = _load_data(args)
+    _announce(ds.n, ds.n, ds.d, args.kind, args.json)
+    sp = spectrum(arccos_kernel(ds.X, kind=args.kind), overwrite=True)
+    proj = sp.project(ds.y)
+    top = ds.n if args.top is None else max(1, min(args.top, ds.n))
+    energy = np.cumsum(proj**2) / max(float(ds.y @ ds.y), np.finfo(float).tiny)
+    payload = {
+        "n": ds.n, "kind": args.kind, "lambda_min": sp.lambda_min, "lambda_max": sp.lambda_max,
+        "condition_number": sp.condition_number, "trace": float(sp.eigenvalues.sum()),
+        "max_stable_lr": {"sum": sp.max_stable_lr("sum"), "mean": sp.max_stable_lr("mean")},
+        "eigenvalues": sp.eigenvalues[:top], "projections": proj[:top],
+        "data": _data_summary(ds),
+    }
+    if args.out:
+        from ._io import atomic_save_npz
+
+        atomic_save_npz(args.out, eigenvalues=sp.eigenvalues, projections=proj,
+                        **({"eigenvectors": sp.eigenvectors} if args.save_vectors else {}))
+        payload["out"] = args.out
+    k10 = max(1, int(np.ceil(0.1 * ds.n)))
+    human = "\n".join([
+        f"{args.kind} kernel of {ds.name}: n = {ds.n}, d = {ds.d}",
+        f"  lambda_max = {sp.lambda_max:.6g}   lambda_min = {sp.lambda_min:.6g}   "
+        f"condition number = {sp.condition_number:.4g}   trace = {sp.eigenvalues.sum():.6g}",
+        f"  label energy on the top 10% eigenvectors ({k10} of {ds.n}): {energy[k10 - 1]:.1%}",
+        "  top eigenvalues: " + ", ".join(f"{v:.4g}" for v in sp.eigenvalues[:min(5, ds.n)]),
+        "  |v_i^T y| (top): " + ", ".join(f"{abs(v):.3g}" for v in proj[:min(5, ds.n)]),
+    ] + ([f"  wrote {args.out}"] if args.out else []))
+    _emit(args, payload, human)
+
+
+def cmd_complexity(args) -> None:
+    from .bounds import complexity, generalization_bound
+    from .kernels import arccos_kernel
+
+    ds = _load_data(args)
+    _announce(ds.n, ds.n, ds.d, args.kind, args.json)
+    c = complexity(arccos_kernel(ds.X, kind=args.kind), ds.y, ridge=args.ridge)
+    g = generalization_bound(c, delta=args.delta)
+    payload = {"n": c.n, "kind": args.kind, "complexity": c.complexity, "yHy": c.yHy,
+               "lambda_min": c.lambda_min, "lambda_max": c.lambda_max, "condition_number": c.condition_number,
+               "lambda_min_err": c.lambda_min_err, "eigenvalues_exact": c.eigenvalues_exact, "ridge": c.ridge,
+               "bound": g.to_dict(), "data": _data_summary(ds)}
+    human = "\n".join([
+        f"{ds.name}: n = {c.n}, kernel = {args.kind}" + (f", ridge = {c.ridge:g}" if c.ridge else ""),
+        f"  complexity sqrt(2 y^T H^-1 y / n) = {c.complexity:.6g}    (y^T H^-1 y = {c.yHy:.6g})",
+        f"  lambda_min = {c.lambda_min:.6g}   lambda_max = {c.lambda_max:.6g}   "
+        f"condition number = {c.condition_number:.4g}" + ("" if c.eigenvalues_exact else " (estimates)"),
+        f"  Theorem 5.1 bound (delta = {g.delta:g}): {g.total:.4g} = {g.complexity:.4g} (complexity) + "
+        f"{g.train_term:.3g} (train) + {g.rademacher_slack:.3g} (Rademacher slack) + "
+        f"{g.concentration:.3g} (concentration)",
+        "  not evaluated: " + g.hidden_terms,
+    ])
+    _emit(args, payload, human)
+
+
+def cmd_demo(args) -> None:
+    from .demo import run_demo
+
+    path = run_demo(args.out, quiet=args.quiet)
+    if not args.quiet:
+        print(f"report: {Path(path).resolve() / 'report.html' if Path(path).is_dir() else path}")
+
+
+def cmd_report(args) -> None:
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise InputError(f"{run_dir} is not a run folder; pass the folder a twolayer command wrote")
+    from .report import build_report
+
+    print(build_report(run_dir))
+
+
+# --------------------------------------------------------------------------- parser and main
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="twolayer", description=__doc__.split("\n\n")[0])
+    p.add_argument("--version", action="version", version=f"twolayer {__version__}")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = p.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+
+    k = sub.add_parser("kernel", help="build a Gram matrix and save it as .npy")
+    _add_data_args(k)
+    k.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer")
+    k.add_argument("--out", required=True, help="output .npy file (written atomically)")
+    k.add_argument("--test", action="store_true", help="test x train cross kernel instead of train x train")
+    k.add_argument("--block-size", type=int, help="rows per elementwise block")
+    k.add_argument("--json", action="store_true", help="print one JSON object")
+    k.set_defaults(func=cmd_kernel)
+
+    s = sub.add_parser("spectrum", help="eigenvalues of H and the label projections v_i^T y")
+    _add_data_args(s)
+    s.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer")
+    s.add_argument("--top", type=int, help="only the top K eigenvalues/projections in the output")
+    s.add_argument("--out", help="save eigenvalues and projections to this .npz")
+    s.add_argument("--save-vectors", action="store_true", help="with --out: also save the eigenvectors")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_spectrum)
+
+    c = sub.add_parser("complexity", help="complexity measure sqrt(2 y^T H^-1 y / n) and the Theorem 5.1 bound")
+    _add_data_args(c)
+    c.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer")
+    c.add_argument("--ridge", type=float, default=0.0, help="solve with H + ridge*I (default 0: exact)")
+    c.add_argument("--delta", type=float, default=0.05, help="failure probability of the bound")
+    c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.set_defaults(func=cmd_complexity)
+
+    d = sub.add_parser("demo", help="run the analysis of the bundled digits and write a report")
+    d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
+    d.add_argument("--quiet", action="store_true")
+    d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("report", help="rebuild report.html of a run folder from its files alone")
+    r.add_argument("run_dir", metavar="RUN_DIR")
+    r.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        with np.errstate(all="raise", under="ignore"):
+            args.func(args)
+    except (TwolayerError, FileNotFoundError, PermissionError, IsADirectoryError, FloatingPointError,
+            MemoryError) as exc:
+        if args.debug:
+            raise
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if isinstance(exc, MemoryError):
+            msg = "out of memory; use fewer points (--n-train) or a machine with more memory"
+        elif isinstance(exc, FloatingPointError):
+            msg = f"floating-point error ({msg}); check the data for extreme values or rerun with --debug"
+        print(f"twolayer: error: {msg}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("twolayer: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. piped into head
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
