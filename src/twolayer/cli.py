@@ -208,6 +208,49 @@ def cmd_complexity(args) -> None:
     _emit(args, payload, human)
 
 
+def cmd_train(args) -> None:
+    from ._progress import progress_bar
+    from .dynamics import train
+    from .networks import PARAMETERIZATIONS, init_network
+
+    ds = _load_data(args)
+    p = PARAMETERIZATIONS.get(args.param)
+    net = init_network(args.param, ds.d, args.width, seed=args.seed, kappa=args.init_scale, beta=args.beta,
+                       alpha=args.alpha, symmetric=args.symmetric,
+                       dtype=np.float32 if args.dtype == "float32" else np.float64)
+    algorithm = "noisy-gd" if (args.weight_decay or args.noise_temp) else "gd"
+    bar = progress_bar(args.steps, desc="train", enabled=not (args.json or args.quiet))
+    try:
+        res = train(net, ds.X, ds.y, lr=args.lr, steps=args.steps, algorithm=algorithm,
+                    weight_decay=args.weight_decay, temperature=args.noise_temp, noise_seed=args.seed + 1,
+                    normalization=args.loss_normalization, X_test=ds.X_test, y_test=ds.y_test,
+                    n_records="all" if args.records == "all" else int(args.records), tol=args.tol,
+                    checkpoint=args.checkpoint, progress=bar)
+    finally:
+        bar.close()
+    records = res.records(0)
+    payload = {"config": {**res.config, "data": ds.name, "seed": args.seed, "description": p.description},
+               "lambda_min": res.lambda_min, "lambda_max": res.lambda_max, "max_stable_lr": res.max_stable_lr,
+               "predicted_final_dist": float(res.predicted_final_dist[0]), "reference_kernel": res.reference,
+               "n_steps": res.n_steps, "stopped": res.stopped, "seconds": res.seconds, "records": records,
+               "data": _data_summary(ds)}
+    last = records[-1]
+    lines = [f"{args.param} network, m = {args.width}, on {ds.name} (n = {ds.n}, d = {ds.d}); "
+             f"{res.n_steps} steps of {algorithm} at lr {args.lr:g} ({res.config['normalization']} loss), "
+             f"{res.seconds:.1f} s",
+             f"  reference kernel ({res.reference}): lambda_min = {res.lambda_min:.4g}, lambda_max = "
+             f"{res.lambda_max:.4g}, max stable lr = {res.max_stable_lr:.4g}",
+             f"  loss {records[0]['loss']:.4g} -> {last['loss']:.4g}   (kernel prediction from u(0): "
+             f"{last['predicted_loss_init']:.4g}; paper form from u = 0: {last['predicted_loss']:.4g})"]
+    if "dist_from_init" in last:
+        lines.append(f"  ||W - W(0)||_F = {last['dist_from_init']:.4g}  (prediction sqrt(r^T H^-1 r) = "
+                     f"{res.predicted_final_dist[0]:.4g});  max neuron move {last['max_neuron_move']:.3g}; "
+                     f"activation flips {last['activation_flips']:.2%}")
+    if "test_error" in last:
+        lines.append(f"  test: error {last['test_error']:.2%}, l1 {last['test_l1']:.4g}, loss {last['test_loss']:.4g}")
+    _emit(args, payload, "\n".join(lines))
+
+
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
@@ -258,6 +301,30 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--delta", type=float, default=0.05, help="failure probability of the bound")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.set_defaults(func=cmd_complexity)
+
+    t = sub.add_parser("train", help="train a two-layer network by full-batch GD and compare with the kernel theory")
+    _add_data_args(t)
+    from .networks import PARAMETERIZATIONS
+
+    t.add_argument("--param", choices=list(PARAMETERIZATIONS), default="arora", help="parameterization")
+    t.add_argument("--width", type=int, required=True, metavar="M", help="hidden units m")
+    t.add_argument("--init-scale", type=float, default=1.0, metavar="KAPPA", help="w ~ N(0, kappa^2 I)")
+    t.add_argument("--beta", type=float, help="E-Ma-Wu |a(0)| (default 1/m)")
+    t.add_argument("--alpha", type=float, default=1.0, help="mean-field scaling alpha")
+    t.add_argument("--symmetric", action="store_true", help="sign-flipped neuron pairs: f = 0 at init")
+    t.add_argument("--lr", type=float, required=True, metavar="ETA", help="learning rate in the loss convention")
+    t.add_argument("--steps", type=int, required=True, metavar="T")
+    t.add_argument("--loss-normalization", choices=["sum", "mean"],
+                   help="1/2 sum (default for arora/both/rf) or 1/2 mean (ema-wu, mean-field)")
+    t.add_argument("--weight-decay", type=float, default=0.0, metavar="LAMBDA", help="noisy GD weight decay")
+    t.add_argument("--noise-temp", type=float, metavar="TAU", help="noise temperature (default: lambda)")
+    t.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    t.add_argument("--records", default="60", help="number of log-spaced records, or 'all'")
+    t.add_argument("--tol", type=float, help="stop once the training loss is below this")
+    t.add_argument("--checkpoint", help="checkpoint .npz: resume from it if present")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.add_argument("--json", action="store_true", help="print one JSON object")
+    t.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="run the analysis of the bundled digits and write a report")
     d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
