@@ -9,7 +9,6 @@ and exit with status 2; ``--debug`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -126,7 +125,6 @@ def cmd_kernel(args) -> None:
     ds = _load_data(args)
     if args.test and not ds.has_test:
         raise InputError(f"--test needs a test split, but {ds.name} has none; pass --n-test N")
-    Z = ds.X_test if args.test else None
     n_z = ds.n_test if args.test else ds.n
     _announce(ds.n, n_z, ds.d, args.kind, args.json)
     out_path = Path(args.out)
@@ -254,9 +252,9 @@ def cmd_train(args) -> None:
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
-    path = run_demo(args.out, quiet=args.quiet)
-    if not args.quiet:
-        print(f"report: {Path(path).resolve() / 'report.html' if Path(path).is_dir() else path}")
+    # prints where the report is unless quiet
+    run_demo(args.out, data=args.data, classes=_parse_classes(args.classes) or (0, 1), seeds=args.seeds,
+             seed=args.seed, quiet=args.quiet)
 
 
 def cmd_report(args) -> None:
@@ -328,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("demo", help="run the analysis of the bundled digits and write a report")
     d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
+    d.add_argument("--data", default="digits", help="data source (default: the bundled digits)")
+    d.add_argument("--classes", help="class pair, e.g. 0,1 (default)")
+    d.add_argument("--seeds", type=int, default=3, help="label-noise replicates per noise level")
+    d.add_argument("--seed", type=int, default=0, help="root seed")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from ._io import atomic_save_npz, to_json
 from .bounds import movement_bound
 from .kernels import first_layer_ntk, random_features_kernel
 from .networks import Network, Workspace, get_parameterization, loss_and_grads
-from .spectra import Spectrum, extreme_eigenvalues, spectrum
+from .spectra import Spectrum, spectrum
 
 __all__ = ["UpdateRule", "scale", "add_decayed_weights", "add_noise", "adam_moments", "chain", "ALGORITHMS",
            "make_rule", "DivergenceError", "TrainResult", "train", "record_schedule", "reference_kernel",

@@ -48,7 +48,6 @@ from typing import Callable
 import numpy as np
 
 from ._errors import InputError
-from ._validation import as_data_matrix
 
 __all__ = ["ACTIVATIONS", "PARAMETERIZATIONS", "Parameterization", "Network", "init_network", "forward",
            "loss_and_grads", "Workspace"]

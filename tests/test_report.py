@@ -1,0 +1,149 @@
+"""The HTML report: rebuilt from a copied run folder alone, escaped, captions computed from metrics."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+from twolayer._errors import DataError
+from twolayer.demo import run_demo
+from twolayer.report import CAPTIONS, build_report, figure_caption, register_caption
+from twolayer.runfolder import RunFolder, load_metrics, metric_value
+
+IMG_RE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    return run_demo(tmp_path_factory.mktemp("orig") / "original_run", noise_levels=(0.0, 0.5, 1.0), seeds=2,
+                    quiet=True, figure_formats=("png",))
+
+
+def test_rebuilds_from_copied_folder(demo_run, tmp_path):
+    copy = tmp_path / "elsewhere" / "copied"
+    shutil.copytree(demo_run, copy)
+    (copy / "report.html").unlink()
+    out = build_report(copy)
+    assert out == copy / "report.html" and out.is_file()
+    page = out.read_text(encoding="utf-8")
+    # every figure embedded, byte for byte
+    pngs = sorted((copy / "figures").glob("*.png"))
+    embedded = IMG_RE.findall(page)
+    assert len(embedded) == len(pngs) >= 4
+    assert {base64.b64decode(e) for e in embedded} == {p.read_bytes() for p in pngs}
+    # no reference to where the run was made, nor to the copy's parent folders
+    assert str(demo_run) not in page and demo_run.name not in page
+    assert str(copy.parent) not in page
+    # key numbers from the metrics
+    m = load_metrics(copy)
+    for name, labels in [("complexity", "true"), ("complexity", "random"), ("lambda_min", None)]:
+        v = metric_value(m, name, labels=labels)
+        assert f"{v:.4g}" in page or f"{v:.6g}" in page, name
+    assert "tr H∞ = 144 vs n/2 = 144" in page
+    # the config and the data provenance are shown
+    assert "[noise]" in page and "random_stream" in page and "sha256" in page
+    # every demo figure has a data-driven caption, and this run agrees with the paper everywhere
+    for name in ("loss_curves", "spectrum_projections", "complexity_vs_noise", "eigenvalues", "bound_terms"):
+        assert f"id='fig-{name}'" in page
+    assert page.count("badge ok") == len(pngs) and "badge bad" not in page
+    assert "this run agrees" in page and "does NOT agree" not in page
+    assert not list(copy.rglob("*.tmp"))
+
+
+def test_report_identical_when_rebuilt(demo_run, tmp_path):
+    copy = tmp_path / "c"
+    shutil.copytree(demo_run, copy)
+    first = build_report(copy).read_text(encoding="utf-8")
+    assert build_report(copy).read_text(encoding="utf-8") == first
+
+
+def _tiny_run(path, rows, config, caption=None, experiment="unit"):
+    rf = RunFolder(path, experiment=experiment)
+    rf.write_config(config)
+    rf.write_metrics(rows)
+    fig = Figure(figsize=(2, 2))
+    fig.subplots().plot([0, 1], [1, 0])
+    rf.save_figure(fig, "loss_curves", caption=caption, formats=("png",))
+    rf.save_figure(fig, "other", caption=caption, formats=("png",))
+    rf.finish()
+    return rf.path
+
+
+def test_captions_are_computed_from_metrics(tmp_path):
+    # true labels converging SLOWER than random ones: the caption must say the run disagrees
+    steps = [0, 1, 10, 100]
+    rows = []
+    for lab, rate in [("true", 0.1), ("random", 0.5)]:
+        rows += [{"metric": "predicted_loss", "value": 0.5 * np.exp(-rate * k), "labels": lab, "step": k} for k in steps]
+    run = _tiny_run(tmp_path / "r", rows, {"experiment": "unit"})
+    page = build_report(run).read_text(encoding="utf-8")
+    assert "does NOT agree" in page and "badge bad" in page
+    rows2 = [dict(r, labels={"true": "random", "random": "true"}[r["labels"]]) for r in rows]
+    run2 = _tiny_run(tmp_path / "r2", rows2, {"experiment": "unit"})
+    page2 = build_report(run2).read_text(encoding="utf-8")
+    assert "this run agrees" in page2 and "badge bad" not in page2
+
+
+def test_escaping_registry_and_fallbacks(tmp_path):
+    evil = "<script>alert('x')</script> & \"q\""
+    run = _tiny_run(tmp_path / "e", [{"metric": "n", "value": 3, "labels": evil}],
+                    {"experiment": "unit", "note": evil}, caption=evil, experiment="unit")
+    page = build_report(run).read_text(encoding="utf-8")
+    assert "<script>" not in page and "&lt;script&gt;alert(" in page
+    # loss_curves has a registered caption but its metrics are missing -> static caption from meta.json
+    assert page.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;q&quot;") >= 3
+
+    calls = []
+
+    @register_caption("unit/other")
+    def _cap(metrics, config):
+        calls.append(config["note"])
+        return f"{len(metrics)} metric rows", True
+
+    try:
+        page = build_report(run).read_text(encoding="utf-8")
+        assert calls == [evil] and "1 metric rows" in page and page.count("badge ok") == 1
+        assert figure_caption("nothing", [], {}, {}) == ("Figure nothing.", None)
+    finally:
+        CAPTIONS.pop("unit/other")
+
+
+def test_report_of_incomplete_folder(tmp_path):
+    rf = RunFolder(tmp_path / "crashed", experiment="unit")   # meta.json only, status "running"
+    page = build_report(rf.path).read_text(encoding="utf-8")
+    assert "Missing from this folder: config.toml, metrics.csv" in page
+    assert "status is <b>running</b>" in page and "No figures" in page
+    with pytest.raises(DataError, match="not a directory"):
+        build_report(tmp_path / "nope")
+
+
+def test_figure_functions_edge_cases_emit_no_warnings(tmp_path):
+    """Zeros on log axes, measured vs predicted, large n, a non-positive eigenvalue: no warnings (-W error)."""
+    from twolayer import plotting as P
+
+    steps = np.array([0, 1, 2, 5, 10, 50, 100])
+    pred = {"true": 0.5 * 0.5 ** steps, "custom set": np.r_[0.5, 0.4, 0.3, 0.0, 0.0, 0.0, 0.0]}
+    meas = {"true": 0.5 * 0.52 ** steps[::2]}
+    figs = {
+        "a": P.plot_loss_curves(steps, pred, meas, measured_steps=steps[::2], title="t"),
+        "b": P.plot_loss_curves(steps, {"x": np.zeros(7)}, linear_xmax=None),
+        "c": P.plot_spectrum_projections(np.linspace(2, 0.01, 700), {"true": np.r_[26.0, np.zeros(699)],
+                                                                     "random": np.ones(700)}),
+        "d": P.plot_eigenvalues(np.array([3.0, 1.0, 0.0, -1e-12])),
+        "e": P.plot_complexity_vs_noise([0, 0.5, 1], [1, 2, 3]),
+        "f": P.plot_bound_terms([0, 1], {"c": [0.5, 2.0], "k": [0.1, 0.1]}, threshold=None),
+    }
+    for name, fig in figs.items():
+        (png,) = P.save_figure(fig, tmp_path, name, formats=("png",))
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # measured curves drawn solid with markers, predictions dashed
+    ax_lin = figs["a"].axes[0]
+    styles = {ln.get_label(): ln.get_linestyle() for ln in ax_lin.get_lines()}
+    assert styles["true labels (predicted)"] == "--" and styles["true labels (measured)"] == "-"
+    with pytest.raises(Exception, match="entries, expected"):
+        P.plot_loss_curves(steps, {"true": np.ones(3)})
