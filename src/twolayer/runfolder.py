@@ -438,13 +438,16 @@ class RunFolder:
 
     Examples
     --------
-    >>> rf = RunFolder(tmp / "run", experiment="demo")          # doctest: +SKIP
-    >>> rf.write_config({"seed": 0, "data": {"spec": "digits"}})  # doctest: +SKIP
-    >>> with rf.stage("kernel"):                                  # doctest: +SKIP
-    ...     H = first_layer_ntk(X)
-    >>> rf.write_metrics([{"metric": "lambda_min", "value": 0.01}])  # doctest: +SKIP
-    >>> rf.save_figure(fig, "eigenvalues", caption="...")         # doctest: +SKIP
-    >>> rf.finish()                                               # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> rf = RunFolder(tmp / "run", experiment="demo")
+    >>> _ = rf.write_config({"seed": 0, "data": {"spec": "digits"}})
+    >>> with rf.stage("kernel"):
+    ...     pass
+    >>> _ = rf.write_metrics([{"metric": "lambda_min", "value": 0.01}])
+    >>> _ = rf.finish()
+    >>> sorted(p.name for p in (tmp / "run").iterdir())
+    ['config.toml', 'figures', 'meta.json', 'metrics.csv']
 
     ``meta.json`` is written at creation (``status = "running"``) and again by :meth:`finish`
     (``"complete"``), so a crashed run is recognisable.
