@@ -34,7 +34,7 @@ from ._errors import InputError, TwolayerError
 from ._io import atomic_save_npz, to_json
 from .bounds import movement_bound
 from .kernels import first_layer_ntk, random_features_kernel
-from .networks import Network, Workspace, get_parameterization, loss_and_grads
+from .networks import ACTIVATIONS, Network, Workspace, child_seeds, forward, get_parameterization, loss_and_grads
 from .spectra import Spectrum, spectrum
 
 __all__ = ["UpdateRule", "scale", "add_decayed_weights", "add_noise", "adam_moments", "chain", "ALGORITHMS",
@@ -75,17 +75,35 @@ def add_decayed_weights(weight_decay: float) -> UpdateRule:
     return UpdateRule(lambda params: None, update)
 
 
+def noise_seed_sequence(seed) -> np.random.SeedSequence:
+    """A SeedSequence from an int, a SeedSequence or a Generator (drawn from, deterministically)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    if isinstance(seed, (int, np.integer)):
+        return np.random.SeedSequence(int(seed))
+    raise InputError(f"noise seed must be an int, a SeedSequence or a Generator, got {type(seed).__name__}")
+
+
 def add_noise(std: float, seed) -> UpdateRule:
-    """``updates += std · ξ``, ``ξ ~ N(0, I)``; the generator lives in the state (resumable)."""
+    """``updates += std · ξ``, ``ξ ~ N(0, I)``.
+
+    Network ``b`` of a batch (leading axis of every parameter) draws from its own generator,
+    child ``b`` of ``seed``, so its noise does not depend on the batch size; the generators live
+    in the state (checkpointed and resumed exactly).
+    """
 
     def init(params):
-        return {"rng": np.random.default_rng(seed)}
+        B = next(iter(params.values())).shape[0]
+        return {"rngs": [np.random.default_rng(s) for s in child_seeds(noise_seed_sequence(seed), B)]}
 
     def update(grads, state, params):
         if std:
-            rng = state["rng"]
-            for k, g in grads.items():
-                g += (std * rng.standard_normal(g.shape)).astype(g.dtype, copy=False)
+            for k in sorted(grads):
+                g = grads[k]
+                for b, rng in enumerate(state["rngs"]):
+                    g[b] += (std * rng.standard_normal(g.shape[1:])).astype(g.dtype, copy=False)
         return grads, state
 
     return UpdateRule(init, update)
@@ -184,8 +202,6 @@ def empirical_reference(net: Network, X, Z=None, b: int = 0) -> np.ndarray:
     """The finite network's own tangent kernel at its current weights (network ``b``), same units."""
     p = get_parameterization(net.param)
     Wb, ab = net.W[b].astype(np.float64), net.a[b].astype(np.float64)
-    from .networks import ACTIVATIONS
-
     act = ACTIVATIONS[net.activation]
     Xa = np.asarray(X, np.float64)
     Za = Xa if Z is None else np.asarray(Z, np.float64)
@@ -398,23 +414,26 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
 
     # ---- reference kernel (in the run's convention) and the predictions it makes
     X64 = Xa.astype(np.float64)
-    Kref = reference_kernel(net, X64)
-    ref_name = "closed form" if Kref is not None else "empirical H(0)"
-    if Kref is None:
-        Kref = empirical_reference(net, X64)
-    sp: Spectrum = spectrum(Kref * c)
-    lr_max = 2.0 / sp.lambda_max
+    # closed form: one kernel shared by the batch; otherwise each network's own H(0)
+    K_closed = reference_kernel(net, X64)
+    ref_name = "closed form" if K_closed is not None else "empirical H(0)"
+    Kref = [K_closed] * B if K_closed is not None else [empirical_reference(net, X64, b=b) for b in range(B)]
+    sps: list[Spectrum] = [spectrum(Kref[0] * c)] * B if K_closed is not None else [spectrum(K * c) for K in Kref]
+    lam_max = max(s.lambda_max for s in sps)
+    lam_min = min(s.lambda_min for s in sps)
+    lr_max = 2.0 / lam_max
     if check_stability and algorithm != "adam" and lr > lr_max * (1 + 1e-9):
         raise DivergenceError(
             f"learning rate {lr:g} diverges: the largest stable rate is 2/lambda_max = {lr_max:.6g} "
-            f"(lambda_max = {sp.lambda_max:.6g} of the {p.name} tangent kernel in the '{norm}' loss convention); "
+            f"(lambda_max = {lam_max:.6g} of the {p.name} tangent kernel in the '{norm}' loss convention); "
             f"use --lr {0.5 * lr_max:.3g} or smaller")
     gram_on = gram_diagnostics if gram_diagnostics is not None else (n * n * B * m <= 4e9)
 
     cfg = {"param": p.name, "n": n, "d": net.dim, "m": m, "batch": B, "lr": lr, "steps": int(steps),
            "algorithm": algorithm, "weight_decay": weight_decay, "temperature": temperature,
            "normalization": norm, "dtype": str(net.dtype), "records": rec.tolist(), "tol": tol,
-           "init": dict(net.meta), "activation": net.activation, "noise_seed": _jsonable_seed(noise_seed),
+           "init": {**net.meta, "seed": _jsonable_seed(net.meta.get("seed"))}, "activation": net.activation,
+           "noise_seed": _jsonable_seed(noise_seed),
            "y_sha": hashlib.sha256(Y.tobytes()).hexdigest()[:16],
            "X_sha": hashlib.sha256(Xa.tobytes()).hexdigest()[:16],
            "W0_sha": hashlib.sha256(net.W.tobytes()).hexdigest()[:16]}
@@ -427,73 +446,88 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     state = rule.init(params)
     ws = Workspace(n, cur)
     recorder = Recorder(B, rec.size + 1)
-    ctx = _RecordContext(X=Xa, Y=Y, net0=net0, sp=sp, lr=lr, c=c, Kref=Kref, gram_on=gram_on, test=test,
+    ctx = _RecordContext(X=Xa, Y=Y, net0=net0, sps=sps, lr=lr, c=c, Kref=Kref, gram_on=gram_on, test=test,
                          norm=norm, p=p)
-    k = 0
+    k, finished = 0, None
     if checkpoint is not None and Path(checkpoint).exists():
-        k = _load_checkpoint(checkpoint, chash, cur, state, recorder, ctx)
+        k, finished = _load_checkpoint(checkpoint, chash, cur, state, recorder, ctx)
     pending = set(rec.tolist())
 
     t0 = time.perf_counter()
-    stopped = "steps"
-    while True:
-        record = k in pending
-        out = loss_and_grads(cur, Xa, Y, normalization=norm, trains=p.trains,
-                             grad_multiplier=p.grad_multiplier(m), ws=ws, keep_preactivation=record or k == 0)
-        if k == 0:
-            ctx.set_init(out)
-        loss = out["loss"]
-        if not np.all(np.isfinite(loss)) or (check_stability and algorithm == "gd"
-                                             and np.any(loss > 1e3 * ctx.init_loss + 1)):
-            raise DivergenceError(
-                f"training diverged at step {k} (loss {float(np.max(loss)):.3g}, initially "
-                f"{float(np.max(ctx.init_loss)):.3g}); the largest stable rate is 2/lambda_max = {lr_max:.6g} "
-                f"for the reference kernel; use a smaller --lr")
-        converged = tol is not None and k > 0 and bool(np.all(loss < tol))
-        if record or converged:
-            if not record:  # the final step of an early stop is always recorded
-                out = loss_and_grads(cur, Xa, Y, normalization=norm, trains=frozenset(), ws=ws,
-                                     keep_preactivation=True)
-            recorder.steps.append(k)
-            _record(recorder, ctx, cur, out, k)
-        if converged:
-            stopped = "tol"
-            break
-        if k >= steps:
-            break
-        grads = {}
-        if "W" in p.trains:
-            grads["W"] = out["gW"]
-        if "a" in p.trains:
-            grads["a"] = out["ga"]
-        updates, state = rule.update(grads, state, params)
-        for key, upd in updates.items():
-            params[key] += upd
-        k += 1
-        if progress is not None:
-            progress(k, steps, float(np.max(loss)))
-        if checkpoint is not None and k % checkpoint_every == 0 and k < steps:
-            _save_checkpoint(checkpoint, chash, k, cur, state, recorder, ctx)
+    stopped = finished or "steps"
+    with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is reported as DivergenceError
+        # (a finished run restored from its checkpoint skips the loop and returns the same result)
+        while finished is None:
+            record = k in pending
+            out = loss_and_grads(cur, Xa, Y, normalization=norm, trains=p.trains, grad_multiplier=p.grad_multiplier(m),
+                                 ws=ws, keep_preactivation=record or k == 0)
+            if k == 0:
+                ctx.set_init(out)
+            loss = out["loss"]
+            if not np.all(np.isfinite(loss)) or (check_stability and algorithm == "gd"
+                                                 and np.any(loss > 1e3 * ctx.init_loss + 1)):
+                raise DivergenceError(
+                    f"training diverged at step {k} (loss {float(np.max(loss)):.3g}, initially "
+                    f"{float(np.max(ctx.init_loss)):.3g}); the largest stable rate is 2/lambda_max = "
+                    f"{lr_max:.6g} for the reference kernel; use a smaller --lr")
+            converged = tol is not None and bool(np.all(loss < tol))
+            if record or converged:
+                if not record:  # the final step of an early stop is always recorded
+                    out = loss_and_grads(cur, Xa, Y, normalization=norm, trains=frozenset(), ws=ws,
+                                         keep_preactivation=True)
+                recorder.steps.append(k)
+                _record(recorder, ctx, cur, out, k)
+            if converged:
+                stopped = "tol"
+                break
+            if k >= steps:
+                break
+            grads = {}
+            if "W" in p.trains:
+                grads["W"] = out["gW"]
+            if "a" in p.trains:
+                grads["a"] = out["ga"]
+            updates, state = rule.update(grads, state, params)
+            for key, upd in updates.items():
+                params[key] += upd
+            k += 1
+            if progress is not None:
+                progress(k, steps, float(np.max(loss)))
+            if checkpoint is not None and k % checkpoint_every == 0 and k < steps:
+                _save_checkpoint(checkpoint, chash, k, cur, state, recorder, ctx)
     seconds = time.perf_counter() - t0
-    if checkpoint is not None:
-        _save_checkpoint(checkpoint, chash, k, cur, state, recorder, ctx)
+    if checkpoint is not None and finished is None:
+        _save_checkpoint(checkpoint, chash, k, cur, state, recorder, ctx, stopped=stopped)
 
     steps_rec, metrics = recorder.result()
     Y64 = Y.astype(np.float64)
-    metrics["predicted_loss"] = np.stack([sp.loss_curve(Y64[b], steps_rec, lr) for b in range(B)]) * c
-    metrics["predicted_loss_init"] = np.stack([sp.loss_curve(Y64[b], steps_rec, lr, u0=ctx.u0[b])
+    metrics["predicted_loss"] = np.stack([sps[b].loss_curve(Y64[b], steps_rec, lr) for b in range(B)]) * c
+    metrics["predicted_loss_init"] = np.stack([sps[b].loss_curve(Y64[b], steps_rec, lr, u0=ctx.u0[b])
                                                for b in range(B)]) * c
     pfd = np.full(B, np.nan)
-    if "W" in p.trains and sp.lambda_min > 0:
-        proj = sp.eigenvectors.T @ (Y64 - ctx.u0).T  # (n, B): projections of r = y - u(0)
-        pfd = np.sqrt(np.sum(proj**2 / (sp.eigenvalues[:, None] / c), axis=0))
-    return TrainResult(steps=steps_rec, metrics=metrics, config=cfg, lambda_min=sp.lambda_min,
-                       lambda_max=sp.lambda_max, max_stable_lr=lr_max, predicted_final_dist=pfd, network=cur,
-                       network0=net0, n_steps=int(k), stopped=stopped, seconds=seconds, reference=ref_name)
+    if "W" in p.trains and lam_min > 0:
+        # minimum-norm movement of the trained parameters: sqrt(g r^T K^-1 r), K = g J J^T
+        for b in range(B):
+            proj = sps[b].project(Y64[b] - ctx.u0[b])
+            pfd[b] = math.sqrt(p.grad_multiplier(m) * np.sum(proj**2 / (sps[b].eigenvalues / c)))
+    return TrainResult(steps=steps_rec, metrics=metrics, config=cfg, lambda_min=lam_min, lambda_max=lam_max,
+                       max_stable_lr=lr_max, predicted_final_dist=pfd, network=cur, network0=net0, n_steps=int(k),
+                       stopped=stopped, seconds=seconds, reference=ref_name)
 
 
 def _jsonable_seed(seed):
-    return int(seed) if isinstance(seed, (int, np.integer)) else repr(seed)
+    """A seed as it enters the run's configuration (and checkpoint hash): ints as they are, a
+    SeedSequence by entropy and spawn key, a Generator by a hash of its state (never by address)."""
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return None if seed is None else int(seed)
+    if isinstance(seed, dict):
+        return seed
+    if isinstance(seed, np.random.SeedSequence):
+        return {"entropy": seed.entropy, "spawn_key": list(seed.spawn_key)}
+    if isinstance(seed, np.random.Generator):
+        return {"generator_state": hashlib.sha256(to_json(seed.bit_generator.state, sort_keys=True).encode())
+                .hexdigest()[:16]}
+    return type(seed).__name__
 
 
 @dataclass
@@ -503,10 +537,10 @@ class _RecordContext:
     X: np.ndarray
     Y: np.ndarray
     net0: Network
-    sp: Spectrum
+    sps: list
     lr: float
     c: float
-    Kref: np.ndarray
+    Kref: list
     gram_on: bool
     test: tuple | None
     norm: str
@@ -523,21 +557,6 @@ class _RecordContext:
                                     1e-300)
 
 
-def _tangent_gram(ctx: _RecordContext, net: Network, active: np.ndarray, b: int) -> np.ndarray:
-    """Empirical tangent kernel of network ``b`` from its activation pattern (run's units, before c)."""
-    n, B, m = ctx.X.shape[0], net.batch, net.width
-    X64 = ctx.X.astype(np.float64)
-    s2 = net.scale**2 * ctx.p.grad_multiplier(m)
-    H = np.zeros((n, n))
-    if "W" in ctx.p.trains:
-        A = active.reshape(n, B, m)[:, b, :].astype(np.float64)
-        H += (A * net.a[b].astype(np.float64) ** 2) @ A.T * (X64 @ X64.T)
-    if "a" in ctx.p.trains:
-        Pk = np.maximum(X64 @ net.W[b].astype(np.float64).T, 0)
-        H += Pk @ Pk.T
-    return H * s2
-
-
 def _record(rc: Recorder, ctx: _RecordContext, cur: Network, out: dict, k: int) -> None:
     B, m = cur.batch, cur.width
     n = ctx.X.shape[0]
@@ -549,29 +568,29 @@ def _record(rc: Recorder, ctx: _RecordContext, cur: Network, out: dict, k: int) 
         per_neuron = np.einsum("bmd,bmd->bm", dW, dW)
         rc.set("dist_from_init", np.sqrt(per_neuron.sum(axis=1)))
         rc.set("max_neuron_move", np.sqrt(per_neuron.max(axis=1)))
-        lam0 = ctx.sp.lambda_min / ctx.c
-        if lam0 > 0 and p.init == "gaussian":
+        if p.init == "gaussian":
             resid0 = np.linalg.norm(ctx.Y.astype(np.float64) - ctx.u0, axis=1)
-            rc.set("movement_bound", [movement_bound(n, m, r, lam0) for r in resid0])
+            lam0 = [sp.lambda_min / ctx.c for sp in ctx.sps]
+            rc.set("movement_bound", [movement_bound(n, m, r, lam) if lam > 0 else np.nan
+                                      for r, lam in zip(resid0, lam0)])
     if "a" in p.trains:
         rc.set("a_dist_from_init", np.linalg.norm((cur.a - ctx.net0.a).astype(np.float64), axis=1))
     act = out["active"]
     rc.set("activation_flips", np.count_nonzero((act != ctx.act0).reshape(n, B, m), axis=(0, 2)) / (n * m))
     for b in range(B):
-        ut = ctx.Y[b] - ctx.sp.residuals(ctx.Y[b].astype(np.float64), [k], ctx.lr, u0=ctx.u0[b])[0]
+        ut = ctx.Y[b] - ctx.sps[b].residuals(ctx.Y[b].astype(np.float64), [k], ctx.lr, u0=ctx.u0[b])[0]
         gap = u[b] - ut
         rc.set("kernel_gap_sup", np.max(np.abs(gap)), b)
         rc.set("kernel_gap_rms", np.sqrt(np.mean(gap**2)), b)
     if ctx.gram_on:
+        X64 = ctx.X.astype(np.float64)
         if not ctx.H0:
-            ctx.H0 = [_tangent_gram(ctx, ctx.net0, ctx.act0, b) for b in range(B)]
+            ctx.H0 = [empirical_reference(ctx.net0, X64, b=b) for b in range(B)]
         for b in range(B):
-            Hk = _tangent_gram(ctx, cur, act, b)
-            rc.set("gram_dist_inf", np.linalg.norm(Hk - ctx.Kref), b)
+            Hk = empirical_reference(cur, X64, b=b)
+            rc.set("gram_dist_inf", np.linalg.norm(Hk - ctx.Kref[b]), b)
             rc.set("gram_dist_init", np.linalg.norm(Hk - ctx.H0[b]), b)
     if ctx.test is not None:
-        from .networks import forward
-
         Xt, Yt = ctx.test
         ft = forward(cur, Xt).astype(np.float64)
         et = ft - Yt
@@ -582,8 +601,10 @@ def _record(rc: Recorder, ctx: _RecordContext, cur: Network, out: dict, k: int) 
 
 
 # --------------------------------------------------------------------------- checkpoints
-def _save_checkpoint(path, chash, k, cur, state, recorder: Recorder, ctx: _RecordContext) -> None:
-    meta = {"hash": chash, "step": int(k), "steps": recorder.steps, "rng": _rng_states(state)}
+def _save_checkpoint(path, chash, k, cur, state, recorder: Recorder, ctx: _RecordContext,
+                     stopped: str | None = None) -> None:
+    """Everything needed to continue (or, with ``stopped``, to return) the run exactly."""
+    meta = {"hash": chash, "step": int(k), "steps": recorder.steps, "rng": _rng_states(state), "stopped": stopped}
     arrays = {"W": cur.W, "a": cur.a, "act0": np.packbits(ctx.act0, axis=None),
               "act0_shape": np.array(ctx.act0.shape), "u0": ctx.u0,
               "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
@@ -595,7 +616,7 @@ def _save_checkpoint(path, chash, k, cur, state, recorder: Recorder, ctx: _Recor
 
 
 def _rng_states(state):
-    return [s["rng"].bit_generator.state for s in _walk(state) if isinstance(s, dict) and "rng" in s]
+    return [[g.bit_generator.state for g in s["rngs"]] for s in _walk(state) if isinstance(s, dict) and "rngs" in s]
 
 
 def _array_states(state):
@@ -616,8 +637,8 @@ def _walk(state):
         yield state
 
 
-def _load_checkpoint(path, chash, cur, state, recorder: Recorder, ctx: _RecordContext) -> int:
-    """Restore a checkpoint written by the same configuration; return the step to continue from."""
+def _load_checkpoint(path, chash, cur, state, recorder: Recorder, ctx: _RecordContext):
+    """Restore a checkpoint of the same configuration; return ``(step, stopped or None)``."""
     try:
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(z["meta"].tobytes().decode())
@@ -631,17 +652,20 @@ def _load_checkpoint(path, chash, cur, state, recorder: Recorder, ctx: _RecordCo
             ctx.u0 = z["u0"].copy()
             recorder.metrics = {key[len("metric__"):]: z[key].copy() for key in z.files if key.startswith("metric__")}
             arr_states = [z[f"state__{i}"].copy() for i in range(sum(f.startswith("state__") for f in z.files))]
+    except InputError:
+        raise
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise InputError(f"checkpoint {path} is unreadable ({exc}); delete it to start afresh") from None
     recorder.steps = list(meta["steps"])
     ctx.init_loss = np.maximum(0.5 * ctx.c * np.sum((ctx.Y.astype(np.float64) - ctx.u0) ** 2, axis=1), 1e-300)
     rngs, arrs = iter(meta["rng"]), iter(arr_states)
     for s in _walk(state):
-        if isinstance(s, dict) and "rng" in s:
-            s["rng"].bit_generator.state = next(rngs)
+        if isinstance(s, dict) and "rngs" in s:
+            for g, st in zip(s["rngs"], next(rngs)):
+                g.bit_generator.state = st
         if isinstance(s, dict) and "m" in s and "v" in s:
             for key in sorted(s["m"]):
                 s["m"][key][...] = next(arrs)
                 s["v"][key][...] = next(arrs)
             s["t"] = int(next(arrs)[0])
-    return int(meta["step"])
+    return int(meta["step"]), meta.get("stopped")

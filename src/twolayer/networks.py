@@ -217,8 +217,10 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
     d, m : int
         Input dimension and width.
     seed : int, SeedSequence or Generator
-        Explicit seed; network ``b`` of the batch uses ``SeedSequence(seed).spawn(batch)[b]`` so
-        the same seed gives the same networks on every machine and for every batch size.
+        Explicit seed; network ``b`` of the batch uses the child ``SeedSequence(entropy,
+        spawn_key=(…, b))`` (what ``SeedSequence(seed).spawn`` would give, without advancing the
+        caller's object), so the same seed gives the same networks on every machine and for
+        every batch size.
     kappa : float
         Init scale of ``w ~ N(0, κ²I)`` (Arora et al. eq. 1; the paper uses κ = 1e-2).
     beta : float, optional
@@ -244,11 +246,12 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise InputError(f"dtype must be float32 or float64, got {dtype}")
+    seed_record = _seed_repr(seed)  # before any draw changes a Generator's state
     if isinstance(seed, np.random.Generator):
         gens = [seed] * batch
     else:
         ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(_seed_int(seed))
-        gens = [np.random.default_rng(s) for s in ss.spawn(batch)]
+        gens = [np.random.default_rng(s) for s in child_seeds(ss, batch)]
     half = m // 2 if symmetric else m
     W = np.empty((batch, m, d), dtype=dtype)
     a = np.empty((batch, m), dtype=dtype)
@@ -267,8 +270,14 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
         if symmetric:
             w, s = np.concatenate([w, w]), np.concatenate([s, -s])
         W[b], a[b] = w, s
-    meta = {"kappa": kappa, "beta": beta, "alpha": alpha, "symmetric": symmetric, "seed": _seed_repr(seed)}
+    meta = {"kappa": kappa, "beta": beta, "alpha": alpha, "symmetric": symmetric, "seed": seed_record}
     return Network(W=W, a=a, scale=p.scale(m, alpha), activation=p.activation, param=p.name, meta=meta)
+
+
+def child_seeds(ss: np.random.SeedSequence, count: int) -> list[np.random.SeedSequence]:
+    """The first ``count`` children of ``ss`` as ``spawn`` makes them, without mutating ``ss``."""
+    return [np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (b,), pool_size=ss.pool_size)
+            for b in range(count)]
 
 
 def _seed_int(seed):
@@ -282,7 +291,13 @@ def _seed_repr(seed):
         return int(seed)
     if isinstance(seed, np.random.SeedSequence):
         return {"entropy": seed.entropy, "spawn_key": list(seed.spawn_key)}
-    return repr(seed)
+    if isinstance(seed, np.random.Generator):  # identified by its state, never by its address
+        import hashlib
+        import json
+
+        state = json.dumps(seed.bit_generator.state, sort_keys=True, default=str)
+        return {"generator_state": hashlib.sha256(state.encode()).hexdigest()[:16]}
+    return type(seed).__name__
 
 
 # --------------------------------------------------------------------------- forward / gradients
