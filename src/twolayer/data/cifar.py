@@ -34,7 +34,7 @@ import numpy as np
 from .._errors import DataError
 from ._common import file_record, read_raw, sha256_bytes
 from ._dataset import Dataset
-from .preprocess import format_classes, paper_protocol
+from .preprocess import protocol_dataset
 
 __all__ = ["RestrictedUnpickler", "safe_unpickle", "read_cifar10_arrays", "load_cifar10",
            "CIFAR10_OFFICIAL_COUNTS"]
@@ -316,16 +316,5 @@ def load_cifar10(path, *, classes=(0, 1), n_train=None, n_test=None, seed=0, lab
         named e.g. ``"cifar10[0v1]"``.
     """
     arrays, info = read_cifar10_arrays(path)
-    data, record = paper_protocol(arrays["train_images"], arrays["train_labels"],
-                                  arrays["test_images"], arrays["test_labels"], classes=classes,
-                                  n_train=n_train, n_test=n_test, seed=seed,
-                                  label_noise=label_noise, normalize=normalize, scale=scale,
-                                  pixel_max=255.0)
-    counts = record.pop("counts")
-    noise = record.pop("label_noise_applied", None)
-    prov = {"source": "cifar10", "path": str(Path(path).expanduser().resolve()), **info,
-            "protocol": "Arora et al. 2019, Appendix A", "options": record, "counts": counts}
-    if noise is not None:
-        prov["label_noise_applied"] = noise
-    return Dataset(data["X"], data["y"], data["X_test"], data["y_test"],
-                   name=f"cifar10[{format_classes(classes)}]", provenance=prov)
+    return protocol_dataset(arrays, info, source="cifar10", path=path, classes=classes, n_train=n_train,
+                            n_test=n_test, seed=seed, label_noise=label_noise, normalize=normalize, scale=scale)

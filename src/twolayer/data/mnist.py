@@ -27,7 +27,7 @@ import numpy as np
 from .._errors import DataError, InputError
 from ._common import file_record, read_bytes, read_raw
 from ._dataset import Dataset
-from .preprocess import format_classes, paper_protocol
+from .preprocess import protocol_dataset
 
 __all__ = ["read_idx", "read_mnist_arrays", "load_mnist", "load_fashion_mnist", "IDX_FILES",
            "OFFICIAL_COUNTS"]
@@ -277,19 +277,8 @@ def load_mnist(path, *, classes=(0, 1), n_train=None, n_test=None, seed=0, label
         named e.g. ``"mnist[0v1]"``. The provenance lists every file read with its SHA-256.
     """
     arrays, info = read_mnist_arrays(path, kind)
-    data, record = paper_protocol(arrays["train_images"], arrays["train_labels"],
-                                  arrays["test_images"], arrays["test_labels"], classes=classes,
-                                  n_train=n_train, n_test=n_test, seed=seed,
-                                  label_noise=label_noise, normalize=normalize, scale=scale,
-                                  pixel_max=255.0)
-    counts = record.pop("counts")
-    noise = record.pop("label_noise_applied", None)
-    prov = {"source": kind, "path": str(Path(path).expanduser().resolve()), **info,
-            "protocol": "Arora et al. 2019, Appendix A", "options": record, "counts": counts}
-    if noise is not None:
-        prov["label_noise_applied"] = noise
-    return Dataset(data["X"], data["y"], data["X_test"], data["y_test"],
-                   name=f"{kind}[{format_classes(classes)}]", provenance=prov)
+    return protocol_dataset(arrays, info, source=kind, path=path, classes=classes, n_train=n_train,
+                            n_test=n_test, seed=seed, label_noise=label_noise, normalize=normalize, scale=scale)
 
 
 def load_fashion_mnist(path, **options) -> Dataset:

@@ -16,6 +16,7 @@ import numpy as np
 from .._errors import InputError
 from .._validation import as_labels, unit_normalize
 from ._common import as_generator, check_count, check_fraction, check_seed, child_rng
+from ._dataset import Dataset
 
 __all__ = ["binary_pair", "pair_indices", "stratified_subsample", "apply_label_noise",
            "label_noise_count", "paper_protocol", "SCALINGS", "format_classes"]
@@ -349,3 +350,24 @@ def _noise_both(y, y_test, p, seed):
         yt_new, idx_t = apply_label_noise(y_test, p, child_rng(seed, "test_noise"))
         rec["test"] = noise_record(y_test, yt_new, idx_t, p, seed, "SeedSequence(seed, spawn_key=(5,))")
     return y_new, yt_new, rec
+
+
+def protocol_dataset(arrays: dict, info: dict, *, source: str, path, classes=(0, 1), **options) -> Dataset:
+    """Apply :func:`paper_protocol` to the official split of an image data set and wrap it.
+
+    ``arrays`` holds ``train_images``, ``train_labels``, ``test_images``, ``test_labels`` (pixel
+    values 0–255); ``info`` is the reader's record of the files (layout, SHA-256). The provenance
+    names the source, the resolved path, the files, every option applied and the counts.
+    """
+    from pathlib import Path
+
+    data, record = paper_protocol(arrays["train_images"], arrays["train_labels"], arrays["test_images"],
+                                  arrays["test_labels"], classes=classes, pixel_max=255.0, **options)
+    counts = record.pop("counts")
+    noise = record.pop("label_noise_applied", None)
+    prov = {"source": source, "path": str(Path(path).expanduser().resolve()), **info,
+            "protocol": "Arora et al. 2019, Appendix A", "options": record, "counts": counts}
+    if noise is not None:
+        prov["label_noise_applied"] = noise
+    return Dataset(data["X"], data["y"], data["X_test"], data["y_test"],
+                   name=f"{source}[{format_classes(classes)}]", provenance=prov)
