@@ -180,5 +180,8 @@ def test_large_solver_path_reports_estimates_with_error_bars():
     s = B.KernelSolver(H)
     w = np.linalg.eigvalsh(H)
     assert not s.eigenvalues_exact
-    assert s.lambda_max <= w[-1] * (1 + 1e-12) and s.lambda_min >= w[0] * (1 - 1e-9)
-    assert abs(s.lambda_min - w[0]) <= s.lambda_min_err + 1e-9
+    assert s.lambda_max <= w[-1] * (1 + 1e-12) and s.lambda_min >= w[0] * (1 - 1e-9)  # one-sided
+    assert s.condition_number <= w[-1] / w[0] * (1 + 1e-9)                             # a lower bound
+    assert np.min(np.abs(w - s.lambda_min)) <= s.lambda_min_residual * (1 + 1e-6) + 1e-12
+    exact = B.KernelSolver(H, exact_eigenvalues=True)
+    assert exact.eigenvalues_exact and exact.lambda_min == pytest.approx(w[0], rel=1e-10)

@@ -87,31 +87,37 @@ class KernelSolver:
         If already computed, its exact ``λ_min``/``λ_max`` are reported instead of estimates.
     overwrite : bool
         Factor in place (destroys ``H``; saves ``n²`` memory).
+    exact_eigenvalues : bool, optional
+        Compute ``λ_min``/``λ_max`` exactly by ``eigvalsh`` (about 5× a Cholesky). Default: exact
+        for n ≤ 1000, bounded estimates above (see
+        :func:`~twolayer.spectra.extreme_eigenvalues`).
 
     Attributes
     ----------
     lambda_min, lambda_max, condition_number : float
-        Of ``H + ridge·I``. Exact from ``spectrum`` or ``eigvalsh`` (n ≤ 1000), otherwise
-        bounded block subspace iteration with residual bounds ``lambda_min_err`` /
-        ``lambda_max_err`` (see :func:`~twolayer.spectra.extreme_eigenvalues`).
+        Of ``H + ridge·I``. When estimated (``eigenvalues_exact`` False) they are one-sided:
+        ``lambda_min`` ≥ the true value, ``lambda_max`` ≤ the true value, so the condition
+        number is a lower bound; ``lambda_min_residual``/``lambda_max_residual`` are the Ritz
+        residuals.
 
     Notes
     -----
-    Cost: Cholesky ``n³/3`` flops (n = 8,000 ≈ 5 s on 2 cores) + ``O(n²)`` per solve + a few
-    ``O(n² · 8)`` passes for the extreme eigenvalues.
+    Cost: Cholesky ``n³/3`` flops (n = 10,000 ≈ 5 s on 2 cores) + ``O(n²)`` per solve + about
+    10% of the Cholesky for the estimated extreme eigenvalues.
     """
 
-    def __init__(self, H, *, ridge: float = 0.0, spectrum: Spectrum | None = None, overwrite: bool = False):
+    def __init__(self, H, *, ridge: float = 0.0, spectrum: Spectrum | None = None, overwrite: bool = False,
+                 exact_eigenvalues: bool | None = None):
         if not (np.isfinite(ridge) and ridge >= 0):
             raise InputError(f"ridge must be a finite number >= 0, got {ridge}")
         A = check_symmetric_matrix(H)
         self.n = A.shape[0]
         self.ridge = float(ridge)
         if spectrum is not None:
-            ext = {"lambda_max": spectrum.lambda_max, "lambda_min": spectrum.lambda_min, "lambda_max_err": 0.0,
-                   "lambda_min_err": 0.0, "exact": True}
+            ext = {"lambda_max": spectrum.lambda_max, "lambda_min": spectrum.lambda_min,
+                   "lambda_max_residual": 0.0, "lambda_min_residual": 0.0, "exact": True}
         else:  # before the factorization, which may overwrite A (the exact path needs all of H)
-            ext = extreme_eigenvalues(A)
+            ext = extreme_eigenvalues(A, exact=exact_eigenvalues)
         M = A if overwrite else A.copy()
         if ridge:
             M[np.diag_indices_from(M)] += ridge
@@ -122,12 +128,12 @@ class KernelSolver:
             ok = False
         if "lambda_min" not in ext and ok:
             low = extreme_eigenvalues(factor=self._factor)
-            ext.update(lambda_min=low["lambda_min"] - ridge, lambda_min_err=low["lambda_min_err"])
+            ext.update(lambda_min=low["lambda_min"] - ridge, lambda_min_residual=low["lambda_min_residual"])
         #: Extreme eigenvalues of ``H + ridge·I``, exact or estimated (see ``eigenvalues_exact``).
         self.lambda_max = float(ext["lambda_max"]) + ridge
         self.lambda_min = float(ext.get("lambda_min", float("nan"))) + ridge
-        self.lambda_max_err = float(ext["lambda_max_err"])
-        self.lambda_min_err = float(ext.get("lambda_min_err", float("nan")))
+        self.lambda_max_residual = float(ext["lambda_max_residual"])
+        self.lambda_min_residual = float(ext.get("lambda_min_residual", float("nan")))
         self.eigenvalues_exact = bool(ext["exact"])
         cond = self.lambda_max / self.lambda_min if ok and self.lambda_min > 0 else float("inf")
         self.condition_number = float(cond)
@@ -176,7 +182,6 @@ class Complexity:
     condition_number: float
     ridge: float
     label_norm2: float
-    lambda_min_err: float = 0.0
     eigenvalues_exact: bool = True
 
     def to_dict(self) -> dict:
@@ -184,7 +189,7 @@ class Complexity:
 
 
 def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
-               spectrum: Spectrum | None = None) -> Complexity:
+               spectrum: Spectrum | None = None, exact_eigenvalues: bool | None = None) -> Complexity:
     r"""Arora et al. (2019) eq. 10: the data-dependent complexity ``sqrt(2 yᵀ(H^∞)⁻¹y / n)``.
 
     Parameters
@@ -199,6 +204,8 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
         Reuse an existing factorization.
     spectrum : Spectrum, optional
         Exact extreme eigenvalues, if already computed.
+    exact_eigenvalues : bool, optional
+        See :class:`KernelSolver` (default: exact for n ≤ 1000, one-sided estimates above).
 
     Returns
     -------
@@ -208,13 +215,13 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
     -----
     For i.i.d. uniform ±1 labels, ``E[yᵀH⁻¹y] = tr(H⁻¹)``. Cost: one Cholesky (``n³/3``).
     """
-    s = solver if solver is not None else KernelSolver(H, ridge=ridge, spectrum=spectrum)
+    s = solver if solver is not None else KernelSolver(H, ridge=ridge, spectrum=spectrum,
+                                                       exact_eigenvalues=exact_eigenvalues)
     y = as_labels(y, s.n)
     q = s.quad(y)
     return Complexity(n=s.n, complexity=math.sqrt(2.0 * q / s.n), yHy=q, lambda_min=s.lambda_min,
                       lambda_max=s.lambda_max, condition_number=s.condition_number, ridge=s.ridge,
-                      label_norm2=float(y @ y), lambda_min_err=s.lambda_min_err,
-                      eigenvalues_exact=s.eigenvalues_exact)
+                      label_norm2=float(y @ y), eigenvalues_exact=s.eigenvalues_exact)
 
 
 @dataclass(frozen=True)
