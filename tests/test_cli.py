@@ -120,3 +120,36 @@ def test_console_entry_point_runs_as_a_process():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)["eigenvalues"]) == 3
+
+
+def test_train_json_has_the_contract_fields_and_matches_the_kernel_theory(capsys):
+    res = run_json(capsys, "train", "digits", "--width", "256", "--init-scale", "1", "--lr", "0.01",
+                   "--steps", "40", "--seed", "3", "--records", "6")
+    for key in ("config", "lambda_min", "lambda_max", "predicted_final_dist", "records"):
+        assert key in res
+    assert res["config"]["m"] == 256 and res["config"]["lr"] == 0.01 and res["config"]["param"] == "arora"
+    recs = res["records"]
+    required = {"step", "loss", "predicted_loss", "predicted_loss_init", "dist_from_init", "max_neuron_move",
+                "activation_flips", "test_loss", "test_l1", "test_error"}
+    assert all(required <= set(r) for r in recs)
+    assert recs[0]["step"] == 0 and recs[-1]["step"] == 40
+    assert recs[0]["predicted_loss_init"] == pytest.approx(recs[0]["loss"], rel=1e-6)  # same u(0)
+    assert recs[0]["predicted_loss"] == pytest.approx(0.5 * 288)  # paper form: u = 0, ||y||^2 = n
+    assert recs[-1]["loss"] < 0.2 * recs[0]["loss"]
+    ds = load("digits", seed=3)  # the seed also draws the train/test split
+    assert res["lambda_max"] == pytest.approx(np.linalg.eigvalsh(K.first_layer_ntk(ds.X))[-1], rel=1e-10)
+    assert res["max_stable_lr"] == pytest.approx(2 / res["lambda_max"])
+
+
+def test_train_refuses_a_diverging_rate_and_names_the_largest_stable_rate(capsys):
+    code, out, err = run(capsys, "train", "digits", "--width", "64", "--lr", "1", "--steps", "5")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    ds = load("digits")
+    limit = 2 / np.linalg.eigvalsh(K.first_layer_ntk(ds.X))[-1]
+    assert f"{limit:.6g}" in err and "largest stable rate" in err
+
+
+def test_train_human_summary(capsys):
+    code, out, _ = run(capsys, "train", "digits", "--width", "128", "--lr", "0.01", "--steps", "10", "--quiet",
+                       "--param", "both")
+    assert code == 0 and "both network, m = 128" in out and "loss" in out and "test: error" in out
