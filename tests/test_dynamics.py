@@ -788,3 +788,34 @@ def test_mean_field_has_no_closed_form_and_uses_empirical_kernel():
     P = X @ net.W[0].T
     Kb = (np.tanh(P) @ np.tanh(P).T + ((1 - np.tanh(P) ** 2) * net.a[0] ** 2) @ (1 - np.tanh(P) ** 2).T * (X @ X.T))
     np.testing.assert_allclose(D.empirical_reference(net, X), 64 * net.scale**2 * Kb, rtol=1e-12)
+
+
+def test_test_kernel_gap_equals_explicit_kernel_gd_on_the_test_points():
+    """test_kernel_gap_* compares the network's test outputs with kernel GD started from the
+    network's own u(0), f_test(0): f(k+1) = f(k) + η K_{test,train} (y − ũ(k)) with K = H∞."""
+    from twolayer.kernels import first_layer_ntk
+
+    X, y = _data(n=30)
+    Xt = sphere(9, X.shape[1], 21)
+    yt = np.sign(Xt[:, 0])
+    net = init_network("arora", X.shape[1], 512, seed=3)
+    steps = [0, 3, 17]
+    res = D.train(net, X, y, lr=0.05, steps=17, record_steps=steps, X_test=Xt, y_test=yt,
+                  gram_diagnostics=False)
+    H, Kt = first_layer_ntk(X), first_layer_ntk(Xt, X)
+    u, f = forward(net, X)[0], forward(net, Xt)[0]
+    nets = {}
+    cur = net.copy()
+    # replay the network's own test outputs at the recorded steps
+    for k in range(18):
+        if k in steps:
+            nets[k] = forward(cur, Xt)[0]
+            gap = nets[k] - f
+            j = steps.index(k)
+            assert res.metrics["test_kernel_gap_sup"][0, j] == pytest.approx(np.max(np.abs(gap)), abs=1e-12)
+            assert res.metrics["test_kernel_gap_rms"][0, j] == pytest.approx(np.sqrt(np.mean(gap**2)), abs=1e-12)
+        out = loss_and_grads(cur, X, y[None, :], trains={"W"})
+        cur.W[...] -= 0.05 * out["gW"]
+        f = f + 0.05 * Kt @ (y - u)
+        u = u - 0.05 * H @ (u - y)
+    assert res.metrics["test_kernel_gap_sup"][0, 0] == 0.0

@@ -549,6 +549,21 @@ class _RecordContext:
     act0: np.ndarray | None = None
     init_loss: np.ndarray | None = None
     H0: list = field(default_factory=list)
+    test_predictors: list = field(default_factory=list)
+
+    def kernel_test_outputs(self, b: int, k: int) -> np.ndarray:
+        """Kernel-GD prediction on the test points for network ``b`` after ``k`` steps, started
+        from the network's own outputs at initialization (train and test)."""
+        if not self.test_predictors:
+            Xt, _ = self.test
+            X64, Xt64 = self.X.astype(np.float64), Xt.astype(np.float64)
+            f0 = forward(self.net0, Xt).astype(np.float64)
+            closed = reference_kernel(self.net0, Xt64, X64)
+            for bb in range(self.net0.batch):
+                Kt = closed if closed is not None else empirical_reference(self.net0, Xt64, X64, b=bb)
+                self.test_predictors.append(self.sps[bb].test_predictor(
+                    self.c * Kt, self.Y[bb].astype(np.float64), self.lr, u0=self.u0[bb], f0_test=f0[bb]))
+        return self.test_predictors[b]([k])[0]
 
     def set_init(self, out) -> None:
         self.u0 = out["u"].astype(np.float64)
@@ -598,6 +613,10 @@ def _record(rc: Recorder, ctx: _RecordContext, cur: Network, out: dict, k: int) 
         rc.set("test_loss", 0.5 * ct * np.sum(et**2, axis=1))
         rc.set("test_l1", np.mean(np.abs(et), axis=1))
         rc.set("test_error", np.mean(np.sign(ft) != np.sign(Yt), axis=1))
+        for b in range(B):
+            gap = ft[b] - ctx.kernel_test_outputs(b, k)
+            rc.set("test_kernel_gap_sup", np.max(np.abs(gap)), b)
+            rc.set("test_kernel_gap_rms", np.sqrt(np.mean(gap**2)), b)
 
 
 # --------------------------------------------------------------------------- checkpoints
