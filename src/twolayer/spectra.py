@@ -343,9 +343,10 @@ def _top_ritz(apply, n, block, maxiter, rng):
         images.append(np.asfortranarray(apply(basis[-1])))
         V, AV = np.asfortranarray(np.hstack(basis)), np.asfortranarray(np.hstack(images))
         T = gemm(1.0, V, AV, trans_a=1)
-        w, S = np.linalg.eigh((T + T.T) / 2)
+        w, S = sla.eigh((T + T.T) / 2, check_finite=False)
         mu, s = float(w[-1]), np.asfortranarray(S[:, -1:])
-        res = float(np.linalg.norm(gemm(1.0, AV, s) - mu * gemm(1.0, V, s)))
+        r = gemm(1.0, AV, s) - mu * gemm(1.0, V, s)
+        res = float(np.sqrt(np.sum(r * r)))
         if res <= 1e-12 * abs(mu) or it == maxiter or V.shape[1] + block > n:
             break
         Z = gemm(-1.0, V, gemm(1.0, V, images[-1], trans_a=1), 1.0, images[-1])
