@@ -67,12 +67,13 @@ def _reference_kernel_by_hand(param, X, *, m, d, kappa=1.0, beta=None):
 
 # =========================================================================== update rules
 def _run_rule(rule, x0, steps, grad_fn):
-    params = {"W": x0.copy()}
+    """Run a rule on one network whose parameters are the vector x0 (leading axis = the batch of 1)."""
+    params = {"W": x0.copy()[None, :]}
     state = rule.init(params)
     for _ in range(steps):
         upd, state = rule.update({"W": grad_fn(params["W"])}, state, params)
         params["W"] += upd["W"]
-    return params["W"]
+    return params["W"][0]
 
 
 @pytest.mark.parametrize("h", [0.0, 1.5])
@@ -85,7 +86,7 @@ def test_noisy_gd_with_weight_decay_reproduces_ornstein_uhlenbeck_moments(h):
     N, lam, eta, x0 = 200_000, 0.5, 0.2, 2.0
     rho, s2 = 1 - eta * (h + lam), 2 * lam * eta
     rule = D.chain(D.add_decayed_weights(lam), D.scale(-eta), D.add_noise(math.sqrt(s2), 11))
-    done, x = 0, np.full(N, x0)
+    done, x = 0, np.full((1, N), x0)  # one network (leading batch axis) with N coordinates
     params = {"W": x}
     state = rule.init(params)
     for k in (3, 12, 100):
@@ -103,7 +104,7 @@ def test_noisy_gd_with_weight_decay_reproduces_ornstein_uhlenbeck_moments(h):
     # the named algorithm is the same chain (same draws, same arithmetic)
     named = D.ALGORITHMS["noisy-gd"](lr=eta, weight_decay=lam, seed=11)
     y = _run_rule(named, np.full(N, x0), 100, lambda w: h * w)
-    np.testing.assert_array_equal(y, params["W"])
+    np.testing.assert_array_equal(y, params["W"][0])
 
 
 def test_noise_coupling_scales_exactly():
@@ -133,10 +134,9 @@ def test_weight_decay_coupling_follows_the_recursion():
     decayed = _run_rule(D.chain(D.add_decayed_weights(lam), D.scale(-eta), D.add_noise(sigma, 3)), x0, steps,
                         np.zeros_like)
     np.testing.assert_allclose(decayed, rec, rtol=1e-12, atol=1e-12)
-    # and the increments are the seed's standard normals times σ: entry b of the leading (batch) axis
-    # draws from child b of the seed, so a network's noise does not depend on the batch size
-    children = np.random.SeedSequence(3).spawn(N)
-    xi = np.stack([np.random.default_rng(ch).standard_normal(steps) for ch in children], axis=1)
+    # and the increments are the seed's standard normals times σ: network b of the batch draws from
+    # child b of the seed (here the only network, b = 0), so its noise does not depend on the batch size
+    xi = np.random.default_rng(np.random.SeedSequence(3).spawn(1)[0]).standard_normal((steps, N))
     np.testing.assert_allclose(np.array(increments), sigma * xi, rtol=0, atol=1e-14)
 
 
