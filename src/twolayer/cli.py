@@ -270,6 +270,17 @@ def cmd_report(args) -> None:
 
 
 # --------------------------------------------------------------------------- parser and main
+def _analysis_verb(sub, name: str, help: str, func, *, kind: bool = True) -> argparse.ArgumentParser:
+    """A verb that takes DATA (with the data options), optionally --kind, and --json."""
+    p = sub.add_parser(name, help=help)
+    _add_data_args(p)
+    if kind:
+        p.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer", help="kernel of the family")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=func)
+    return p
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="twolayer", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"twolayer {__version__}")
@@ -277,38 +288,28 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="verb", metavar="VERB")
     sub.required = True
 
-    k = sub.add_parser("kernel", help="build a Gram matrix and save it as .npy")
-    _add_data_args(k)
-    k.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer")
+    k = _analysis_verb(sub, "kernel", "build a Gram matrix and save it as .npy", cmd_kernel)
     k.add_argument("--out", required=True, help="output .npy file (written atomically)")
     k.add_argument("--test", action="store_true", help="test x train cross kernel instead of train x train")
     k.add_argument("--block-size", type=int, help="rows per elementwise block")
-    k.add_argument("--json", action="store_true", help="print one JSON object")
-    k.set_defaults(func=cmd_kernel)
 
-    s = sub.add_parser("spectrum", help="eigenvalues of H and the label projections v_i^T y")
-    _add_data_args(s)
-    s.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer")
+    s = _analysis_verb(sub, "spectrum", "eigenvalues of H and the label projections v_i^T y", cmd_spectrum)
     s.add_argument("--top", type=int, help="only the top K eigenvalues/projections in the output")
     s.add_argument("--out", help="save eigenvalues and projections to this .npz")
     s.add_argument("--save-vectors", action="store_true", help="with --out: also save the eigenvectors")
-    s.add_argument("--json", action="store_true", help="print one JSON object")
-    s.set_defaults(func=cmd_spectrum)
 
-    c = sub.add_parser("complexity", help="complexity measure sqrt(2 y^T H^-1 y / n) and the Theorem 5.1 bound")
-    _add_data_args(c)
-    c.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer")
+    c = _analysis_verb(sub, "complexity", "complexity measure sqrt(2 y^T H^-1 y / n) and the Theorem 5.1 bound",
+                       cmd_complexity)
     c.add_argument("--ridge", type=float, default=0.0, help="solve with H + ridge*I (default 0: exact)")
     c.add_argument("--delta", type=float, default=0.05, help="failure probability of the bound")
     c.add_argument("--exact-eigenvalues", action="store_true",
                    help="exact lambda_min/lambda_max by eigvalsh (default above n = 1000: one-sided estimates "
                         "at ~10%% of the Cholesky cost)")
-    c.add_argument("--json", action="store_true", help="print one JSON object")
-    c.set_defaults(func=cmd_complexity)
 
-    t = sub.add_parser("train", help="train a two-layer network by full-batch GD and compare with the kernel theory")
-    _add_data_args(t)
     from .networks import PARAMETERIZATIONS
+
+    t = _analysis_verb(sub, "train", "train a two-layer network by full-batch GD and compare with the kernel theory",
+                       cmd_train, kind=False)
 
     t.add_argument("--param", choices=list(PARAMETERIZATIONS), default="arora", help="parameterization")
     t.add_argument("--width", type=int, required=True, metavar="M", help="hidden units m")
@@ -327,8 +328,6 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tol", type=float, help="stop once the training loss is below this")
     t.add_argument("--checkpoint", help="checkpoint .npz: resume from it if present")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
-    t.add_argument("--json", action="store_true", help="print one JSON object")
-    t.set_defaults(func=cmd_train)
 
     d = sub.add_parser("demo", help="run the analysis of the bundled digits and write a report")
     d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
