@@ -34,7 +34,8 @@ from ._errors import InputError, TwolayerError
 from ._io import atomic_save_npz, to_json
 from .bounds import movement_bound
 from .kernels import first_layer_ntk, random_features_kernel
-from .networks import ACTIVATIONS, Network, Workspace, child_seeds, forward, get_parameterization, loss_and_grads
+from .networks import (ACTIVATIONS, Network, Workspace, child_seeds, forward, get_parameterization, loss_and_grads,
+                       seed_record)
 from .spectra import Spectrum, spectrum
 
 __all__ = ["UpdateRule", "scale", "add_decayed_weights", "add_noise", "adam_moments", "chain", "ALGORITHMS",
@@ -432,8 +433,8 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     cfg = {"param": p.name, "n": n, "d": net.dim, "m": m, "batch": B, "lr": lr, "steps": int(steps),
            "algorithm": algorithm, "weight_decay": weight_decay, "temperature": temperature,
            "normalization": norm, "dtype": str(net.dtype), "records": rec.tolist(), "tol": tol,
-           "init": {**net.meta, "seed": _jsonable_seed(net.meta.get("seed"))}, "activation": net.activation,
-           "noise_seed": _jsonable_seed(noise_seed),
+           "init": {**net.meta, "seed": seed_record(net.meta.get("seed"))}, "activation": net.activation,
+           "noise_seed": seed_record(noise_seed),
            "y_sha": hashlib.sha256(Y.tobytes()).hexdigest()[:16],
            "X_sha": hashlib.sha256(Xa.tobytes()).hexdigest()[:16],
            "W0_sha": hashlib.sha256(net.W.tobytes()).hexdigest()[:16]}
@@ -515,21 +516,6 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
                        stopped=stopped, seconds=seconds, reference=ref_name)
 
 
-def _jsonable_seed(seed):
-    """A seed as it enters the run's configuration (and checkpoint hash): ints as they are, a
-    SeedSequence by entropy and spawn key, a Generator by a hash of its state (never by address)."""
-    if seed is None or isinstance(seed, (int, np.integer)):
-        return None if seed is None else int(seed)
-    if isinstance(seed, dict):
-        return seed
-    if isinstance(seed, np.random.SeedSequence):
-        return {"entropy": seed.entropy, "spawn_key": list(seed.spawn_key)}
-    if isinstance(seed, np.random.Generator):
-        return {"generator_state": hashlib.sha256(to_json(seed.bit_generator.state, sort_keys=True).encode())
-                .hexdigest()[:16]}
-    return type(seed).__name__
-
-
 @dataclass
 class _RecordContext:
     """What the recorder needs besides the current step: data, init, reference spectrum."""
@@ -566,8 +552,12 @@ class _RecordContext:
         return self.test_predictors[b]([k])[0]
 
     def set_init(self, out) -> None:
-        self.u0 = out["u"].astype(np.float64)
         self.act0 = out["active"].copy()
+        self.set_u0(out["u"])
+
+    def set_u0(self, u0) -> None:
+        """Outputs at step 0 and the initial loss the divergence check compares with."""
+        self.u0 = np.asarray(u0, dtype=np.float64).copy()
         self.init_loss = np.maximum(0.5 * self.c * np.sum((self.Y.astype(np.float64) - self.u0) ** 2, axis=1),
                                     1e-300)
 
@@ -668,7 +658,7 @@ def _load_checkpoint(path, chash, cur, state, recorder: Recorder, ctx: _RecordCo
             cur.a[...] = z["a"]
             shape = tuple(int(v) for v in z["act0_shape"])
             ctx.act0 = np.unpackbits(z["act0"], count=int(np.prod(shape))).reshape(shape).astype(bool)
-            ctx.u0 = z["u0"].copy()
+            ctx.set_u0(z["u0"])
             recorder.metrics = {key[len("metric__"):]: z[key].copy() for key in z.files if key.startswith("metric__")}
             arr_states = [z[f"state__{i}"].copy() for i in range(sum(f.startswith("state__") for f in z.files))]
     except InputError:
@@ -676,7 +666,6 @@ def _load_checkpoint(path, chash, cur, state, recorder: Recorder, ctx: _RecordCo
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise InputError(f"checkpoint {path} is unreadable ({exc}); delete it to start afresh") from None
     recorder.steps = list(meta["steps"])
-    ctx.init_loss = np.maximum(0.5 * ctx.c * np.sum((ctx.Y.astype(np.float64) - ctx.u0) ** 2, axis=1), 1e-300)
     rngs, arrs = iter(meta["rng"]), iter(arr_states)
     for s in _walk(state):
         if isinstance(s, dict) and "rngs" in s:

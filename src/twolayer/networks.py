@@ -246,7 +246,7 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
     dtype = np.dtype(dtype)
     if dtype not in (np.float32, np.float64):
         raise InputError(f"dtype must be float32 or float64, got {dtype}")
-    seed_record = _seed_repr(seed)  # before any draw changes a Generator's state
+    seed_rec = seed_record(seed)  # before any draw changes a Generator's state
     if isinstance(seed, np.random.Generator):
         gens = [seed] * batch
     else:
@@ -270,7 +270,7 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
         if symmetric:
             w, s = np.concatenate([w, w]), np.concatenate([s, -s])
         W[b], a[b] = w, s
-    meta = {"kappa": kappa, "beta": beta, "alpha": alpha, "symmetric": symmetric, "seed": seed_record}
+    meta = {"kappa": kappa, "beta": beta, "alpha": alpha, "symmetric": symmetric, "seed": seed_rec}
     return Network(W=W, a=a, scale=p.scale(m, alpha), activation=p.activation, param=p.name, meta=meta)
 
 
@@ -286,7 +286,12 @@ def _seed_int(seed):
     raise InputError(f"seed must be an int, a SeedSequence or a Generator, got {type(seed).__name__}")
 
 
-def _seed_repr(seed):
+def seed_record(seed):
+    """A seed as a JSON value for configurations and checkpoint hashes: an int as it is, a
+    SeedSequence by entropy and spawn key, a Generator by a hash of its state (never its address);
+    ``None`` and already-recorded dicts pass through."""
+    if seed is None or isinstance(seed, dict):
+        return seed
     if isinstance(seed, (int, np.integer)):
         return int(seed)
     if isinstance(seed, np.random.SeedSequence):
