@@ -673,6 +673,60 @@ def test_tol_stops_at_the_first_step_below_it():
     assert (one.n_steps, one.stopped, one.steps.tolist()) == (1, "tol", [0, 1])
 
 
+def _slow_mode_data():
+    """n = 20 on S⁴ with one near-duplicate pair carrying opposite labels: λ_min(H∞) ≈ 1.6e-6, so after
+    the fast modes the loss sits on a mode that 6,000 steps at η = ½ · 2/λ_max barely move."""
+    X = sphere(20, 5, 1)
+    X[1] = X[0] + 1e-5 * X[2]
+    X[1] /= np.linalg.norm(X[1])
+    y = np.sign(X[:, 0] + 0.3 * X[:, 1])
+    y[1] = -y[0]
+    return X, y
+
+
+@pytest.mark.parametrize("slow", [True, False])
+def test_rtol_stop_keeps_its_promise(slow):
+    """Stopping with ``rtol`` at step k promises L(T) ≥ (1 − rtol) L(k); the full run checks it.
+    Measured: with the slow mode the run stops at step 180 of 6,000 and L(T)/L(k) = 0.99998."""
+    X, y = _slow_mode_data() if slow else _data(n=20, d=5)
+    net = init_network("arora", 5, 256, seed=0)
+    lr, T, rtol = _safe_lr(net, X, y), 6000, 1e-2
+    full = D.train(net, X, y, lr=lr, steps=T, n_records="all", gram_diagnostics=False)
+    res = D.train(net, X, y, lr=lr, steps=T, rtol=rtol, gram_diagnostics=False)
+    k = res.n_steps
+    assert res.steps[-1] == k
+    assert res.metrics["loss"][0, -1] == full.metrics["loss"][0, k]
+    assert full.metrics["loss"][0, T] >= (1 - rtol) * full.metrics["loss"][0, k]
+    if slow:
+        assert res.stopped == "rtol" and k < T // 10
+    else:  # the loss falls by orders of magnitude over the budget: no early stop in the fast phase
+        assert full.metrics["loss"][0, k] < 1e-6 * full.metrics["loss"][0, 0]
+
+
+def test_rtol_stop_resumes_identically(tmp_path):
+    X, y = _slow_mode_data()
+    net = init_network("arora", 5, 256, seed=0)
+    args = dict(lr=_safe_lr(net, X, y), steps=6000, rtol=1e-2, gram_diagnostics=False, n_records=40)
+    ref = D.train(net, X, y, **args)
+    assert ref.stopped == "rtol"
+    # the checkpoint falls between two checks (every 15 steps), so the resumed run needs the saved previous check
+    ck = tmp_path / "ck.npz"
+    with pytest.raises(KeyboardInterrupt):
+        D.train(net, X, y, checkpoint=ck, checkpoint_every=ref.n_steps - 10, progress=_Interrupt(ref.n_steps - 5),
+                **args)
+    resumed = D.train(net, X, y, checkpoint=ck, checkpoint_every=ref.n_steps - 10, **args)
+    assert (resumed.n_steps, resumed.stopped) == (ref.n_steps, "rtol")
+    _assert_same_result(ref, resumed)
+
+
+def test_rtol_needs_plain_gd():
+    X, y = _data(n=8, d=3)
+    net = init_network("both", 3, 8, seed=0)
+    for kw in ({"algorithm": "noisy-gd", "weight_decay": 0.01}, {"algorithm": "adam"}, {"rtol": 1.5}):
+        with pytest.raises(InputError, match="rtol"):
+            D.train(net, X, y, lr=0.01, steps=10, **{"rtol": 0.01, **kw})
+
+
 # =========================================================================== record schedule
 @settings(max_examples=200, deadline=None)
 @given(steps=st.integers(0, 10**7), n_records=st.integers(2, 300))

@@ -225,7 +225,7 @@ def cmd_train(args) -> None:
         res = train(net, ds.X, ds.y, lr=args.lr, steps=args.steps, algorithm=algorithm,
                     weight_decay=args.weight_decay, temperature=args.noise_temp, noise_seed=args.seed + 1,
                     normalization=args.loss_normalization, X_test=ds.X_test, y_test=ds.y_test,
-                    n_records="all" if args.records == "all" else int(args.records), tol=args.tol,
+                    n_records="all" if args.records == "all" else int(args.records), tol=args.tol, rtol=args.rtol,
                     checkpoint=args.checkpoint, progress=bar)
     finally:
         bar.close()
@@ -326,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     t.add_argument("--records", default="60", help="number of log-spaced records, or 'all'")
     t.add_argument("--tol", type=float, help="stop once the training loss is below this")
+    t.add_argument("--rtol", type=float, help="GD: stop once the remaining steps can shrink the loss by less than "
+                                              "this fraction (kernel prediction and measured rate agree)")
     t.add_argument("--checkpoint", help="checkpoint .npz: resume from it if present")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 

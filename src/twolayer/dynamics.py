@@ -338,7 +338,7 @@ class Recorder:
 def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", weight_decay: float = 0.0,
           temperature: float | None = None, noise_seed=0, normalization: str | None = None,
           X_test=None, y_test=None, n_records: int | str = 60, record_steps=None, tol: float | None = None,
-          gram_diagnostics: bool | None = None, check_stability: bool = True, checkpoint=None,
+          rtol: float | None = None, gram_diagnostics: bool | None = None, check_stability: bool = True, checkpoint=None,
           checkpoint_every: int = 1000, progress: Callable | None = None) -> TrainResult:
     r"""Train a batch of two-layer networks by full-batch (noisy) GD and record the diagnostics.
 
@@ -364,6 +364,14 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
         Log-spaced recording (default 60 points) or explicit steps.
     tol : float, optional
         Stop once every network's training loss is below ``tol`` (the step is recorded).
+    rtol : float, optional
+        GD only. Stop once the remaining steps can only shrink every network's loss by less than
+        the fraction ``rtol``: both the kernel prediction (the init-corrected linear dynamics,
+        ``L̂(T)/L̂(k) ≥ 1 − rtol``) and the loss's own geometric rate since the previous check
+        (``exp(−g (T − k)) ≥ 1 − rtol``, ``g`` the per-step decay of ``log L``) must say so.
+        Both are conservative when ``log L`` is convex in ``k`` (a sum of decaying exponentials,
+        as in the kernel regime): the secant rate over-estimates every later rate. Checked
+        every ``max(1, steps // 400)`` steps; the stopping step is recorded.
     gram_diagnostics : bool, optional
         Record ``‖H(k) − K‖_F`` and ``‖H(k) − H(0)‖_F`` (cost ``n² m`` per record and network);
         default on when ``n² · B · m ≤ 4e9``.
@@ -412,6 +420,9 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     rec = record_schedule(steps, n_records) if record_steps is None else np.unique(np.asarray(record_steps, int))
     if rec.size and (rec.min() < 0 or rec.max() > steps):
         raise InputError(f"record_steps must lie in [0, {steps}]")
+    if rtol is not None and not (0 < rtol < 1 and algorithm == "gd"):
+        raise InputError(f"rtol must lie in (0, 1) and needs algorithm 'gd' (got rtol={rtol!r}, "
+                         f"algorithm={algorithm!r}); noisy and adaptive runs have no geometric tail to trust")
 
     # ---- reference kernel (in the run's convention) and the predictions it makes
     X64 = Xa.astype(np.float64)
@@ -432,7 +443,7 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
 
     cfg = {"param": p.name, "n": n, "d": net.dim, "m": m, "batch": B, "lr": lr, "steps": int(steps),
            "algorithm": algorithm, "weight_decay": weight_decay, "temperature": temperature,
-           "normalization": norm, "dtype": str(net.dtype), "records": rec.tolist(), "tol": tol,
+           "normalization": norm, "dtype": str(net.dtype), "records": rec.tolist(), "tol": tol, "rtol": rtol,
            "init": {**net.meta, "seed": seed_record(net.meta.get("seed"))}, "activation": net.activation,
            "noise_seed": seed_record(noise_seed),
            "y_sha": hashlib.sha256(Y.tobytes()).hexdigest()[:16],
@@ -453,6 +464,7 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     if checkpoint is not None and Path(checkpoint).exists():
         k, finished = _load_checkpoint(checkpoint, chash, cur, state, recorder, ctx)
     pending = set(rec.tolist())
+    plateau = _PlateauCheck(rtol, steps, ctx, Y) if rtol is not None else None
 
     t0 = time.perf_counter()
     stopped = finished or "steps"
@@ -472,14 +484,15 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
                     f"{float(np.max(ctx.init_loss)):.3g}); the largest stable rate is 2/lambda_max = "
                     f"{lr_max:.6g} for the reference kernel; use a smaller --lr")
             converged = tol is not None and bool(np.all(loss < tol))
-            if record or converged:
+            flat = plateau is not None and not converged and plateau(k, loss)
+            if record or converged or flat:
                 if not record:  # the final step of an early stop is always recorded
                     out = loss_and_grads(cur, Xa, Y, normalization=norm, trains=frozenset(), ws=ws,
                                          keep_preactivation=True)
                 recorder.steps.append(k)
                 _record(recorder, ctx, cur, out, k)
-            if converged:
-                stopped = "tol"
+            if converged or flat:
+                stopped = "tol" if converged else "rtol"
                 break
             if k >= steps:
                 break
@@ -516,6 +529,35 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
                        stopped=stopped, seconds=seconds, reference=ref_name)
 
 
+class _PlateauCheck:
+    """The ``rtol`` stopping rule of :func:`train` (see there); called with every step's loss."""
+
+    def __init__(self, rtol: float, steps: int, ctx: "_RecordContext", Y: np.ndarray):
+        self.rtol, self.steps, self.ctx, self.Y = rtol, steps, ctx, Y.astype(np.float64)
+        self.every = max(1, steps // 400)
+
+    def __call__(self, k: int, loss: np.ndarray) -> bool:
+        if k % self.every or k >= self.steps:
+            return False
+        # the previous check lives in the context so that checkpoints carry it
+        prev, self.ctx.plateau_prev = self.ctx.plateau_prev, (k, [float(v) for v in loss])
+        if prev is None:
+            return False
+        k0, l0 = prev
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.log(np.asarray(l0) / np.asarray(loss, dtype=np.float64)) / (k - k0)          # per-step decay of log L since the last check
+        if not np.all(np.isfinite(g)) or np.any(g < 0):        # rising or zero loss: no geometric tail yet
+            return False
+        if np.any(np.exp(-g * (self.steps - k)) < 1 - self.rtol):
+            return False
+        c = self.ctx
+        for b in range(self.Y.shape[0]):
+            pk, pT = c.sps[b].loss_curve(self.Y[b], [k, self.steps], c.lr, u0=c.u0[b])
+            if pk > 0 and pT / pk < 1 - self.rtol:
+                return False
+        return True
+
+
 @dataclass
 class _RecordContext:
     """What the recorder needs besides the current step: data, init, reference spectrum."""
@@ -534,6 +576,7 @@ class _RecordContext:
     u0: np.ndarray | None = None
     act0: np.ndarray | None = None
     init_loss: np.ndarray | None = None
+    plateau_prev: tuple | None = None
     H0: list = field(default_factory=list)
     test_predictors: list = field(default_factory=list)
 
@@ -613,7 +656,8 @@ def _record(rc: Recorder, ctx: _RecordContext, cur: Network, out: dict, k: int) 
 def _save_checkpoint(path, chash, k, cur, state, recorder: Recorder, ctx: _RecordContext,
                      stopped: str | None = None) -> None:
     """Everything needed to continue (or, with ``stopped``, to return) the run exactly."""
-    meta = {"hash": chash, "step": int(k), "steps": recorder.steps, "rng": _rng_states(state), "stopped": stopped}
+    meta = {"hash": chash, "step": int(k), "steps": recorder.steps, "rng": _rng_states(state), "stopped": stopped,
+            "plateau": ctx.plateau_prev}
     arrays = {"W": cur.W, "a": cur.a, "act0": np.packbits(ctx.act0, axis=None),
               "act0_shape": np.array(ctx.act0.shape), "u0": ctx.u0,
               "meta": np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)}
@@ -666,6 +710,7 @@ def _load_checkpoint(path, chash, cur, state, recorder: Recorder, ctx: _RecordCo
     except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise InputError(f"checkpoint {path} is unreadable ({exc}); delete it to start afresh") from None
     recorder.steps = list(meta["steps"])
+    ctx.plateau_prev = meta.get("plateau")
     rngs, arrs = iter(meta["rng"]), iter(arr_states)
     for s in _walk(state):
         if isinstance(s, dict) and "rngs" in s:
