@@ -46,6 +46,7 @@ __all__ = [
     "GeneralizationBound",
     "generalization_bound",
     "polynomial_target_bound",
+    "expected_noisy_complexity",
     "movement_bound",
     "gram_concentration_bound",
     "find_parallel_rows",
@@ -320,6 +321,21 @@ def polynomial_target_bound(target, *, sharp: bool = False) -> float:
         else:
             total += 3.0 * p * norm
     return total
+
+
+def expected_noisy_complexity(yHy: float, trace_inv: float, n: int, n_redrawn: int) -> float:
+    r"""``sqrt(E[C²])`` of the complexity after redrawing ``n_redrawn`` of ``n`` ±1 labels uniformly.
+
+    With ``k`` positions redrawn from unif{−1, +1} (chosen uniformly at random), a pair
+    ``i ≠ j`` keeps ``y_i y_j`` with probability ``q = (n−k)(n−k−1)/(n(n−1))`` and has mean
+    product 0 otherwise, and ``y_i² = 1`` always, so
+    ``E[yᵀH⁻¹y] = tr(H⁻¹) + q (yᵀH⁻¹y − tr(H⁻¹))`` and ``E[C²] = (2/n) E[yᵀH⁻¹y]``
+    (Arora et al. eq. 10). ``yHy`` is of the clean labels, ``trace_inv = tr(H⁻¹)``. Cost O(1).
+    """
+    if not (0 <= n_redrawn <= n and n >= 2):
+        raise InputError(f"need n >= 2 and 0 <= n_redrawn <= n, got n={n}, n_redrawn={n_redrawn}")
+    q = (n - n_redrawn) * (n - n_redrawn - 1) / (n * (n - 1))
+    return math.sqrt(2.0 / n * (trace_inv + q * (yHy - trace_inv)))
 
 
 def movement_bound(n: int, m: int, residual_norm: float, lambda_min: float) -> float:

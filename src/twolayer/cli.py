@@ -255,9 +255,33 @@ def cmd_train(args) -> None:
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
-    # prints where the report is unless quiet
-    run_demo(args.out, data=args.data, classes=_parse_classes(args.classes) or (0, 1), seeds=args.seeds,
-             seed=args.seed, quiet=args.quiet)
+    run_demo(args.out, jobs=args.jobs, seed=args.seed, quiet=args.quiet)  # prints where the report is
+
+
+def cmd_reproduce(args) -> None:
+    from .experiments import list_experiments, reproduce
+
+    if args.list or args.experiment is None:
+        exps = list_experiments()
+        if args.json:
+            _emit(args, {"experiments": exps}, "")
+            return
+        if args.experiment is None and not args.list:
+            raise InputError("name an experiment, e.g. `twolayer reproduce arora2019-fig1`; `twolayer reproduce "
+                             "--list` shows them all")
+        width = max(len(e["name"]) for e in exps)
+        print("\n".join(f"{e['name']:<{width}}  {e['summary']}" for e in exps))
+        return
+    t = time.perf_counter()
+    out = reproduce(args.experiment, out=args.out, preset=args.preset, data=args.data, seeds=args.seeds,
+                    seed=args.seed, sets=args.set, jobs=args.jobs, quiet=args.quiet or args.json)
+    if args.json:
+        from .runfolder import load_meta
+
+        meta = load_meta(out)
+        _emit(args, {"experiment": args.experiment, "run_dir": str(out), "report": str(out / "report.html"),
+                     "status": meta.get("status"), "figures": sorted(meta.get("figures") or {}),
+                     "seconds": time.perf_counter() - t}, "")
 
 
 def cmd_report(args) -> None:
@@ -331,11 +355,26 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--checkpoint", help="checkpoint .npz: resume from it if present")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    d = sub.add_parser("demo", help="run the analysis of the bundled digits and write a report")
-    d.add_argument("--out", default="runs/demo", help="run folder (default runs/demo)")
-    d.add_argument("--data", default="digits", help="data source (default: the bundled digits)")
-    d.add_argument("--classes", help="class pair, e.g. 0,1 (default)")
-    d.add_argument("--seeds", type=int, default=3, help="label-noise replicates per noise level")
+    rp = sub.add_parser("reproduce", help="run an experiment of the papers into a run folder with figures and a report")
+    rp.add_argument("experiment", nargs="?", metavar="EXPERIMENT", help="name from --list")
+    rp.add_argument("--list", action="store_true", help="list the experiments with a one-line description")
+    rp.add_argument("--data", help="digits | mnist:PATH | cifar10:PATH | FILE.npz (default: the preset's)")
+    rp.add_argument("--preset", default="laptop", help="laptop (default: minutes on 2 cores) or paper (the paper's "
+                                                       "exact settings)")
+    rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a setting, e.g. --set width=4000 --set noise_levels=0,0.5,1 (repeatable)")
+    rp.add_argument("--seeds", type=int, help="replicates (seeds) per sweep point")
+    rp.add_argument("--seed", type=int, help="root seed (default 0)")
+    rp.add_argument("--jobs", type=int, default=1, help="sweep points run in parallel on this many processes")
+    rp.add_argument("--out", help="run folder (default runs/EXPERIMENT); rerun the same command to continue an "
+                                  "interrupted run")
+    rp.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
+    rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.set_defaults(func=cmd_reproduce)
+
+    d = sub.add_parser("demo", help="the main job: Arora et al. Fig. 1, Fig. 2 and Thm 6.1 on the bundled digits")
+    d.add_argument("--out", default="runs/demo", help="folder of the three runs and the index page (default runs/demo)")
+    d.add_argument("--jobs", type=int, default=2, help="parallel sweep processes (default 2)")
     d.add_argument("--seed", type=int, default=0, help="root seed")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)

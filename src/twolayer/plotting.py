@@ -32,7 +32,7 @@ from ._io import atomic_write_bytes
 __all__ = [
     "OKABE_ITO", "STYLE", "LABEL_COLORS", "LABEL_NAMES", "label_color", "label_name",
     "save_figure", "plot_loss_curves", "plot_spectrum_projections", "plot_complexity_vs_noise",
-    "plot_eigenvalues", "plot_bound_terms",
+    "plot_eigenvalues", "plot_bound_terms", "plot_target_complexity", "plot_movement",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -240,7 +240,8 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
     if linear_xmax == "auto":
         linear_xmax = _auto_linear_xmax(steps, curves)
     two = linear_xmax is not None
-    fig = Figure(figsize=(10.5, 4.2) if two else (6.0, 4.2), layout="constrained")
+    fig = Figure(figsize=(10.5, 4.2 + 0.5 * bool(measured)) if two else (6.0, 4.2 + 0.5 * bool(measured)),
+                 layout="constrained")
     axes = fig.subplots(1, 2) if two else [fig.subplots(1, 1)]
     ax_lin, ax_log = (axes[0], axes[1]) if two else (None, axes[0])
     pred_style = "--" if measured else "-"
@@ -282,7 +283,11 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
     ax_log.set_xlabel("GD iteration $k$ (log scale)")
     ax_log.set_ylabel(ylabel + " (log scale)")
     ax_log.set_title("log–log axes")
-    (ax_lin if two else ax_log).legend(loc="best")
+    if measured:  # six or more entries: one legend under both panels, pairs of predicted/measured per column
+        handles, labels = (ax_lin if two else ax_log).get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(names))
+    else:
+        (ax_lin if two else ax_log).legend(loc="best")
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
@@ -541,6 +546,120 @@ def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping
     h, lab = ax.get_legend_handles_labels()
     ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9.5, labelspacing=0.9,
               borderaxespad=0.0)
+    if title:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+# ------------------------------------------------------------------------- Theorem 6.1
+@_styled
+def plot_target_complexity(n_values, measured: Mapping[str, tuple], bounds: Mapping[str, float],
+                           sharp: Mapping[str, float] | None = None, *, title: str | None = None) -> Figure:
+    r"""``sqrt(yᵀH⁻¹y)`` of each target against the sample size, with its Corollary 6.2 bound.
+
+    Parameters
+    ----------
+    n_values : array_like, shape (N,)
+        Sample sizes (log-scaled x axis).
+    measured : dict[target, (mean (N,), sd (N,) or None)]
+    bounds : dict[target, float]
+        Corollary 6.2 bound ``3 Σ p_j|α_j|‖β_j‖^{p_j}`` (dashed line, same colour).
+    sharp : dict[target, float], optional
+        The proof's sharper constants (dotted line).
+
+    The left panel shows the values, the right one the ratio measured / bound (≤ 1 is what the
+    theorem asserts), both against ``n``.
+    """
+    n = _vec(n_values, "n_values")
+    if not measured:
+        raise InputError("measured is empty; pass at least one {target: (mean, sd)}")
+    from matplotlib.lines import Line2D
+
+    fig = Figure(figsize=(11.5, 5.2), layout="constrained")
+    ax, ax2 = fig.subplots(1, 2)
+    handles = []
+    for j, (name, (mean, sd)) in enumerate(measured.items()):
+        c = _CYCLE[j % len(_CYCLE)]
+        mu = _vec(mean, f"measured[{name!r}]", n.size)
+        handles.append(ax.plot(n, mu, "-o", color=c, label=name)[0])
+        if sd is not None:
+            s = _vec(sd, f"sd[{name!r}]", n.size)
+            ax.fill_between(n, mu - s, mu + s, color=c, alpha=0.18, lw=0)
+        if name in bounds:
+            ax.axhline(bounds[name], ls="--", color=c, lw=1.2)
+            ax2.plot(n, mu / bounds[name], "-o", color=c)
+        if sharp and name in sharp:
+            ax.axhline(sharp[name], ls=":", color=c, lw=1.4)
+    handles += [Line2D([], [], color=_GREY, ls="--", lw=1.2, label=r"Cor. 6.2 bound $3\sum_j p_j|\alpha_j|\,\|\beta_j\|^{p_j}$"),
+                Line2D([], [], color=_GREY, ls=":", lw=1.4, label="proof constants (sharper)")]
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sample size $n$")
+    ax.set_ylabel(r"$\sqrt{y^\top (H^\infty)^{-1} y}$ (log scale)")
+    ax.set_title("(a) measured value and its bounds")
+    ax2.axhline(1.0, color=_GREY, ls="--", lw=1.2)
+    ax2.set_xscale("log")
+    ax2.set_ylim(0, 1.1)
+    ax2.set_xlabel("sample size $n$")
+    ax2.set_ylabel("measured / Cor. 6.2 bound")
+    ax2.set_title("(b) ratio: the theorem asserts < 1 for every $n$")
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4))
+    if title:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+# ------------------------------------------------------------------------------ movement
+@_styled
+def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, title: str | None = None) -> Figure:
+    r"""Movement of the first layer against the width, one colour per init scale κ.
+
+    Parameters
+    ----------
+    widths : array_like, shape (W,)
+    curves : dict[kappa, dict[metric, (mean (W,), sd (W,))]]
+        Metrics ``dist_ratio`` (``‖W(T)−W(0)‖_F / sqrt(rᵀH∞⁻¹r)``), ``max_neuron_move``,
+        ``lemma_c1_bound`` and ``activation_flips``.
+
+    Panels: (a) the distance ratio (→ 1 in the kernel regime, §5.2); (b) the largest per-neuron
+    movement with the Lemma C.1 bound (dashed) and an ``m^{-1/2}`` guide, log–log; (c) the
+    fraction of activation patterns flipped since initialization.
+    """
+    w = _vec(widths, "widths")
+    if not curves:
+        raise InputError("curves is empty; pass {kappa: {metric: (mean, sd)}}")
+    fig = Figure(figsize=(13.5, 4.4), layout="constrained")
+    a1, a2, a3 = fig.subplots(1, 3)
+    for j, (kappa, tab) in enumerate(curves.items()):
+        c = _CYCLE[j % len(_CYCLE)]
+        lab = rf"$\kappa = {_fmt(kappa)}$"
+        for ax, metric in ((a1, "dist_ratio"), (a2, "max_neuron_move"), (a3, "activation_flips")):
+            mean, sd = tab[metric]
+            mu = _vec(mean, metric, w.size)
+            ax.plot(w, _positive(mu) if ax is a2 else mu, "-o", color=c, label=lab)
+            if sd is not None:
+                s = _vec(sd, metric, w.size)
+                ax.fill_between(w, mu - s, mu + s, color=c, alpha=0.18, lw=0)
+        if "lemma_c1_bound" in tab:
+            a2.plot(w, _positive(_vec(tab["lemma_c1_bound"][0], "lemma_c1_bound", w.size)), "--", color=c, lw=1.2,
+                    label=rf"Lemma C.1 bound, $\kappa = {_fmt(kappa)}$")
+    first = next(iter(curves.values()))["max_neuron_move"][0]
+    guide = _vec(first, "max_neuron_move", w.size)[0] * np.sqrt(w[0] / w)
+    a2.plot(w, guide, ":", color=_GREY, lw=1.3, label=r"$\propto m^{-1/2}$")
+    a1.axhline(1.0, color=_GREY, ls="--", lw=1.2, label=r"kernel regime: $\sqrt{r^\top H^{-1} r}$")
+    for ax in (a1, a2, a3):
+        ax.set_xscale("log")
+        ax.set_xlabel("width $m$")
+    a2.set_yscale("log")
+    a1.set_ylabel(r"$\|W(T)-W(0)\|_F \,/\, \sqrt{r^\top (H^\infty)^{-1} r}$")
+    a1.set_title("(a) total movement vs. kernel prediction")
+    a2.set_ylabel(r"$\max_r \|w_r(T)-w_r(0)\|$")
+    a2.set_title("(b) largest per-neuron movement")
+    a3.set_ylabel("fraction of activation patterns flipped")
+    a3.set_title("(c) activation flips since init")
+    a3.set_ylim(bottom=0)
+    for ax in (a1, a2, a3):
+        ax.legend(loc="best", fontsize=8.5)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig

@@ -48,7 +48,8 @@ from ._io import atomic_write_text
 from .runfolder import (CONFIG_FILE, FIGURES_DIR, ID_COLUMNS, META_FILE, METRICS_FILE, REPORT_FILE,
                         load_config, load_meta, load_metrics, metric_value, select_metrics)
 
-__all__ = ["CAPTIONS", "register_caption", "figure_caption", "render_report", "build_report", "METRIC_DOCS"]
+__all__ = ["CAPTIONS", "register_caption", "figure_caption", "render_report", "build_report", "build_index",
+           "METRIC_DOCS"]
 
 #: Caption functions keyed by figure name (or ``"experiment/name"``); see the module docstring.
 CAPTIONS: dict[str, Callable] = {}
@@ -125,6 +126,9 @@ def _pct(x: float) -> str:
 
 
 def _curve(metrics, metric: str, **ids) -> tuple[np.ndarray, np.ndarray]:
+    """``(steps, values)`` of ``metric`` over ``step``; rows of single seeds are left out unless
+    ``seed`` is given (a run with seeds records their mean without a seed column)."""
+    ids.setdefault("seed", None)
     rows = [r for r in select_metrics(metrics, metric, **ids) if "step" in r]
     if not rows:
         raise KeyError(f"no {metric} rows for {ids}")
@@ -308,6 +312,10 @@ def _caption_bound_terms(metrics, config):
 def figure_caption(name: str, metrics: list[dict], config: dict, meta: dict) -> tuple[str, bool | None]:
     """Caption of figure ``name``: registry (``EXP/NAME``, ``NAME``), then ``meta``, then the name."""
     exp = (meta or {}).get("experiment") or (config or {}).get("experiment")
+    if exp and f"{exp}/{name}" not in CAPTIONS:
+        from . import experiments
+
+        experiments._load_all()  # experiment modules register their captions on import
     keys = ([f"{exp}/{name}"] if exp else []) + [name]
     for key in keys:
         func = CAPTIONS.get(key)
@@ -525,3 +533,49 @@ def build_report(run_dir) -> Path:
     """
     run = Path(run_dir)
     return atomic_write_text(run / REPORT_FILE, render_report(run))
+
+
+def build_index(folder, run_dirs, *, title: str = "twolayer runs", name: str = REPORT_FILE) -> Path:
+    """One page linking the reports of several run folders (written atomically to ``folder/name``).
+
+    For each run: the experiment, its status and wall time, every figure (embedded PNG) with its
+    computed caption and agree/disagree badge, and a relative link to the run's own report. Like
+    :func:`render_report` it reads only the run folders' files.
+    """
+    folder = Path(folder)
+    runs = [Path(r) for r in run_dirs]
+    parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
+             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
+             f"<style>{_CSS}</style></head><body><main><h1>{_e(title)}</h1>"]
+    summary = []
+    for run in runs:
+        meta = load_meta(run) if (run / META_FILE).is_file() else {}
+        config = load_config(run) if (run / CONFIG_FILE).is_file() else {}
+        metrics = load_metrics(run) if (run / METRICS_FILE).is_file() else []
+        exp = meta.get("experiment") or run.name
+        verdicts = [figure_caption(n, metrics, config, meta) for n in _figure_names(run, meta)]
+        n_ok = sum(1 for _, ok in verdicts if ok)
+        n_bad = sum(1 for _, ok in verdicts if ok is False)
+        summary.append(f"<tr><td><a href='#{_e(exp)}'>{_e(exp)}</a></td><td>{_e(meta.get('status', 'missing'))}</td>"
+                       f"<td class='num'>{_e(_fmt(meta.get('wall_time_s', float('nan')), 3))}</td>"
+                       f"<td class='num'>{n_ok}</td><td class='num'>{n_bad}</td></tr>")
+        try:
+            link = (run / REPORT_FILE).relative_to(folder).as_posix()
+        except ValueError:
+            link = (run / REPORT_FILE).as_posix()
+        parts.append(f"<h2 id='{_e(exp)}'>{_e(exp)}</h2><p class='sub'>{_e(config.get('paper', ''))} · "
+                     f"<a href='{_e(link)}'>full report</a> · folder <code>{_e(run.name)}</code></p>")
+        for fig_name, (text, ok) in zip(_figure_names(run, meta), verdicts):
+            png = (run / FIGURES_DIR / f"{fig_name}.png").read_bytes()
+            badge = "" if ok is None else ("<span class='badge ok'>agrees</span>" if ok
+                                           else "<span class='badge bad'>disagrees</span>")
+            parts.append(f"<figure><img alt='{_e(fig_name)}' src='data:image/png;base64,"
+                         f"{base64.b64encode(png).decode('ascii')}'><figcaption><span class='name'>{_e(fig_name)}"
+                         f"</span>{badge} — {_e(text)}</figcaption></figure>")
+    table = ("<table><thead><tr><th>experiment</th><th>status</th><th>wall time (s)</th><th>figures agreeing</th>"
+             "<th>disagreeing</th></tr></thead><tbody>" + "".join(summary) + "</tbody></table>")
+    parts.insert(1, f"<p class='sub'>{len(runs)} run(s); each section repeats the run's figures with their "
+                    f"computed verdicts and links to its full report.</p>{table}")
+    parts.append("<footer>Built by <code>twolayer.report.build_index</code> from the run folders' files alone."
+                 "</footer></main></body></html>\n")
+    return atomic_write_text(folder / name, "\n".join(parts))

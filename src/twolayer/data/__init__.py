@@ -20,7 +20,7 @@ from .cifar import RestrictedUnpickler, load_cifar10, read_cifar10_arrays, safe_
 from .digits import load_digits_pair
 from .mnist import load_fashion_mnist, load_mnist, read_idx, read_mnist_arrays
 from .npz import load_npz
-from .preprocess import apply_label_noise, binary_pair, paper_protocol, stratified_subsample
+from .preprocess import apply_label_noise, binary_pair, label_noise_count, paper_protocol, stratified_subsample
 from .synthetic import gaussian, sphere, synthetic_dataset
 from .targets import (TARGETS, PolynomialTarget, Term, arctan_target, cos_target, linear_target,
                       make_target, polynomial_target, power_target, quadratic_target)
@@ -37,5 +37,5 @@ __all__ = [
     "power_target", "quadratic_target", "cos_target", "arctan_target", "polynomial_target",
     "make_target", "TARGETS", "TeacherNetwork", "teacher_network", "random_orthogonal",
     # preprocessing
-    "apply_label_noise", "binary_pair", "stratified_subsample", "unit_normalize", "paper_protocol",
+    "apply_label_noise", "label_noise_count", "binary_pair", "stratified_subsample", "unit_normalize", "paper_protocol",
 ]

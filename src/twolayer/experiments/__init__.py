@@ -1,0 +1,294 @@
+r"""The papers' experiments as commands: frozen config → sweep of points → tidy results → figures → report.
+
+An :class:`Experiment` bundles
+
+* a frozen config dataclass (every knob, with the paper's value or a laptop-sized one),
+* named presets (``laptop``, the default: minutes on 2 cores on the bundled digits; ``paper``:
+  the paper's exact settings, hours on a GPU-class machine),
+* a ``run(cfg, ctx)`` function that loads the data, runs its grid of independent points through
+  :func:`twolayer.sweep.run_sweep` (parallel, resumable), and writes ``metrics.csv`` (tidy),
+  ``arrays.npz`` and figures into the run folder ``ctx.rf``.
+
+:func:`reproduce` resolves the config (preset, then ``--data``/``--seeds``, then
+``--set key=value``), opens the run folder, stores per-point results under ``OUT/points/``
+(so rerunning an interrupted command continues where it stopped), runs the experiment and
+builds ``report.html``. ``twolayer reproduce --list`` prints :func:`list_experiments`.
+
+Point results are keyed by the point's parameters and fingerprinted by the rest of the
+config: extending a grid (more seeds, more noise levels) reuses the stored points, while any
+other change of the config in the same folder is refused with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import time
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .._errors import InputError
+from ..runfolder import RunFolder
+
+__all__ = ["Experiment", "RunContext", "EXPERIMENTS", "register", "get_experiment", "list_experiments",
+           "resolve_config", "reproduce", "parse_sets", "summarize"]
+
+#: Registered experiments by name, in registration order.
+EXPERIMENTS: dict[str, "Experiment"] = {}
+
+#: Presets every experiment defines.
+PRESETS = ("laptop", "paper")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of a paper.
+
+    Parameters
+    ----------
+    name : str
+        Command name, e.g. ``"arora2019-fig1"``.
+    summary : str
+        One line for ``twolayer reproduce --list``.
+    config : type
+        Frozen dataclass of the settings; its defaults are the laptop preset. Fields named
+        ``data``, ``seed`` and ``seeds`` are set by ``--data``, the root seed and ``--seeds``.
+    run : callable ``(cfg, ctx: RunContext) -> None``
+        Writes ``metrics.csv``, ``arrays.npz`` and figures through ``ctx.rf``.
+    presets : mapping
+        Preset name → field overrides (``laptop`` and ``paper`` at least).
+    grid_fields : tuple of str
+        Fields that list sweep axes: left out of the results fingerprint, so extending them
+        reuses stored points.
+    paper : str
+        Citation shown in the report.
+    """
+
+    name: str
+    summary: str
+    config: type
+    run: Callable
+    presets: Mapping[str, Mapping] = field(default_factory=dict)
+    grid_fields: tuple = ()
+    paper: str = ""
+
+
+@dataclass
+class RunContext:
+    """What an experiment's ``run`` gets besides its config: the run folder and the sweep runner."""
+
+    rf: RunFolder
+    store: object
+    jobs: int = 1
+    progress: bool = True
+    formats: tuple = ("png", "pdf")
+
+    def sweep(self, func, points: Sequence[Mapping], *, seed: int, desc: str = "points"):
+        """Run ``func(params, seed_sequence) -> (rows, arrays)`` over ``points`` (see
+        :func:`twolayer.sweep.run_sweep`); stored points are loaded, not recomputed."""
+        from ..sweep import run_sweep
+
+        with self.rf.stage(f"sweep:{desc}"):
+            return run_sweep(func, list(points), store=self.store, root_seed=seed, jobs=self.jobs,
+                             progress=self.progress, desc=desc)
+
+    def save_figure(self, fig, name: str, caption: str | None = None) -> None:
+        import matplotlib.pyplot as plt
+
+        with self.rf.stage("figures"):
+            self.rf.save_figure(fig, name, caption=caption, formats=self.formats)
+        plt.close(fig)
+
+
+def register(exp: Experiment) -> Experiment:
+    """Add ``exp`` to :data:`EXPERIMENTS` (names are unique)."""
+    missing = [p for p in PRESETS if p not in exp.presets]
+    if missing:
+        raise ValueError(f"experiment {exp.name} lacks the presets {missing}")
+    EXPERIMENTS[exp.name] = exp
+    return exp
+
+
+def _load_all() -> None:
+    from . import arora2019  # noqa: F401  (registers its experiments)
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``; an unknown name is an :class:`InputError` listing the known ones."""
+    _load_all()
+    if name not in EXPERIMENTS:
+        close = difflib.get_close_matches(name, list(EXPERIMENTS), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise InputError(f"unknown experiment {name!r}{hint}; `twolayer reproduce --list` shows the "
+                         f"{len(EXPERIMENTS)} experiments: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]
+
+
+def list_experiments() -> list[dict]:
+    """``[{"name", "summary", "paper", "presets"}]`` of every registered experiment."""
+    _load_all()
+    return [{"name": e.name, "summary": e.summary, "paper": e.paper, "presets": list(e.presets)}
+            for e in EXPERIMENTS.values()]
+
+
+# ------------------------------------------------------------------------------ configs
+def _coerce(value, tp, key: str):
+    """Convert ``value`` (str from ``--set``, or a Python value from a preset) to the field type ``tp``."""
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if value is None or (isinstance(value, str) and value.lower() in ("none", "")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        errors = []
+        for a in inner:
+            try:
+                return _coerce(value, a, key)
+            except InputError as exc:
+                errors.append(str(exc))
+        raise InputError(errors[0] if errors else f"--set {key}: cannot read {value!r}")
+    if origin is tuple:
+        items = value.split(",") if isinstance(value, str) else list(value)
+        items = [v.strip() if isinstance(v, str) else v for v in items]
+        items = [v for v in items if v != ""]
+        elem = args[0] if args else str
+        return tuple(_coerce(v, elem, key) for v in items)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "false", "no", "0"):
+            return value.lower() in ("true", "yes", "1")
+        raise InputError(f"--set {key}={value!r}: expected true or false")
+    if tp is int:
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"--set {key}={value!r}: expected an integer") from None
+        if not (math.isfinite(f) and f == int(f)):
+            raise InputError(f"--set {key}={value!r}: expected an integer")
+        return int(f)
+    if tp is float:
+        try:
+            f = float(value)
+        except (TypeError, ValueError):
+            raise InputError(f"--set {key}={value!r}: expected a number") from None
+        return f
+    if tp is str:
+        return str(value)
+    return value
+
+
+def parse_sets(items: Sequence[str] | Mapping | None, config_cls: type) -> dict:
+    """``["key=value", …]`` (or a dict) → typed overrides for ``config_cls``; unknown keys are refused."""
+    if not items:
+        return {}
+    hints = typing.get_type_hints(config_cls)
+    names = [f.name for f in dataclasses.fields(config_cls)]
+    pairs = items.items() if isinstance(items, Mapping) else []
+    if not isinstance(items, Mapping):
+        pairs = []
+        for item in items:
+            key, sep, val = str(item).partition("=")
+            if not sep or not key.strip():
+                raise InputError(f"--set expects key=value, got {item!r}")
+            pairs.append((key.strip().replace("-", "_"), val.strip()))
+    out = {}
+    for key, val in pairs:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise InputError(f"--set {key}: no such setting{hint}; settings of this experiment: {', '.join(names)}")
+        out[key] = _coerce(val, hints[key], key)
+    return out
+
+
+def resolve_config(exp: Experiment, *, preset: str = "laptop", data: str | None = None, seeds: int | None = None,
+                   seed: int | None = None, sets=None):
+    """The config of ``exp``: defaults ← preset ← ``data``/``seeds``/``seed`` ← ``sets``."""
+    if preset not in exp.presets:
+        raise InputError(f"unknown preset {preset!r} for {exp.name}; choose one of {', '.join(exp.presets)}")
+    values = parse_sets(dict(exp.presets[preset]), exp.config)
+    names = {f.name for f in dataclasses.fields(exp.config)}
+    for key, v in (("data", data), ("seeds", seeds), ("seed", seed)):
+        if v is not None and key in names:
+            values[key] = parse_sets({key: v}, exp.config)[key]
+    values.update(parse_sets(sets, exp.config))
+    try:
+        return exp.config(**values)
+    except InputError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{exp.name}: invalid settings ({exc})") from None
+
+
+def config_record(exp: Experiment, cfg, preset: str) -> dict:
+    """The ``config.toml`` content: experiment, preset and every resolved field (``None`` fields omitted)."""
+    return {"experiment": exp.name, "preset": preset, "paper": exp.paper, **_plain(dataclasses.asdict(cfg))}
+
+
+def _plain(obj):
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def fingerprint(exp: Experiment, cfg) -> dict:
+    """What determines every point's result besides its parameters (grid fields left out)."""
+    d = _plain(dataclasses.asdict(cfg))
+    for key in exp.grid_fields:
+        d.pop(key, None)
+    return {"experiment": exp.name, "config": d}
+
+
+# ------------------------------------------------------------------------------ running
+def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None = None, seeds: int | None = None,
+              seed: int | None = None, sets=None, jobs: int = 1, quiet: bool = False,
+              formats: Sequence[str] = ("png", "pdf")) -> Path:
+    """Run experiment ``name`` into the run folder ``out`` (default ``runs/NAME``) and build its report.
+
+    Rerunning the same command after an interruption continues from the stored points; the
+    report is rebuilt at the end. Returns the run folder.
+    """
+    from .. import report as _report
+    from ..sweep import ResultStore
+
+    exp = get_experiment(name)
+    cfg = resolve_config(exp, preset=preset, data=data, seeds=seeds, seed=seed, sets=sets)
+    if not (isinstance(jobs, int) and jobs >= 1):
+        raise InputError(f"--jobs must be a positive integer, got {jobs!r}")
+    if "png" not in tuple(formats):
+        raise InputError(f"formats must include 'png' (the report embeds PNGs), got {formats!r}")
+    out = Path(out) if out is not None else Path("runs") / name
+    store = ResultStore(out / "points", fingerprint(exp, cfg))
+    rf = RunFolder(out, experiment=name)
+    rf.write_config(config_record(exp, cfg, preset))
+    ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats))
+    t = time.perf_counter()
+    try:
+        exp.run(cfg, ctx)
+    except BaseException:
+        rf.finish("interrupted")
+        raise
+    rf.meta["timings_s"]["run"] = round(time.perf_counter() - t, 6)
+    rf.finish()
+    _report.build_report(rf.path)
+    if not quiet:
+        print(f"{name}: report {rf.path / 'report.html'}")
+    return rf.path
+
+
+def summarize(values: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sample standard deviation (0 for a single replicate) along ``axis``."""
+    values = np.asarray(values, dtype=float)
+    k = values.shape[axis]
+    return np.mean(values, axis=axis), (np.std(values, axis=axis, ddof=1) if k > 1 else np.zeros(np.delete(values.shape, axis)))

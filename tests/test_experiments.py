@@ -1,0 +1,238 @@
+"""The Arora et al. experiments end to end at tiny sizes: the paper's qualitative claims, run
+folders, resume after a kill, configs and errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from twolayer._errors import InputError
+from twolayer.bounds import complexity, polynomial_target_bound
+from twolayer.cli import main
+from twolayer.data import load
+from twolayer.experiments import get_experiment, list_experiments, parse_sets, reproduce, resolve_config
+from twolayer.kernels import first_layer_ntk
+from twolayer.runfolder import load_arrays, load_config, load_meta, load_metrics, metric_value, select_metrics
+
+# tiny versions of the laptop presets (seconds each)
+FIG1 = ["n_train=60", "width=300", "steps=400", "records=12"]
+FIG2 = ["n_train=60", "n_test=40", "noise_levels=0,0.5,1", "width=200", "steps=600", "records=8"]
+THM6 = ["data=sphere", "d=5", "n_values=25,50,100,200,400", "targets=linear,cos,arctan"]
+MOVE = ["n_train=30", "widths=100,3200", "kappas=1.0", "steps=3000"]
+
+
+def _run(tmp_path_factory, name, sets, seeds=None, jobs=1):
+    out = tmp_path_factory.mktemp(name) / "run"
+    return reproduce(name, out=out, sets=sets, seeds=seeds, jobs=jobs, quiet=True, formats=("png",))
+
+
+@pytest.fixture(scope="module")
+def fig1(tmp_path_factory):
+    return _run(tmp_path_factory, "arora2019-fig1", FIG1)
+
+
+@pytest.fixture(scope="module")
+def fig2(tmp_path_factory):
+    return _run(tmp_path_factory, "arora2019-fig2", FIG2, seeds=2, jobs=2)
+
+
+@pytest.fixture(scope="module")
+def thm6(tmp_path_factory):
+    return _run(tmp_path_factory, "arora2019-thm6", THM6, seeds=2)
+
+
+# ------------------------------------------------------------------------------ registry
+def test_every_experiment_is_listed_with_both_presets(capsys):
+    names = [e["name"] for e in list_experiments()]
+    assert names[:4] == ["arora2019-fig1", "arora2019-fig2", "arora2019-thm6", "arora2019-movement"]
+    for e in list_experiments():
+        assert e["summary"] and {"laptop", "paper"} <= set(e["presets"])
+        for preset in e["presets"]:  # every preset resolves to a valid config
+            resolve_config(get_experiment(e["name"]), preset=preset)
+    assert main(["reproduce", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(n in out for n in names)
+    assert main(["reproduce", "--list", "--json"]) == 0
+    assert [e["name"] for e in json.loads(capsys.readouterr().out)["experiments"]] == names
+
+
+def test_set_parses_to_the_field_types_and_refuses_unknown_keys():
+    cfg_cls = get_experiment("arora2019-fig2").config
+    got = parse_sets(["noise_levels=0,0.25,1", "width=300", "lr=none", "rtol=1e-4"], cfg_cls)
+    assert got == {"noise_levels": (0.0, 0.25, 1.0), "width": 300, "lr": None, "rtol": 1e-4}
+    with pytest.raises(InputError, match="did you mean width"):
+        parse_sets(["widht=3"], cfg_cls)
+    with pytest.raises(InputError, match="expected an integer"):
+        parse_sets(["width=3.5"], cfg_cls)
+    with pytest.raises(InputError, match="key=value"):
+        parse_sets(["width"], cfg_cls)
+    paper = resolve_config(get_experiment("arora2019-fig1"), preset="paper")
+    assert (paper.width, paper.kappa, paper.lr, paper.n_train, paper.n_test) == (10_000, 0.01, 1e-3, 10_000, 2_000)
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["reproduce", "arora2019-fgi1"], "did you mean arora2019-fig1"),
+    (["reproduce", "arora2019-fig1", "--set", "steps=-1"], "steps must be a positive integer"),
+    (["reproduce", "arora2019-fig1", "--preset", "huge"], "unknown preset"),
+    (["reproduce", "arora2019-fig2", "--set", "noise_levels=0.5"], "at least two distinct"),
+    (["reproduce", "arora2019-fig1", "--data", "mnist:/nonexistent/mnist"], "nonexistent"),
+    (["reproduce", "arora2019-fig1", "--set", "lr=100"], "2n/lambda_max"),
+    (["reproduce"], "--list"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, msg):
+    assert main(argv + ["--out", str(tmp_path / "o"), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("twolayer: error:") and msg in err
+
+
+# ------------------------------------------------------------------------------ Figure 1
+def test_fig1_run_folder_and_the_papers_ordering(fig1):
+    for name in ("config.toml", "meta.json", "metrics.csv", "arrays.npz", "report.html",
+                 "figures/loss_curves.png", "figures/spectrum_projections.png"):
+        assert (fig1 / name).is_file(), name
+    cfg, meta, m = load_config(fig1), load_meta(fig1), load_metrics(fig1)
+    assert cfg["experiment"] == "arora2019-fig1" and cfg["preset"] == "laptop" and cfg["width"] == 300
+    assert meta["status"] == "complete" and meta["data"]["source"] == "digits"
+    final = {lab: metric_value(m, "final_loss", labels=lab) for lab in ("true", "random", "worst_case")}
+    assert final["true"] < final["random"] < final["worst_case"]
+    # every curve starts at ½n⁻¹‖y − u(0)‖² ≈ 0.5 (κ = 0.01: u(0) ≈ 0), as in the paper's Fig. 1
+    for lab in final:
+        assert metric_value(m, "loss", labels=lab, step=0) == pytest.approx(0.5, abs=0.01)
+    # the predicted curve is the closed form (1/2n) Σ (1 − ηλ_i/n)^{2k} (v_iᵀy)²
+    arr = load_arrays(fig1)
+    ds = load("digits", n_train=60, seed=0)
+    lam, V = np.linalg.eigh(first_layer_ntk(ds.X))
+    lr, k = metric_value(m, "lr"), int(arr["steps"][-1])
+    proj = V.T @ arr["labels_true"]
+    direct = 0.5 / ds.n * np.sum((1 - lr * lam / ds.n) ** (2 * k) * proj**2)
+    assert arr["predicted_true"][-1] == pytest.approx(direct, rel=1e-9)
+    # worst-case labels are the last eigenvector, scaled to ‖y‖² = n
+    assert abs(V[:, 0] @ arr["labels_worst_case"]) == pytest.approx(math.sqrt(ds.n), rel=1e-9)
+    page = (fig1 / "report.html").read_text(encoding="utf-8")
+    assert "badge bad" not in page and page.count("badge ok") == 2
+
+
+# ------------------------------------------------------------------------------ Figure 2
+def test_fig2_complexity_rises_with_noise_and_test_error_follows(fig2):
+    m = load_metrics(fig2)
+    by = {p: metric_value(m, "complexity_mean", labels="noisy", noise=p) for p in (0.0, 0.5, 1.0)}
+    assert by[0.0] < by[0.5] < by[1.0]
+    err = {p: metric_value(m, "test_error_mean", labels="noisy", noise=p) for p in (0.0, 0.5, 1.0)}
+    assert err[0.0] < 0.1 and err[1.0] > 0.3 and err[0.0] < err[1.0]
+    # the complexity of the clean labels is the direct solve sqrt(2 yᵀH⁻¹y/n)
+    ds = load("digits", n_train=60, n_test=40, seed=0)
+    H = first_layer_ntk(ds.X)
+    direct = math.sqrt(2 * ds.y @ np.linalg.solve(H, ds.y) / ds.n)
+    for s in (0, 1):
+        assert metric_value(m, "complexity", labels="noisy", noise=0.0, seed=s) == pytest.approx(direct, rel=1e-9)
+    # ℓ1 ≥ 0-1 error for ±1 labels, point by point
+    for r in select_metrics(m, "test_l1"):
+        assert r["value"] >= metric_value(m, "test_error", labels="noisy", noise=r["noise"], seed=r["seed"]) - 1e-12
+    page = (fig2 / "report.html").read_text(encoding="utf-8")
+    assert "badge ok" in page and "trained network&#x27;s test error" in page
+
+
+def test_fig2_jobs_do_not_change_numbers(fig2, tmp_path):
+    serial = reproduce("arora2019-fig2", out=tmp_path / "serial", sets=FIG2, seeds=2, jobs=1, quiet=True,
+                       formats=("png",))
+    assert (serial / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()
+
+
+# ----------------------------------------------------------------------------- Theorem 6.1
+def test_thm6_bound_holds_and_levels_off(thm6):
+    m = load_metrics(thm6)
+    for target in ("linear", "cos", "arctan"):
+        bound = metric_value(m, "bound_cor62", target=target)
+        for r in select_metrics(m, "sqrt_yHy", target=target):
+            assert r["value"] <= bound
+            assert r["value"] <= metric_value(m, "bound_proof", target=target) * (1 + 1e-9)
+        assert metric_value(m, "growth_slope_upper_half", target=target) < 0.15
+    # an independent check of one point: the first 100 rows of the seed-0 sample
+    from twolayer.experiments.arora2019 import Thm6Config, _thm6_inputs, _thm6_target
+
+    cfg = Thm6Config(data="sphere", d=5, n_values=(25, 50, 100, 200, 400), targets=("linear",), seeds=2)
+    X = _thm6_inputs("sphere", 5, 400, 0, 0)[:100]
+    t = _thm6_target(cfg, "linear", 5)
+    y = t(X)
+    assert metric_value(m, "sqrt_yHy", target="linear", n=100, seed=0) == pytest.approx(
+        math.sqrt(y @ np.linalg.solve(first_layer_ntk(X), y)), rel=1e-9)
+    assert metric_value(m, "bound", target="linear", n=100, seed=0) == pytest.approx(3 * np.linalg.norm(t.terms[0].beta))
+    assert polynomial_target_bound(t) == pytest.approx(3.0)  # beta_norm = 1
+
+
+def test_random_labels_do_not_level_off():
+    """The check the thm6 figure makes can fail: random ±1 labels grow like n^0.5."""
+    rng = np.random.default_rng(0)
+    ns = np.array([50, 100, 200, 400])
+    X = rng.standard_normal((400, 5))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.choice([-1.0, 1.0], 400)
+    vals = [math.sqrt(complexity(first_layer_ntk(X[:n]), y[:n]).yHy) for n in ns]
+    assert np.polyfit(np.log(ns[2:]), np.log(vals[2:]), 1)[0] > 0.3
+
+
+# ------------------------------------------------------------------------------ movement
+@pytest.mark.slow
+def test_movement_kernel_regime_at_large_width(tmp_path_factory):
+    run = _run(tmp_path_factory, "arora2019-movement", MOVE, seeds=1)
+    m = load_metrics(run)
+    small, large = (metric_value(m, "dist_ratio_mean", kappa=1.0, width=w) for w in (100, 3200))
+    assert abs(large - 1) < 0.1 and abs(large - 1) < abs(small - 1) + 0.02
+    mv = [metric_value(m, "max_neuron_move_mean", kappa=1.0, width=w) for w in (100, 3200)]
+    slope = math.log(mv[1] / mv[0]) / math.log(32)
+    assert -0.75 < slope < -0.3
+    for w in (100, 3200):  # Lemma C.1 holds
+        assert metric_value(m, "max_neuron_move_mean", kappa=1.0, width=w) <= metric_value(
+            m, "lemma_c1_bound_mean", kappa=1.0, width=w)
+
+
+# ------------------------------------------------------------------------ resume and report
+def test_killed_run_restarts_and_completes_with_the_same_results(fig2, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "twolayer.cli", "reproduce", "arora2019-fig2", "--out", str(out), "--seeds", "2",
+           "--jobs", "2", "--quiet"] + sum((["--set", s] for s in FIG2), [])
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "points").glob("*.npz"))) < 2 and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    assert 1 <= len(before) < 6, "the run should have been killed midway"
+    assert main(cmd[3:]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    assert len(after) == 6 and all(after[k] == v for k, v in before.items())  # nothing computed twice
+    assert (out / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()
+    assert load_meta(out)["status"] == "complete"
+    assert not [p for p in out.rglob("*") if p.name != ".sweep.lock" and (p.name.startswith(".") or ".tmp" in p.name)]
+
+
+def test_other_settings_in_the_same_folder_are_refused_but_a_longer_grid_reuses_points(fig2, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(fig2, out)
+    with pytest.raises(InputError, match="width"):
+        reproduce("arora2019-fig2", out=out, sets=[s if not s.startswith("width") else "width=250" for s in FIG2],
+                  seeds=2, quiet=True, formats=("png",))
+    stored = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    reproduce("arora2019-fig2", out=out, sets=FIG2, seeds=3, quiet=True, formats=("png",))
+    now = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    assert len(now) == 9 and all(now[k] == v for k, v in stored.items())
+
+
+def test_report_rebuilds_from_a_copied_folder(fig1, tmp_path, capsys):
+    copy = tmp_path / "elsewhere" / fig1.name
+    shutil.copytree(fig1, copy)
+    (copy / "report.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "report.html").read_text(encoding="utf-8") == (fig1 / "report.html").read_text(encoding="utf-8")
