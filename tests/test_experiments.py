@@ -93,6 +93,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, argv, msg):
     assert main(argv + ["--out", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.startswith("twolayer: error:") and msg in err
+    assert not (tmp_path / "o").exists()  # a run that fails before computing anything leaves no folder
 
 
 # ------------------------------------------------------------------------------ Figure 1

@@ -33,6 +33,7 @@ __all__ = [
     "OKABE_ITO", "STYLE", "LABEL_COLORS", "LABEL_NAMES", "label_color", "label_name",
     "save_figure", "plot_loss_curves", "plot_spectrum_projections", "plot_complexity_vs_noise",
     "plot_eigenvalues", "plot_bound_terms", "plot_target_complexity", "plot_movement",
+    "plot_noise_twin_axes",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -662,4 +663,51 @@ def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, title:
         ax.legend(loc="best", fontsize=8.5)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+# ------------------------------------------------------------------ Figure 2, paper layout
+@_styled
+def plot_noise_twin_axes(noise, losses: Mapping[str, tuple], complexity: tuple, *, title: str | None = None) -> Figure:
+    r"""Arora et al. Fig. 2 in the paper's layout: one panel, test losses on the left axis (0–1
+    and above), the complexity measure on the right axis, against the label-noise portion.
+
+    Parameters
+    ----------
+    noise : array_like, shape (P,)
+    losses : dict[str, (mean (P,), sd (P,) or None)]
+        Left axis, e.g. test ℓ1 loss and classification error.
+    complexity : (mean (P,), sd (P,) or None)
+        Right axis: ``sqrt(2yᵀH⁻¹y/n)`` of the training labels.
+    """
+    p = _vec(noise, "noise")
+    fig = Figure(figsize=(7.2, 4.6), layout="constrained")
+    ax = fig.subplots(1, 1)
+    right = ax.twinx()
+    handles = []
+    for j, (name, (mean, sd)) in enumerate(losses.items()):
+        c = [OKABE_ITO["orange"], OKABE_ITO["blue"], OKABE_ITO["vermillion"]][j % 3]
+        mu = _vec(mean, f"losses[{name!r}]", p.size)
+        handles.append(ax.plot(p, mu, "-o", color=c, label=name + " (left)")[0])
+        if sd is not None:
+            s = _vec(sd, name, p.size)
+            ax.fill_between(p, mu - s, mu + s, color=c, alpha=0.18, lw=0)
+    mean, sd = complexity
+    mu = _vec(mean, "complexity", p.size)
+    handles.append(right.plot(p, mu, "-s", color=OKABE_ITO["green"], lw=2.2,
+                              label=r"complexity $\sqrt{2y^\top (H^\infty)^{-1}y/n}$ (right)")[0])
+    if sd is not None:
+        s = _vec(sd, "complexity sd", p.size)
+        right.fill_between(p, mu - s, mu + s, color=OKABE_ITO["green"], alpha=0.15, lw=0)
+    _show_right_spine(right)
+    right.grid(False)
+    ax.set_xlim(float(p.min()), float(p.max()))
+    top = max(1.0, max(float(np.nanmax(_vec(m, "l", p.size))) for m, _ in losses.values()) * 1.08)
+    ax.set_ylim(0, top)
+    right.set_ylim(0, float(np.nanmax(mu)) * 1.15 if np.nanmax(mu) > 0 else 1)
+    ax.set_xlabel("portion of noise $p$")
+    ax.set_ylabel("loss")
+    right.set_ylabel("complexity measure")
+    ax.legend(handles=handles, loc="upper left", fontsize=9.5)
+    ax.set_title(title or "generalization and complexity against label noise")
     return fig

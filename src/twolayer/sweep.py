@@ -643,8 +643,9 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
         in any order. A store's points record their seed; resuming with another root seed raises.
     jobs : int
         1 (default): run in this process, in order. More: a local ``ProcessPoolExecutor`` with
-        ``jobs`` workers, each limited to ``threads_per_job`` BLAS/OpenMP threads (default
-        ``max(1, os.cpu_count() // jobs)``) with threadpoolctl and ``OMP_NUM_THREADS`` etc.
+        ``min(jobs, points left)`` workers, each limited to ``threads_per_job`` BLAS/OpenMP threads
+        (default ``max(1, os.cpu_count() // workers)``) through threadpoolctl and
+        ``OMP_NUM_THREADS`` etc.; a single point left runs in this process.
     executor : concurrent.futures.Executor, optional
         Run the points here instead (e.g. a Dask ``Client.get_executor()``); ``jobs`` and
         ``threads_per_job`` are ignored and the executor is not shut down.
@@ -707,7 +708,8 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
         bar = progress_bar(total, desc, enabled=progress is not False)
         try:
             bar(len(results), total)
-            if todo and executor is None and jobs == 1:
+            # one point left (or jobs == 1): run it here with every core, no pool to start
+            if todo and executor is None and min(jobs, len(todo)) == 1:
                 _run_serial(func, todo, store, root_seed, results, bar, total)
             elif todo:
                 _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_job)
@@ -733,7 +735,7 @@ def _run_serial(func, todo, store, root_seed, results, bar, total) -> None:
 def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_job) -> None:
     own = executor is None
     if own:
-        threads = threads_per_job or max(1, (os.cpu_count() or 1) // jobs)
+        threads = threads_per_job or max(1, (os.cpu_count() or 1) // min(jobs, len(todo)))
         executor = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
                                        initargs=(threads,))
     futures = {}

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import shutil
 import time
 import typing
 from collections.abc import Callable, Mapping, Sequence
@@ -32,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import InputError
+from .._errors import DataError, InputError, TwolayerError
 from ..runfolder import RunFolder
 
 __all__ = ["Experiment", "RunContext", "EXPERIMENTS", "register", "get_experiment", "list_experiments",
@@ -87,6 +88,13 @@ class RunContext:
     jobs: int = 1
     progress: bool = True
     formats: tuple = ("png", "pdf")
+    config: dict = field(default_factory=dict)
+
+    def resolve(self, **values) -> None:
+        """Record values the run derived (e.g. the learning rate from ``lr_fraction``) in a
+        ``[resolved]`` table of ``config.toml``."""
+        self.config.setdefault("resolved", {}).update(_plain(values))
+        self.rf.write_config(self.config)
 
     def sweep(self, func, points: Sequence[Mapping], *, seed: int, desc: str = "points"):
         """Run ``func(params, seed_sequence) -> (rows, arrays)`` over ``points`` (see
@@ -269,13 +277,24 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     if "png" not in tuple(formats):
         raise InputError(f"formats must include 'png' (the report embeds PNGs), got {formats!r}")
     out = Path(out) if out is not None else Path("runs") / name
+    fresh = not out.exists()
     store = ResultStore(out / "points", fingerprint(exp, cfg))
     rf = RunFolder(out, experiment=name)
-    rf.write_config(config_record(exp, cfg, preset))
-    ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats))
+    record = config_record(exp, cfg, preset)
+    rf.write_config(record)
+    ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats), config=record)
     t = time.perf_counter()
     try:
         exp.run(cfg, ctx)
+    except TwolayerError as exc:
+        if fresh and not store.completed():  # nothing computed: leave no half-made folder behind
+            shutil.rmtree(out, ignore_errors=True)
+        else:
+            rf.finish("failed")
+        if preset != "laptop" and data is None and "data" in record and isinstance(exc, (InputError, DataError)):
+            raise type(exc)(f"{exc} (the {preset} preset reads data = {record['data']!r}; pass --data "
+                            f"mnist:PATH, cifar10:PATH or FILE.npz)") from None
+        raise
     except BaseException:
         rf.finish("interrupted")
         raise

@@ -94,6 +94,12 @@ def _learning_rate(cfg, spec, n: int) -> tuple[float, float]:
     return float(lr), float(max_lr)
 
 
+def _record_lr(ctx: RunContext, lr: float, max_lr: float) -> None:
+    ctx.resolve(loss="1/2 n^-1 sum_i (y_i - f(x_i))^2", normalization="mean", lr=lr, max_stable_lr=max_lr,
+                lr_fraction_of_max=lr / max_lr, stable_lr_rule="2n / lambda_max(H-infinity)",
+                algorithm="full-batch GD, first layer only (Arora et al. Sec. 3.1)")
+
+
 def _spectrum_rows(spec, n: int, d: int, add) -> None:
     trace = float(np.sum(spec.eigenvalues))
     for name, v in [("n", n), ("d", d), ("lambda_min", spec.lambda_min), ("lambda_max", spec.lambda_max),
@@ -181,6 +187,7 @@ def run_fig1(cfg: Fig1Config, ctx: RunContext) -> None:
     ds, H, spec, solver, _ = _prep(cfg)
     ctx.rf.set_data(ds.provenance)
     lr, max_lr = _learning_rate(cfg, spec, ds.n)
+    _record_lr(ctx, lr, max_lr)
     rows = _Rows()
     _spectrum_rows(spec, ds.n, ds.d, rows.add)
     for name, v in [("lr", lr), ("max_stable_lr", max_lr), ("lr_fraction", lr / max_lr), ("width", cfg.width),
@@ -309,6 +316,7 @@ def run_fig2(cfg: Fig2Config, ctx: RunContext) -> None:
                          f"or a .npz with X_test, y_test)")
     ctx.rf.set_data(ds.provenance)
     lr, max_lr = _learning_rate(cfg, spec, ds.n)
+    _record_lr(ctx, lr, max_lr)
     rows = _Rows()
     _spectrum_rows(spec, ds.n, ds.d, rows.add)
     for name, v in [("n_test", ds.n_test), ("lr", lr), ("max_stable_lr", max_lr), ("lr_fraction", lr / max_lr),
@@ -357,6 +365,9 @@ def run_fig2(cfg: Fig2Config, ctx: RunContext) -> None:
                      "test error of the kernel predictor": ke},
         title=rf"{ds.name}: $m={cfg.width}$, $\kappa={cfg.kappa:g}$, GD to convergence; "
               rf"mean $\pm$ sd over {cfg.seeds} seed(s)"), "complexity_vs_noise")
+    ctx.save_figure(P.plot_noise_twin_axes(levels, {r"test $\ell_1$ loss": tl, "test classification error": te},
+                                           (cm, cs), title=rf"{ds.name}, as in Arora et al. Fig. 2"),
+                    "paper_fig2")
 
 
 # ============================================================================ Theorem 6.1
@@ -549,6 +560,7 @@ def run_movement(cfg: MovementConfig, ctx: RunContext) -> None:
     ds, H, spec, solver, _ = _prep(cfg)
     ctx.rf.set_data(ds.provenance)
     lr, max_lr = _learning_rate(cfg, spec, ds.n)
+    _record_lr(ctx, lr, max_lr)
     rows = _Rows()
     _spectrum_rows(spec, ds.n, ds.d, rows.add)
     c = complexity(H, ds.y, solver=solver)
@@ -578,8 +590,9 @@ def run_movement(cfg: MovementConfig, ctx: RunContext) -> None:
     ctx.rf.write_arrays(widths=ws, kappas=np.array(cfg.kappas),
                         **{f"{m}_kappa{i}": curves[k][m][0] for i, k in enumerate(cfg.kappas)
                            for m in ("dist_ratio", "max_neuron_move", "activation_flips")})
-    ctx.save_figure(P.plot_movement(ws, curves, title=rf"{ds.name}, $n={ds.n}$: GD to $10^{{-4}}\times$ the initial "
-                                                      rf"loss; mean over {cfg.seeds} seed(s)"), "movement")
+    ctx.save_figure(P.plot_movement(ws, curves, title=rf"{ds.name}, $n={ds.n}$: GD for up to {cfg.steps} steps "
+                                                      rf"(stop at ${cfg.tol_ratio:g}\times$ the initial loss); "
+                                                      rf"mean over {cfg.seeds} seed(s)"), "movement")
 
 
 # ============================================================================== registry
@@ -649,6 +662,13 @@ def _caption_fig2(metrics, config):
              f"{_report._fmt(float(np.max(ratio)), 3)} of the initial loss (largest at p = "
              f"{_report._fmt(p[int(np.argmax(ratio))])}).")
     return text, ok
+
+
+@_report.register_caption("arora2019-fig2/paper_fig2")
+def _caption_fig2_paper(metrics, config):
+    text, ok = _caption_fig2(metrics, config)
+    return ("The same numbers in the paper's layout (one panel, loss on the left axis, complexity on the right). "
+            + text.split(". ", 1)[1]), ok
 
 
 @_report.register_caption("arora2019-thm6/target_complexity")
