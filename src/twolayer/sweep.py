@@ -718,18 +718,23 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
     return [results[key] for key in keys]
 
 
+def _collect(get, key, params, seed, store, results, bar, total) -> None:
+    """Store the point's ``(out, seconds) = get()`` atomically, or re-raise its error with a note."""
+    try:
+        out, seconds = get()
+    except Exception as exc:
+        _add_note(exc, params, store)
+        raise
+    result = _make_result(params, out, seconds)
+    store._save(result, seed)
+    results[key] = result
+    bar(len(results), total)
+
+
 def _run_serial(func, todo, store, root_seed, results, bar, total) -> None:
     for key, params in todo:
         seed = point_seed(root_seed, params)
-        try:
-            out, seconds = _run_point(func, params, seed)
-        except Exception as exc:
-            _add_note(exc, params, store)
-            raise
-        result = _make_result(params, out, seconds)
-        store._save(result, seed)
-        results[key] = result
-        bar(len(results), total)
+        _collect(lambda: _run_point(func, params, seed), key, params, seed, store, results, bar, total)
 
 
 def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_job) -> None:
@@ -745,15 +750,7 @@ def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, execu
             futures[executor.submit(_run_point, func, params, seed)] = (key, params, seed)
         for fut in as_completed(futures):
             key, params, seed = futures[fut]
-            try:
-                out, seconds = fut.result()
-            except Exception as exc:
-                _add_note(exc, params, store)
-                raise
-            result = _make_result(params, out, seconds)
-            store._save(result, seed)
-            results[key] = result
-            bar(len(results), total)
+            _collect(fut.result, key, params, seed, store, results, bar, total)
     except BaseException:
         for fut in futures:
             fut.cancel()

@@ -94,6 +94,20 @@ def _learning_rate(cfg, spec, n: int) -> tuple[float, float]:
     return float(lr), float(max_lr)
 
 
+def _start(cfg, ctx: RunContext):
+    """Common start of the GD experiments: data and kernel (:func:`_prepared`), provenance, the
+    learning rate (recorded in ``config.toml``) and the spectrum rows. Returns
+    ``(prepared, lr, max_lr, rows)``."""
+    prepared = _prep(cfg)
+    ds, _, spec, _, _ = prepared
+    ctx.rf.set_data(ds.provenance)
+    lr, max_lr = _learning_rate(cfg, spec, ds.n)
+    _record_lr(ctx, lr, max_lr)
+    rows = _Rows()
+    _spectrum_rows(spec, ds.n, ds.d, rows.add)
+    return prepared, lr, max_lr, rows
+
+
 def _record_lr(ctx: RunContext, lr: float, max_lr: float) -> None:
     ctx.resolve(loss="1/2 n^-1 sum_i (y_i - f(x_i))^2", normalization="mean", lr=lr, max_stable_lr=max_lr,
                 lr_fraction_of_max=lr / max_lr, stable_lr_rule="2n / lambda_max(H-infinity)",
@@ -113,6 +127,19 @@ class _Rows(list):
 
     def add(self, metric: str, value, **ids) -> None:
         self.append({"metric": metric, "value": float(value), **ids})
+
+
+def _table(results, metric: str, axis: str, values, seeds: int, **where) -> np.ndarray:
+    """``(len(values), seeds)`` array of ``metric`` from the point results, indexed by the point
+    parameter ``axis`` (position in ``values``) and ``seed``; only points whose parameters match
+    ``where``."""
+    out = np.full((len(values), seeds), np.nan)
+    index = {v: i for i, v in enumerate(values)}
+    for r in results:
+        if all(r.params[k] == v for k, v in where.items()):
+            value = next(row["value"] for row in r.rows if row["metric"] == metric)
+            out[index[r.params[axis]], int(r.params["seed"])] = value
+    return out
 
 
 def _gather(results) -> _Rows:
@@ -184,12 +211,7 @@ def run_fig1(cfg: Fig1Config, ctx: RunContext) -> None:
     from .. import plotting as P
     from ..sweep import grid
 
-    ds, H, spec, solver, _ = _prep(cfg)
-    ctx.rf.set_data(ds.provenance)
-    lr, max_lr = _learning_rate(cfg, spec, ds.n)
-    _record_lr(ctx, lr, max_lr)
-    rows = _Rows()
-    _spectrum_rows(spec, ds.n, ds.d, rows.add)
+    (ds, H, spec, solver, _), lr, max_lr, rows = _start(cfg, ctx)
     for name, v in [("lr", lr), ("max_stable_lr", max_lr), ("lr_fraction", lr / max_lr), ("width", cfg.width),
                     ("kappa", cfg.kappa), ("steps", cfg.steps)]:
         rows.add(name, v)
@@ -310,15 +332,11 @@ def run_fig2(cfg: Fig2Config, ctx: RunContext) -> None:
     from ..data import label_noise_count
     from ..sweep import grid
 
-    ds, H, spec, solver, K_test = _prep(cfg)
+    ds, *_, K_test = _prep(cfg)
     if K_test is None:
         raise InputError(f"arora2019-fig2 needs a test split; {ds.name} has none (use digits, mnist:PATH, cifar10:PATH "
                          f"or a .npz with X_test, y_test)")
-    ctx.rf.set_data(ds.provenance)
-    lr, max_lr = _learning_rate(cfg, spec, ds.n)
-    _record_lr(ctx, lr, max_lr)
-    rows = _Rows()
-    _spectrum_rows(spec, ds.n, ds.d, rows.add)
+    (ds, H, spec, solver, K_test), lr, max_lr, rows = _start(cfg, ctx)
     for name, v in [("n_test", ds.n_test), ("lr", lr), ("max_stable_lr", max_lr), ("lr_fraction", lr / max_lr),
                     ("width", cfg.width), ("kappa", cfg.kappa), ("steps", cfg.steps), ("delta", cfg.delta)]:
         rows.add(name, v)
@@ -328,14 +346,7 @@ def run_fig2(cfg: Fig2Config, ctx: RunContext) -> None:
                         seed=cfg.seed, desc="fig2 noise x seeds")
     rows.extend(_gather(results))
 
-    def table(metric):
-        out = np.empty((len(levels), cfg.seeds))
-        for r in results:
-            i, s = levels.index(float(r.params["noise"])), int(r.params["seed"])
-            out[i, s] = next(row["value"] for row in r.rows if row["metric"] == metric)
-        return out
-
-    tabs = {m: table(m) for m in ("complexity", "test_error", "test_l1", "kernel_test_error", "kernel_test_l1",
+    tabs = {m: _table(results, m, "noise", levels, cfg.seeds) for m in ("complexity", "test_error", "test_l1", "kernel_test_error", "kernel_test_l1",
                                   "bound_total", "train_loss", "initial_loss", "steps_run")}
     true_c = complexity(H, ds.y, solver=solver)
     trace_inv = float(np.sum(1.0 / spec.eigenvalues))
@@ -470,10 +481,7 @@ def run_thm6(cfg: Thm6Config, ctx: RunContext) -> None:
     ns = np.array(cfg.n_values, float)
     measured, bounds, sharp, slopes = {}, {}, {}, {}
     for name in cfg.targets:
-        A = np.empty((len(ns), cfg.seeds))
-        for r in results:
-            if r.params["target"] == name:
-                A[cfg.n_values.index(int(r.params["n"])), int(r.params["seed"])] = r.rows[0]["value"]
+        A = _table(results, "sqrt_yHy", "n", cfg.n_values, cfg.seeds, target=name)
         get = {row["metric"]: row["value"] for r in results if r.params["target"] == name for row in r.rows}
         bounds[name], sharp[name] = get["bound"], get["bound_sharp"]
         measured[name] = summarize(A)
@@ -557,12 +565,7 @@ def run_movement(cfg: MovementConfig, ctx: RunContext) -> None:
     from ..bounds import complexity
     from ..sweep import grid
 
-    ds, H, spec, solver, _ = _prep(cfg)
-    ctx.rf.set_data(ds.provenance)
-    lr, max_lr = _learning_rate(cfg, spec, ds.n)
-    _record_lr(ctx, lr, max_lr)
-    rows = _Rows()
-    _spectrum_rows(spec, ds.n, ds.d, rows.add)
+    (ds, H, spec, solver, _), lr, max_lr, rows = _start(cfg, ctx)
     c = complexity(H, ds.y, solver=solver)
     for name, v in [("lr", lr), ("max_stable_lr", max_lr), ("sqrt_yHy", math.sqrt(c.yHy))]:
         rows.add(name, v)
@@ -575,12 +578,7 @@ def run_movement(cfg: MovementConfig, ctx: RunContext) -> None:
         tab = {}
         for metric in ("dist_ratio", "max_neuron_move", "activation_flips", "lemma_c1_bound", "final_loss",
                        "initial_loss"):
-            A = np.empty((len(ws), cfg.seeds))
-            for r in results:
-                if float(r.params["kappa"]) == kappa:
-                    v = next(row["value"] for row in r.rows if row["metric"] == metric)
-                    A[cfg.widths.index(int(r.params["width"])), int(r.params["seed"])] = v
-            tab[metric] = summarize(A)
+            tab[metric] = summarize(_table(results, metric, "width", cfg.widths, cfg.seeds, kappa=kappa))
             for i, m in enumerate(cfg.widths):
                 rows.add(f"{metric}_mean", tab[metric][0][i], kappa=kappa, width=m)
         slope = float(np.polyfit(np.log(ws), np.log(tab["max_neuron_move"][0]), 1)[0])
