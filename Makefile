@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean-venv
+.PHONY: demo demo-all test bench clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(VENV)/bin/twolayer demo --out runs/demo
+
+demo-all: $(STAMP)
+	$(VENV)/bin/twolayer demo --all --out runs/demo-all
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -143,10 +143,26 @@ def test_fig2_complexity_rises_with_noise_and_test_error_follows(fig2):
     assert "badge ok" in page and "trained network&#x27;s test error" in page
 
 
-def test_fig2_jobs_do_not_change_numbers(fig2, tmp_path):
+def test_fig2_jobs_and_executors_do_not_change_numbers(fig2, tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
     serial = reproduce("arora2019-fig2", out=tmp_path / "serial", sets=FIG2, seeds=2, jobs=1, quiet=True,
                        formats=("png",))
     assert (serial / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()
+    with ThreadPoolExecutor(2) as ex:  # the path a Dask Client.get_executor() takes
+        other = reproduce("arora2019-fig2", out=tmp_path / "executor", sets=FIG2, seeds=2, quiet=True,
+                          formats=("png",), executor=ex)
+    assert (other / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()
+
+
+def test_dask_without_the_package_is_one_clear_error(capsys, tmp_path):
+    try:
+        import dask.distributed  # noqa: F401
+        pytest.skip("dask is installed here")
+    except ImportError:
+        pass
+    assert main(["reproduce", "arora2019-fig1", "--dask", "tcp://127.0.0.1:1", "--out", str(tmp_path / "d")]) == 2
+    assert "dask[distributed]" in capsys.readouterr().err
 
 
 # ----------------------------------------------------------------------------- Theorem 6.1
@@ -237,3 +253,13 @@ def test_report_rebuilds_from_a_copied_folder(fig1, tmp_path, capsys):
     (copy / "report.html").unlink()
     assert main(["report", str(copy)]) == 0
     assert (copy / "report.html").read_text(encoding="utf-8") == (fig1 / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.slow  # starts a one-worker Dask cluster (a few seconds)
+def test_a_dask_cluster_runs_the_sweep_with_the_same_numbers(fig2, tmp_path):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        out = reproduce("arora2019-fig2", out=tmp_path / "dask", sets=FIG2, seeds=2, quiet=True, formats=("png",),
+                        executor=client.get_executor())
+    assert (out / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()

@@ -255,7 +255,13 @@ def cmd_train(args) -> None:
 def cmd_demo(args) -> None:
     from .demo import run_demo
 
-    run_demo(args.out, jobs=args.jobs, seed=args.seed, quiet=args.quiet)  # prints where the report is
+    if args.all:
+        from .demo import all_experiments
+
+        run_demo(args.out or "runs/demo-all", experiments=all_experiments(), jobs=args.jobs, seed=args.seed,
+                 quiet=args.quiet, title="twolayer — every experiment of the four papers (laptop presets)")
+    else:
+        run_demo(args.out or "runs/demo", jobs=args.jobs, seed=args.seed, quiet=args.quiet)  # prints the report path
 
 
 def cmd_reproduce(args) -> None:
@@ -273,8 +279,13 @@ def cmd_reproduce(args) -> None:
         print("\n".join(f"{e['name']:<{width}}  {e['summary']}" for e in exps))
         return
     t = time.perf_counter()
+    executor = None
+    if args.dask:
+        from .experiments import dask_executor
+
+        executor = dask_executor(args.dask)
     out = reproduce(args.experiment, out=args.out, preset=args.preset, data=args.data, seeds=args.seeds,
-                    seed=args.seed, sets=args.set, jobs=args.jobs, quiet=args.quiet or args.json)
+                    seed=args.seed, sets=args.set, jobs=args.jobs, quiet=args.quiet or args.json, executor=executor)
     if args.json:
         from .runfolder import load_meta
 
@@ -366,6 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seeds", type=int, help="replicates (seeds) per sweep point")
     rp.add_argument("--seed", type=int, help="root seed (default 0)")
     rp.add_argument("--jobs", type=int, default=1, help="sweep points run in parallel on this many processes")
+    rp.add_argument("--dask", metavar="ADDRESS", help="run the sweep points on a Dask cluster (scheduler address; "
+                                                      "needs dask[distributed]) instead of local processes")
     rp.add_argument("--out", help="run folder (default runs/EXPERIMENT); rerun the same command to continue an "
                                   "interrupted run")
     rp.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
@@ -373,7 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.set_defaults(func=cmd_reproduce)
 
     d = sub.add_parser("demo", help="the main job: Arora et al. Fig. 1, Fig. 2 and Thm 6.1 on the bundled digits")
-    d.add_argument("--out", default="runs/demo", help="folder of the three runs and the index page (default runs/demo)")
+    d.add_argument("--out", help="folder of the runs and the index page (default runs/demo, with --all runs/demo-all)")
+    d.add_argument("--all", action="store_true", help="every experiment of the four papers, laptop presets")
     d.add_argument("--jobs", type=int, default=2, help="parallel sweep processes (default 2)")
     d.add_argument("--seed", type=int, default=0, help="root seed")
     d.add_argument("--quiet", action="store_true")

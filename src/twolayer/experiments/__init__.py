@@ -37,7 +37,7 @@ from .._errors import DataError, InputError, TwolayerError
 from ..runfolder import RunFolder
 
 __all__ = ["Experiment", "RunContext", "EXPERIMENTS", "register", "get_experiment", "list_experiments",
-           "resolve_config", "reproduce", "parse_sets", "summarize"]
+           "resolve_config", "reproduce", "parse_sets", "summarize", "dask_executor"]
 
 #: Registered experiments by name, in registration order.
 EXPERIMENTS: dict[str, "Experiment"] = {}
@@ -89,6 +89,7 @@ class RunContext:
     progress: bool = True
     formats: tuple = ("png", "pdf")
     config: dict = field(default_factory=dict)
+    executor: object = None
 
     def resolve(self, **values) -> None:
         """Record values the run derived (e.g. the learning rate from ``lr_fraction``) in a
@@ -103,7 +104,7 @@ class RunContext:
 
         with self.rf.stage(f"sweep:{desc}"):
             return run_sweep(func, list(points), store=self.store, root_seed=seed, jobs=self.jobs,
-                             progress=self.progress, desc=desc)
+                             executor=self.executor, progress=self.progress, desc=desc)
 
     def save_figure(self, fig, name: str, caption: str | None = None) -> None:
         import matplotlib.pyplot as plt
@@ -273,11 +274,13 @@ def fingerprint(exp: Experiment, cfg) -> dict:
 # ------------------------------------------------------------------------------ running
 def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None = None, seeds: int | None = None,
               seed: int | None = None, sets=None, jobs: int = 1, quiet: bool = False,
-              formats: Sequence[str] = ("png", "pdf")) -> Path:
+              formats: Sequence[str] = ("png", "pdf"), executor=None) -> Path:
     """Run experiment ``name`` into the run folder ``out`` (default ``runs/NAME``) and build its report.
 
     Rerunning the same command after an interruption continues from the stored points; the
-    report is rebuilt at the end. Returns the run folder.
+    report is rebuilt at the end. ``executor`` (any :class:`concurrent.futures.Executor`, e.g.
+    a Dask ``Client.get_executor()``; see :func:`dask_executor`) runs the sweep points instead
+    of the local pool of ``jobs`` processes. Returns the run folder.
     """
     from .. import report as _report
     from ..sweep import ResultStore
@@ -294,7 +297,8 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     rf = RunFolder(out, experiment=name)
     record = config_record(exp, cfg, preset)
     rf.write_config(record)
-    ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats), config=record)
+    ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats), config=record,
+                     executor=executor)
     t = time.perf_counter()
     try:
         exp.run(cfg, ctx)
@@ -316,6 +320,16 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     if not quiet:
         print(f"{name}: report {rf.path / 'report.html'}")
     return rf.path
+
+
+def dask_executor(address: str):
+    """A :class:`concurrent.futures.Executor` on the Dask cluster at ``address`` (e.g.
+    ``tcp://scheduler:8786``); needs the optional ``dask[distributed]`` package."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise InputError("--dask needs the optional package dask[distributed]: pip install 'dask[distributed]'") from None
+    return Client(address).get_executor()
 
 
 def summarize(values: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
