@@ -185,3 +185,13 @@ def test_large_solver_path_reports_estimates_with_error_bars():
     assert np.min(np.abs(w - s.lambda_min)) <= s.lambda_min_residual * (1 + 1e-6) + 1e-12
     exact = B.KernelSolver(H, exact_eigenvalues=True)
     assert exact.eigenvalues_exact and exact.lambda_min == pytest.approx(w[0], rel=1e-10)
+
+
+def test_find_parallel_rows_ignores_rows_without_direction():
+    """A zero row (diagonal 0) is parallel to nothing; before, dividing by sqrt(tiny) overflowed."""
+    from twolayer.bounds import find_parallel_rows
+
+    H = np.array([[0.5, 0.5, 0.0, 0.1], [0.5, 0.5, 0.0, 0.1], [0.0, 0.0, 0.0, 0.0], [0.1, 0.1, 0.0, 0.5]])
+    assert find_parallel_rows(H) == [(0, 1)]
+    H[2, 3] = H[3, 2] = 1e-200  # a tiny entry against a zero diagonal must not count either
+    assert find_parallel_rows(H) == [(0, 1)]

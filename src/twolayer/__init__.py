@@ -26,8 +26,21 @@ __all__ = [
     "Spectrum", "spectrum", "worst_case_labels",
     "KernelSolver", "Complexity", "complexity", "GeneralizationBound", "generalization_bound",
     "polynomial_target_bound", "movement_bound",
+    "KernelRegressor", "NTKRegressor", "RandomFeatureRegressor", "TwoLayerNetworkRegressor", "reproduce",
     "citation",
 ]
+
+#: Names imported on first use (scikit-learn and the experiments are not needed for the kernels).
+_LAZY = {"KernelRegressor": "estimators", "NTKRegressor": "estimators", "RandomFeatureRegressor": "estimators",
+         "TwoLayerNetworkRegressor": "estimators", "reproduce": "experiments"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'twolayer' has no attribute {name!r}")
 
 
 _BIBTEX = {

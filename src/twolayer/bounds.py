@@ -62,10 +62,14 @@ def find_parallel_rows(H: np.ndarray, tol: float = 1e-9, limit: int = 10) -> lis
     For the ReLU kernels this happens exactly for duplicate or parallel inputs (same direction).
     Cost ``O(n²)``; returns at most ``limit`` pairs.
     """
-    d = np.sqrt(np.maximum(np.diag(H), np.finfo(np.float64).tiny))
+    diag = np.diag(H)
+    ok = diag > 0  # a row with a non-positive diagonal has no direction: it pairs with nothing
+    d = np.sqrt(np.where(ok, diag, 1.0))
     pairs: list[tuple[int, int]] = []
     for i0 in range(0, H.shape[0], 2048):
         blk = H[i0:i0 + 2048] / d[i0:i0 + 2048, None] / d[None, :]
+        blk[~ok[i0:i0 + 2048]] = 0.0
+        blk[:, ~ok] = 0.0
         ii, jj = np.nonzero(blk >= 1.0 - tol)
         for a, b in zip(ii + i0, jj):
             if a < b:
