@@ -154,7 +154,17 @@ def list_experiments() -> list[dict]:
     """``[{"name", "summary", "paper", "presets"}]`` of every registered experiment."""
     _load_all()
     return [{"name": e.name, "summary": e.summary, "paper": e.paper, "presets": list(e.presets)}
-            for e in EXPERIMENTS.values()]
+            for e in _ordered()]
+
+
+def _ordered() -> list[Experiment]:
+    """Experiments paper by paper in the order of :data:`MODULES` (whatever order they were imported in)."""
+    def key(item):
+        i, exp = item
+        mod = exp.run.__module__.rsplit(".", 1)[-1]
+        return (MODULES.index(mod) if mod in MODULES else len(MODULES), i)
+
+    return [e for _, e in sorted(enumerate(EXPERIMENTS.values()), key=key)]
 
 
 # ------------------------------------------------------------------------------ configs
