@@ -356,7 +356,7 @@ def plot_spectrum_projections(eigenvalues, projections: Mapping[str, np.ndarray]
     ax_r.tick_params(axis="y", colors=_GREY)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax_r.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=2, fontsize=9.5,
+    ax.legend(h1 + h2, l1 + l2, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncols=2,
               markerscale=1.6, borderaxespad=0.2)
 
     for name, p in projections.items():
@@ -367,7 +367,7 @@ def plot_spectrum_projections(eigenvalues, projections: Mapping[str, np.ndarray]
     ax_e.set_ylim(-0.02, 1.02)
     ax_e.set_ylabel("cumulative label energy\n" + r"$\Sigma_{j\leq i}\,(v_j^\top y)^2\,/\,\|y\|^2$")
     ax_e.set_xlabel(r"eigen-index $i$ (descending eigenvalue" + (", log scale)" if log_index else ")"))
-    ax_e.legend(loc="upper left", fontsize=9.5)
+    ax_e.legend(loc="upper left")
     if log_index:
         ax_e.set_xscale("log")
     ax_e.set_xlim(0.8, n * 1.25 if log_index else n + 1)
@@ -446,7 +446,7 @@ def plot_complexity_vs_noise(noise, complexity, *, spread=None, per_seed=None,
     ax.set_ylabel(r"complexity $\sqrt{2\,y^\top (H^\infty)^{-1} y / n}$")
     ax.set_title("complexity measure (train labels)")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right", fontsize=9.5)
+    ax.legend(loc="lower right")
     if two:
         ax2 = axes[1]
         tl_colors = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["vermillion"], OKABE_ITO["purple"]]
@@ -463,7 +463,7 @@ def plot_complexity_vs_noise(noise, complexity, *, spread=None, per_seed=None,
         ax2.set_xlabel("portion of label noise $p$")
         ax2.set_ylabel("test loss")
         ax2.set_title("test loss (noisy test labels)")
-        ax2.legend(loc="lower right", fontsize=9.5)
+        ax2.legend(loc="lower right")
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
@@ -502,7 +502,7 @@ def plot_eigenvalues(eigenvalues, *, title: str | None = None, annotate: bool = 
     ax.set_ylabel(r"eigenvalue $\lambda_i$ (log scale)")
     ax.set_xlim(0, n * 1.02 + 1)
     ax.set_title(rf"spectrum of $H^\infty$ ($n = {n}$)")
-    ax.legend(loc="upper right", fontsize=9.5)
+    ax.legend(loc="upper right")
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
@@ -545,7 +545,7 @@ def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping
     ax.set_ylabel("bound on test error")
     ax.set_title("Theorem 5.1 bound, explicit terms")
     h, lab = ax.get_legend_handles_labels()
-    ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=9.5, labelspacing=0.9,
+    ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0), labelspacing=0.9,
               borderaxespad=0.0)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
@@ -660,7 +660,7 @@ def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, title:
     a3.set_title("(c) activation flips since init")
     a3.set_ylim(bottom=0)
     for ax in (a1, a2, a3):
-        ax.legend(loc="best", fontsize=8.5)
+        ax.legend(loc="best")
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
@@ -708,6 +708,6 @@ def plot_noise_twin_axes(noise, losses: Mapping[str, tuple], complexity: tuple, 
     ax.set_xlabel("portion of noise $p$")
     ax.set_ylabel("loss")
     right.set_ylabel("complexity measure")
-    ax.legend(handles=handles, loc="upper left", fontsize=9.5)
+    ax.legend(handles=handles, loc="upper left")
     ax.set_title(title or "generalization and complexity against label noise")
     return fig

@@ -896,7 +896,7 @@ def _plot_alpha_dynamics(rec, loss_curves, theory, base, rate, prate, lam0, *, t
         a1.set_xlabel(r"rescaled time $\alpha^2 t = \alpha^2\eta k$")
         a1.set_ylabel(r"training loss $\frac{1}{2n}\sum_i (f(x_i)-y_i)^2$")
         a1.set_title("(a) loss; dashed: linearized dynamics with the noise")
-        a1.legend(loc="lower left", ncol=2, fontsize=9)
+        a1.legend(loc="lower left", ncol=2)
         x = np.array([k[0] ** 2 * lam0 for k in base])
         a2.plot(x, rate, "o-", color=P.OKABE_ITO["blue"], label="measured (time to 1/10 of the excess loss)")
         a2.plot(x, prate, "s--", color=P.OKABE_ITO["vermillion"], lw=1.2, label="linearized prediction")
@@ -906,7 +906,7 @@ def _plot_alpha_dynamics(rec, loss_curves, theory, base, rate, prate, lam0, *, t
         a2.set_xlabel(r"$\alpha^2\lambda_0$  ($\lambda_0=\lambda_{\min}(H)$)")
         a2.set_ylabel(r"decay rate per unit time $t=\eta k$")
         a2.set_title("(b) decay rate vs. $\\alpha^2\\lambda_0$ (Thm 4.4)")
-        a2.legend(loc="upper left", fontsize=9)
+        a2.legend(loc="upper left")
         fig.suptitle(title, fontsize=11, fontweight="bold")
         return fig
 
@@ -988,7 +988,7 @@ def _plot_distance(alphas, dist, sd, pdist, raw, twin_raw, rec, dist_curves, *, 
         a1.set_xlabel(r"scaling $\alpha$")
         a1.set_ylabel("mean squared movement at the last step")
         a1.set_title(r"(a) distance from $p_0$: KL $=O(\alpha^{-2})$ (Thm 4.4)")
-        a1.legend(loc="lower left", fontsize=8.5)
+        a1.legend(loc="lower left")
         cols = _alpha_colors(list(dist_curves))
         frac = rec / rec[-1]
         for a, D in dist_curves.items():
@@ -998,7 +998,7 @@ def _plot_distance(alphas, dist, sd, pdist, raw, twin_raw, rec, dist_curves, *, 
         a2.set_xlabel("fraction of the run $k/K$")
         a2.set_ylabel(r"$\alpha^2 D(t)$")
         a2.set_title(r"(b) $\alpha^2 D$ collapses on the kernel side")
-        a2.legend(loc="lower right", ncol=2, fontsize=9)
+        a2.legend(loc="lower right", ncol=2)
         fig.suptitle(title, fontsize=11, fontweight="bold")
         return fig
 
@@ -1063,7 +1063,7 @@ def _plot_generalization(levels, tabs, *, title):
         a1.set_xlabel("portion of label noise $p$")
         a1.set_ylabel("complexity measure")
         a1.set_title("(a) complexity of the training labels")
-        a1.legend(loc="upper left", fontsize=9)
+        a1.legend(loc="upper left")
         for A, c, lab in ((tabs["test_error"], blue, "test classification error"),
                           (tabs["train_error"], red, "training classification error")):
             mean, sd = A.mean(1), (A.std(1, ddof=1) if A.shape[1] > 1 else np.zeros(len(levels)))
@@ -1078,7 +1078,7 @@ def _plot_generalization(levels, tabs, *, title):
         right.grid(False)
         h1, l1 = a2.get_legend_handles_labels()
         h2, l2 = right.get_legend_handles_labels()
-        a2.legend(h1 + h2, l1 + l2, loc="upper left", fontsize=9)
+        a2.legend(h1 + h2, l1 + l2, loc="upper left")
         a2.set_title("(b) trained network: error vs. noise (Thm 4.5)")
         fig.suptitle(title, fontsize=11, fontweight="bold")
         return fig

@@ -865,7 +865,7 @@ def plot_separation(dims, curves: dict, floors: dict, *, title: str | None = Non
     ax.set_xlabel("input dimension $d$")
     ax.set_ylabel(r"$d\,\times$ test loss $\;d\,E(f-f^*)^2$")
     fig.suptitle(title or "network vs. kernels beyond the NTK", fontsize=11.5, fontweight="bold")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9.5)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3)
     return fig
 
 
@@ -897,7 +897,7 @@ def plot_stagewise(hist: dict, *, title: str | None = None):
         ax.set_title(f"$d = {d}$")
         handles = hs
     axes[0].set_ylabel(r"$d\times\|P_k(f-f^*)\|^2$")
-    fig.legend(handles=handles, loc="outside right upper", fontsize=9.5)
+    fig.legend(handles=handles, loc="outside right upper")
     if title:
         fig.suptitle(title, fontsize=11.5, fontweight="bold")
     return fig
@@ -922,7 +922,7 @@ def plot_alignment(hist: dict, *, title: str | None = None):
     ax.set_xlabel("training step + 1")
     ax.set_ylabel(r"$\max_j |\cos\angle(w_j, w^*_i)|$")
     fig.suptitle(title or "alignment", fontsize=11.5, fontweight="bold")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9.5)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3)
     return fig
 
 
@@ -955,7 +955,7 @@ def plot_width(dims, factors, table, sds, baselines: dict, floors: dict, *, titl
     ax.set_xlabel(r"width / input dimension  $m/d$")
     ax.set_ylabel(r"$d\,\times$ test loss")
     fig.suptitle(title or "width", fontsize=11.5, fontweight="bold")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9.5)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3)
     return fig
 
 
