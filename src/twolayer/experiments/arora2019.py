@@ -40,26 +40,20 @@ import numpy as np
 
 from .._errors import InputError
 from . import Experiment, RunContext, register, summarize
+from ._common import (
+    seed_sequence as _ss,
+    rng as _rng,
+    check_positive as _check_positive,
+    Rows as _Rows,
+    gather as _gather,
+    table as _table,
+)
 
 PAPER = "Arora, Du, Hu, Li, Wang. Fine-grained analysis of optimization and generalization for " \
         "overparameterized two-layer neural networks. ICML 2019"
 
 INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, SAMPLE_KEY = 11, 12, 13, 14, 15
 LABEL_SETS = ("true", "random", "worst_case")
-
-
-def _ss(seed: int, key: int, *more: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(int(seed), spawn_key=(key, *more))
-
-
-def _rng(seed: int, key: int, *more: int) -> np.random.Generator:
-    return np.random.default_rng(_ss(seed, key, *more))
-
-
-def _check_positive(name: str, value, integer: bool = False) -> None:
-    ok = value is not None and value > 0 and (not integer or int(value) == value)
-    if not ok:
-        raise InputError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
 
 
 # ------------------------------------------------------------------------------ shared
@@ -120,33 +114,6 @@ def _spectrum_rows(spec, n: int, d: int, add) -> None:
                     ("condition_number", spec.condition_number), ("trace_H", trace), ("trace_H_expected", n / 2),
                     ("random_complexity_expected", math.sqrt(2.0 * float(np.sum(1.0 / spec.eigenvalues)) / n))]:
         add(name, v)
-
-
-class _Rows(list):
-    """Tidy rows: ``add(metric, value, **ids)``."""
-
-    def add(self, metric: str, value, **ids) -> None:
-        self.append({"metric": metric, "value": float(value), **ids})
-
-
-def _table(results, metric: str, axis: str, values, seeds: int, **where) -> np.ndarray:
-    """``(len(values), seeds)`` array of ``metric`` from the point results, indexed by the point
-    parameter ``axis`` (position in ``values``) and ``seed``; only points whose parameters match
-    ``where``."""
-    out = np.full((len(values), seeds), np.nan)
-    index = {v: i for i, v in enumerate(values)}
-    for r in results:
-        if all(r.params[k] == v for k, v in where.items()):
-            value = next(row["value"] for row in r.rows if row["metric"] == metric)
-            out[index[r.params[axis]], int(r.params["seed"])] = value
-    return out
-
-
-def _gather(results) -> _Rows:
-    rows = _Rows()
-    for r in results:
-        rows.extend(r.rows)
-    return rows
 
 
 # =============================================================================== Figure 1

@@ -91,6 +91,14 @@ import numpy as np
 
 from .._errors import InputError
 from . import Experiment, RunContext, register, summarize
+from ._common import (
+    seed_sequence as _ss,
+    rng as _rng,
+    check_positive as _check_positive,
+    Rows as _Rows,
+    gather as _gather,
+    value as _value,
+)
 
 PAPER = ("Chen, Cao, Gu, Zhang. A generalized neural tangent kernel analysis for two-layer neural networks. "
          "NeurIPS 2020 (arXiv 2002.04026)")
@@ -99,43 +107,11 @@ INIT_KEY, NOISE_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY = 21, 22, 23, 24
 SMOOTH = ("tanh", "sigmoid")
 
 
-def _ss(seed: int, key: int, *more: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(int(seed), spawn_key=(key, *more))
-
-
-def _rng(seed: int, key: int, *more: int) -> np.random.Generator:
-    return np.random.default_rng(_ss(seed, key, *more))
-
-
-def _check_positive(name: str, value, integer: bool = False) -> None:
-    ok = value is not None and value > 0 and (not integer or int(value) == value)
-    if not ok:
-        raise InputError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
-
-
 def _check_values(name: str, values, minimum: int = 1, integer: bool = False) -> tuple:
     vals = tuple(int(v) if integer else float(v) for v in values)
     if len(vals) < minimum or len(set(vals)) != len(vals) or any(not (v > 0) for v in vals):
         raise InputError(f"{name} must be at least {minimum} distinct positive values, got {values!r}")
     return tuple(sorted(vals))
-
-
-class _Rows(list):
-    """Tidy rows: ``add(metric, value, **ids)``."""
-
-    def add(self, metric: str, value, **ids) -> None:
-        self.append({"metric": metric, "value": float(value), **ids})
-
-
-def _gather(results) -> _Rows:
-    rows = _Rows()
-    for r in results:
-        rows.extend(r.rows)
-    return rows
-
-
-def _value(result, metric: str) -> float:
-    return next(row["value"] for row in result.rows if row["metric"] == metric)
 
 
 # ============================================================================ the generalized NTK

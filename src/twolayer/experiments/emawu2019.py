@@ -59,6 +59,14 @@ import numpy as np
 
 from .._errors import InputError
 from . import Experiment, RunContext, register, summarize
+from ._common import (
+    seed_sequence as _ss,
+    rng as _rng,
+    check_positive as _check_positive,
+    Rows as _Rows,
+    gather as _gather,
+    value as _value,
+)
 
 PAPER = ("E, Ma, Wu. A comparative analysis of the optimization and generalization property of two-layer neural "
          "network and random feature models under gradient descent dynamics. Sci. China Math. 63:1235-1258 "
@@ -79,20 +87,6 @@ SSTAR_EXPONENT_RANGE = (0.25, 0.75)
 
 
 # ------------------------------------------------------------------------------ helpers
-def _ss(seed: int, key: int, *more: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(int(seed), spawn_key=(key, *more))
-
-
-def _rng(seed: int, key: int, *more: int) -> np.random.Generator:
-    return np.random.default_rng(_ss(seed, key, *more))
-
-
-def _check_positive(name: str, value, integer: bool = False) -> None:
-    ok = value is not None and value > 0 and (not integer or int(value) == value)
-    if not ok:
-        raise InputError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
-
-
 def _sorted_unique(name: str, values, kind=float, minimum: int = 1, positive: bool = True) -> tuple:
     vals = tuple(kind(v) for v in values)
     if len(vals) < minimum or len(set(vals)) != len(vals) or (positive and any(v <= 0 for v in vals)):
@@ -104,24 +98,6 @@ def _check_target(target: str, features: int) -> None:
     if target not in TARGETS:
         raise InputError(f"target must be one of {', '.join(TARGETS)}, got {target!r}")
     _check_positive("target_features", features, True)
-
-
-class _Rows(list):
-    """Tidy rows: ``add(metric, value, **ids)``."""
-
-    def add(self, metric: str, value, **ids) -> None:
-        self.append({"metric": metric, "value": float(value), **ids})
-
-
-def _gather(results) -> _Rows:
-    rows = _Rows()
-    for r in results:
-        rows.extend(r.rows)
-    return rows
-
-
-def _value(result, metric: str) -> float:
-    return next(row["value"] for row in result.rows if row["metric"] == metric)
 
 
 def _single_thread(func):

@@ -108,6 +108,7 @@ import numpy as np
 
 from .._errors import InputError
 from . import Experiment, RunContext, register, summarize
+from ._common import (seed_sequence as _ss, rng as _rng, check_positive as _check_positive, Rows as _Rows)
 
 PAPER = ("Li, Ma, Zhang. Learning over-parametrized two-layer ReLU neural networks beyond NTK. "
          "COLT 2020 (PMLR 125), arXiv 2007.04596")
@@ -119,20 +120,6 @@ ALGORITHMS = ("gd", "adam")
 
 #: Energy of |z|, z ~ N(0,1), beyond the constant: Var|z| = 1 − 2/π.
 VAR_ABS = 1.0 - 2.0 / math.pi
-
-
-def _ss(seed: int, key: int, *more: int) -> np.random.SeedSequence:
-    return np.random.SeedSequence(int(seed), spawn_key=(key, *(int(v) for v in more)))
-
-
-def _rng(seed: int, key: int, *more: int) -> np.random.Generator:
-    return np.random.default_rng(_ss(seed, key, *more))
-
-
-def _check_positive(name: str, value, integer: bool = False) -> None:
-    ok = value is not None and value > 0 and (not integer or int(value) == value)
-    if not ok:
-        raise InputError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
 
 
 # =============================================================================== mathematics
@@ -490,13 +477,6 @@ def _common_checks(cfg) -> None:
 
 
 # =============================================================================== points
-class _Rows(list):
-    """Tidy rows: ``add(metric, value, **ids)``."""
-
-    def add(self, metric: str, value, **ids) -> None:
-        self.append({"metric": metric, "value": float(value), **ids})
-
-
 def _update_rule(cfg):
     from ..dynamics import adam_moments, add_decayed_weights, chain, scale
 

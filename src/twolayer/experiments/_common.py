@@ -1,0 +1,59 @@
+"""Small helpers every experiment module uses: seeds, checks, tidy rows, tables of sweep results."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._errors import InputError
+
+__all__ = ["seed_sequence", "rng", "check_positive", "Rows", "gather", "value", "table"]
+
+
+def seed_sequence(seed: int, key: int, *more: int) -> np.random.SeedSequence:
+    """``SeedSequence(seed, spawn_key=(key, *more))``: one independent stream per purpose ``key``
+    (and replicate ``more``), the same on every machine."""
+    return np.random.SeedSequence(int(seed), spawn_key=(int(key), *(int(v) for v in more)))
+
+
+def rng(seed: int, key: int, *more: int) -> np.random.Generator:
+    """A generator on :func:`seed_sequence` ``(seed, key, *more)``."""
+    return np.random.default_rng(seed_sequence(seed, key, *more))
+
+
+def check_positive(name: str, value, integer: bool = False) -> None:
+    """Raise :class:`InputError` unless ``value`` is a positive number (integer if asked)."""
+    ok = value is not None and value > 0 and (not integer or int(value) == value)
+    if not ok:
+        raise InputError(f"{name} must be a positive {'integer' if integer else 'number'}, got {value!r}")
+
+
+class Rows(list):
+    """Tidy rows: ``add(metric, value, **ids)`` appends ``{"metric", "value", **ids}``."""
+
+    def add(self, metric: str, value, **ids) -> None:
+        self.append({"metric": metric, "value": float(value), **ids})
+
+
+def gather(results) -> Rows:
+    """The rows of every point result, in order."""
+    rows = Rows()
+    for r in results:
+        rows.extend(r.rows)
+    return rows
+
+
+def value(result, metric: str) -> float:
+    """The value of ``metric`` in one point result (the first row with that name)."""
+    return next(row["value"] for row in result.rows if row["metric"] == metric)
+
+
+def table(results, metric: str, axis: str, values, seeds: int, **where) -> np.ndarray:
+    """``(len(values), seeds)`` array of ``metric`` from the point results, indexed by the point
+    parameter ``axis`` (position in ``values``) and ``seed``; only points whose parameters match
+    ``where``; NaN where a point is missing."""
+    out = np.full((len(values), seeds), np.nan)
+    index = {v: i for i, v in enumerate(values)}
+    for r in results:
+        if all(r.params[k] == v for k, v in where.items()):
+            out[index[r.params[axis]], int(r.params["seed"])] = value(r, metric)
+    return out
