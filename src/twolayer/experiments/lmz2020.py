@@ -297,14 +297,12 @@ def hermite_sum_kernel(X, Z, degree: int, weights=None, block: int = 1024) -> np
 
 
 def kernel_ridge(K, y, K_test, lam: float) -> np.ndarray:
-    r"""Kernel ridge predictions ``K_test (K + λI)⁻¹ y`` (Cholesky; ``K`` is not modified)."""
-    import scipy.linalg as sla
+    r"""Kernel ridge predictions ``K_test (K + λI)⁻¹ y``: the package's scikit-learn estimator
+    :class:`~twolayer.estimators.KernelRegressor` on the precomputed Gram matrices (Cholesky;
+    ``K`` is not modified)."""
+    from ..estimators import KernelRegressor
 
-    M = np.array(K, dtype=np.float64, copy=True)
-    M[np.diag_indices_from(M)] += lam
-    factor = sla.cho_factor(M, lower=True, overwrite_a=True, check_finite=False)
-    alpha = sla.cho_solve(factor, np.asarray(y, dtype=np.float64), check_finite=False)
-    return np.asarray(K_test) @ alpha
+    return KernelRegressor(kernel="precomputed", ridge=float(lam)).fit(K, y).predict(K_test)
 
 
 def poly_ridge(X, y, X_test, degree: int, lams, *, weights="orders", center: bool = True,
