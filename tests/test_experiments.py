@@ -162,6 +162,112 @@ def test_dask_without_the_package_is_one_clear_error(capsys, tmp_path, monkeypat
     assert not (tmp_path / "d").exists()
 
 
+# ----------------------------------------------------------------------------- Theorem 6.1
+def test_thm6_bound_holds_and_levels_off(thm6):
+    m = load_metrics(thm6)
+    for target in ("linear", "cos", "arctan"):
+        bound = metric_value(m, "bound_cor62", target=target)
+        for r in select_metrics(m, "sqrt_yHy", target=target):
+            assert r["value"] <= bound
+            assert r["value"] <= metric_value(m, "bound_proof", target=target) * (1 + 1e-9)
+        assert metric_value(m, "growth_slope_upper_half", target=target) < 0.15
+    # an independent check of one point: the first 100 rows of the seed-0 sample
+    from twolayer.experiments.arora2019 import Thm6Config, _thm6_inputs, _thm6_target
+
+    cfg = Thm6Config(data="sphere", d=5, n_values=(25, 50, 100, 200, 400), targets=("linear",), seeds=2)
+    X = _thm6_inputs("sphere", 5, 400, 0, 0)[:100]
+    t = _thm6_target(cfg, "linear", 5)
+    y = t(X)
+    assert metric_value(m, "sqrt_yHy", target="linear", n=100, seed=0) == pytest.approx(
+        math.sqrt(y @ np.linalg.solve(first_layer_ntk(X), y)), rel=1e-9)
+    assert metric_value(m, "bound", target="linear", n=100, seed=0) == pytest.approx(3 * np.linalg.norm(t.terms[0].beta))
+    assert polynomial_target_bound(t) == pytest.approx(3.0)  # beta_norm = 1
+
+
+def test_random_labels_do_not_level_off():
+    """The check the thm6 figure makes can fail: random ±1 labels grow like n^0.5."""
+    rng = np.random.default_rng(0)
+    ns = np.array([50, 100, 200, 400])
+    X = rng.standard_normal((400, 5))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = rng.choice([-1.0, 1.0], 400)
+    vals = [math.sqrt(complexity(first_layer_ntk(X[:n]), y[:n]).yHy) for n in ns]
+    assert np.polyfit(np.log(ns[2:]), np.log(vals[2:]), 1)[0] > 0.3
+
+
+# ------------------------------------------------------------------------------ movement
+@pytest.mark.slow
+def test_movement_kernel_regime_at_large_width(tmp_path_factory):
+    run = _run(tmp_path_factory, "arora2019-movement", MOVE, seeds=1)
+    m = load_metrics(run)
+    small, large = (metric_value(m, "dist_ratio_mean", kappa=1.0, width=w) for w in (100, 3200))
+    assert abs(large - 1) < 0.1 and abs(large - 1) < abs(small - 1) + 0.02
+    mv = [metric_value(m, "max_neuron_move_mean", kappa=1.0, width=w) for w in (100, 3200)]
+    slope = math.log(mv[1] / mv[0]) / math.log(32)
+    assert -0.75 < slope < -0.3
+    for w in (100, 3200):  # Lemma C.1 holds
+        assert metric_value(m, "max_neuron_move_mean", kappa=1.0, width=w) <= metric_value(
+            m, "lemma_c1_bound_mean", kappa=1.0, width=w)
+
+
+# ------------------------------------------------------------------------ resume and report
+def test_killed_run_restarts_and_completes_with_the_same_results(fig2, tmp_path):
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "twolayer.cli", "reproduce", "arora2019-fig2", "--out", str(out), "--seeds", "2",
+           "--jobs", "2", "--quiet"] + sum((["--set", s] for s in FIG2), [])
+    env = dict(os.environ, PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "points").glob("*.npz"))) < 2 and proc.poll() is None:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    assert 1 <= len(before) < 6, "the run should have been killed midway"
+    assert main(cmd[3:]) == 0
+    after = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    assert len(after) == 6 and all(after[k] == v for k, v in before.items())  # nothing computed twice
+    assert (out / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()
+    assert load_meta(out)["status"] == "complete"
+    assert not [p for p in out.rglob("*") if p.name != ".sweep.lock" and (p.name.startswith(".") or ".tmp" in p.name)]
+
+
+def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_continue(tmp_path):
+    out = tmp_path / "ctrl-c"
+    cmd = [sys.executable, "-m", "twolayer.cli", "reproduce", "arora2019-fig2", "--out", str(out), "--seeds", "2",
+           "--quiet"] + sum((["--set", s] for s in FIG2), [])
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "points").glob("*.npz"))) < 1 and proc.poll() is None:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "run the same command again to continue" in err and err.count("\n") == 1
+    assert load_meta(out)["status"] == "interrupted"
+    assert main(cmd[3:]) == 0 and load_meta(out)["status"] == "complete"
+
+
+def test_other_settings_in_the_same_folder_are_refused_but_a_longer_grid_reuses_points(fig2, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(fig2, out)
+    with pytest.raises(InputError, match="width"):
+        reproduce("arora2019-fig2", out=out, sets=[s if not s.startswith("width") else "width=250" for s in FIG2],
+                  seeds=2, quiet=True, formats=("png",))
+    stored = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    reproduce("arora2019-fig2", out=out, sets=FIG2, seeds=3, quiet=True, formats=("png",))
+    now = {p.name: p.stat().st_mtime_ns for p in (out / "points").glob("*.npz")}
+    assert len(now) == 9 and all(now[k] == v for k, v in stored.items())
+
+
+def test_report_rebuilds_from_a_copied_folder(fig1, tmp_path, capsys):
+    copy = tmp_path / "elsewhere" / fig1.name
+    shutil.copytree(fig1, copy)
+    (copy / "report.html").unlink()
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "report.html").read_text(encoding="utf-8") == (fig1 / "report.html").read_text(encoding="utf-8")
+
+
 @pytest.mark.slow  # starts a one-worker Dask cluster (a few seconds)
 def test_a_dask_cluster_runs_the_sweep_with_the_same_numbers(fig2, tmp_path):
     distributed = pytest.importorskip("dask.distributed")

@@ -417,7 +417,9 @@ def main(argv=None) -> int:
         print(f"twolayer: error: {msg}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("twolayer: interrupted", file=sys.stderr)
+        hint = (": finished sweep points are stored; run the same command again to continue"
+                if args.verb in ("reproduce", "demo") else "")
+        print(f"twolayer: interrupted{hint}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. piped into head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
