@@ -276,3 +276,19 @@ def test_a_dask_cluster_runs_the_sweep_with_the_same_numbers(fig2, tmp_path):
         out = reproduce("arora2019-fig2", out=tmp_path / "dask", sets=FIG2, seeds=2, quiet=True, formats=("png",),
                         executor=client.get_executor())
     assert (out / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()
+
+
+def test_paper_preset_reads_local_mnist_files(tmp_path):
+    """The paper preset end to end on tiny IDX files made here (the paper's m, κ, η; shrunk n, steps)."""
+    from .test_data_mnist import make_arrays, write_idx_folder
+
+    write_idx_folder(tmp_path / "mnist", make_arrays(n_train=300, n_test=150))  # 60 + 30 images of classes 0, 1
+    run = reproduce("arora2019-fig1", out=tmp_path / "run", preset="paper", data=f"mnist:{tmp_path / 'mnist'}",
+                    sets=["n_train=40", "n_test=20", "width=64", "steps=50", "records=5"], quiet=True,
+                    formats=("png",))
+    cfg, meta, m = load_config(run), load_meta(run), load_metrics(run)
+    assert cfg["preset"] == "paper" and cfg["kappa"] == 0.01 and cfg["lr"] == 1e-3 and cfg["dtype"] == "float32"
+    assert cfg["resolved"]["lr"] == 1e-3 and cfg["resolved"]["normalization"] == "mean"
+    assert meta["status"] == "complete" and meta["data"]["source"] == "mnist"
+    assert all(len(f["sha256"]) == 64 for f in meta["data"]["files"])
+    assert metric_value(m, "n") == 40 and (run / "figures" / "loss_curves.png").is_file()
