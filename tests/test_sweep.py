@@ -3,6 +3,7 @@ fingerprints, corrupt files, exceptions, executors, the on-disk format."""
 
 from __future__ import annotations
 
+import io
 import functools
 import json
 import multiprocessing
@@ -26,6 +27,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from twolayer import InputError
+from twolayer import sweep
 from twolayer.sweep import (
     PointResult,
     ResultStore,
@@ -557,3 +559,36 @@ def test_resume_after_sigkill(tmp_path):
     assert set(recomputed) == keys - before and set(recomputed.values()) == {1}
     assert_same(resumed, reference(tmp_path, points, root_seed=7))
     assert {p.name for p in folder.iterdir()} == {"fingerprint.json", ".sweep.lock"} | {f"{k}.npz" for k in keys}
+
+
+def _point_with_inner_bar(params, seed):
+    from twolayer._progress import step_progress
+
+    bar = step_progress(10, f"inner {params['x']}")
+    for k in range(1, 11):
+        bar(k, 10, 0.5)
+    bar.close()
+    return [{"metric": "x", "value": float(params["x"])}], {}
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_inner_progress_bars_only_for_points_run_here(tmp_path, monkeypatch):
+    """A point's own bar (e.g. over GD steps) shows when the sweep runs it in this process with
+    progress on, and never when progress is off or outside a sweep."""
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # the plain text bar, whatever is installed
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    fake = _Tty()
+    monkeypatch.setattr(sys, "stderr", fake)
+    pts = sweep.grid(x=[1, 2])
+    sweep.run_sweep(_point_with_inner_bar, pts, store=sweep.ResultStore(tmp_path / "a", {"k": 1}), root_seed=0)
+    assert "inner 1" in fake.getvalue() and "inner 2" in fake.getvalue() and "10/10" in fake.getvalue()
+    fake.seek(0)
+    fake.truncate()
+    sweep.run_sweep(_point_with_inner_bar, pts, store=sweep.ResultStore(tmp_path / "b", {"k": 1}), root_seed=0,
+                    progress=False)
+    _point_with_inner_bar({"x": 3}, None)
+    assert "inner" not in fake.getvalue()

@@ -5,10 +5,15 @@ Progress is shown only when asked for and stderr is a terminal (never in pipes, 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 
-__all__ = ["progress_bar"]
+__all__ = ["progress_bar", "inner_progress", "step_progress"]
+
+#: Whether work running inside the current sweep point may show its own bar (set by the sweep
+#: runner for points it runs in this process; pool workers never show one).
+_INNER = False
 
 
 class _NoProgress:
@@ -66,3 +71,20 @@ def progress_bar(total: int, desc: str = "", enabled: bool = True, stream=None):
     except ImportError:
         return _TextProgress(total, desc, stream)
     return _TqdmProgress(total, desc, tqdm)
+
+
+@contextlib.contextmanager
+def inner_progress(enabled: bool):
+    """Within this block, :func:`step_progress` bars are shown (on a terminal) when ``enabled``."""
+    global _INNER
+    old, _INNER = _INNER, bool(enabled)
+    try:
+        yield
+    finally:
+        _INNER = old
+
+
+def step_progress(total: int, desc: str = ""):
+    """A bar for the steps of one long computation inside a sweep point (e.g. ``train(progress=)``):
+    shown only for points the sweep runs in this process with progress on, and only on a terminal."""
+    return progress_bar(total, desc, enabled=_INNER)

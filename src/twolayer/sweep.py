@@ -105,7 +105,7 @@ import numpy as np
 
 from ._errors import InputError
 from ._io import atomic_open, atomic_write_json, to_json
-from ._progress import progress_bar
+from ._progress import inner_progress, progress_bar
 
 try:  # POSIX record locks; absent on Windows, where sweeps run unlocked
     import fcntl
@@ -710,7 +710,8 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
             bar(len(results), total)
             # one point left (or jobs == 1): run it here with every core, no pool to start
             if todo and executor is None and min(jobs, len(todo)) == 1:
-                _run_serial(func, todo, store, root_seed, results, bar, total)
+                with inner_progress(progress is not False):
+                    _run_serial(func, todo, store, root_seed, results, bar, total)
             elif todo:
                 _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_job)
         finally:

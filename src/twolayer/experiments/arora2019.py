@@ -32,6 +32,7 @@ draws (common random numbers).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from dataclasses import dataclass
@@ -102,6 +103,18 @@ def _start(cfg, ctx: RunContext):
     return prepared, lr, max_lr, rows
 
 
+@contextlib.contextmanager
+def _steps_bar(steps: int, desc: str):
+    """A progress bar over the GD steps of one point (shown only for points run in this process)."""
+    from .._progress import step_progress
+
+    bar = step_progress(steps, desc)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
 def _record_lr(ctx: RunContext, lr: float, max_lr: float) -> None:
     ctx.resolve(loss="1/2 n^-1 sum_i (y_i - f(x_i))^2", normalization="mean", lr=lr, max_stable_lr=max_lr,
                 lr_fraction_of_max=lr / max_lr, stable_lr_rule="2n / lambda_max(H-infinity)",
@@ -162,8 +175,9 @@ def _fig1_point(params: dict, seed_seq, *, cfg: Fig1Config):
     s = int(params["seed"])
     net = init_network("arora", ds.d, cfg.width, seed=_ss(cfg.seed, INIT_KEY, s), kappa=cfg.kappa, batch=3,
                        dtype=cfg.dtype)
-    res = train(net, ds.X, Y, lr=lr, steps=cfg.steps, normalization="mean", n_records=cfg.records,
-                gram_diagnostics=False, check_stability=True)
+    with _steps_bar(cfg.steps, f"fig1 seed {s}") as bar:
+        res = train(net, ds.X, Y, lr=lr, steps=cfg.steps, normalization="mean", n_records=cfg.records,
+                    gram_diagnostics=False, check_stability=True, progress=bar)
     rows = _Rows()
     names = ("loss", "predicted_loss_init", "dist_from_init", "max_neuron_move", "activation_flips")
     for b, lab in enumerate(LABEL_SETS):
@@ -274,8 +288,9 @@ def _fig2_point(params: dict, seed_seq, *, cfg: Fig2Config):
     c = complexity(H, y, solver=solver)
     b = generalization_bound(c, delta=cfg.delta)
     net = init_network("arora", ds.d, cfg.width, seed=_ss(cfg.seed, INIT_KEY, s), kappa=cfg.kappa, dtype=cfg.dtype)
-    res = train(net, ds.X, y, lr=lr, steps=cfg.steps, normalization="mean", X_test=ds.X_test, y_test=yt,
-                n_records=cfg.records, rtol=cfg.rtol, gram_diagnostics=False)
+    with _steps_bar(cfg.steps, f"fig2 p={p:g} seed {s}") as bar:
+        res = train(net, ds.X, y, lr=lr, steps=cfg.steps, normalization="mean", X_test=ds.X_test, y_test=yt,
+                    n_records=cfg.records, rtol=cfg.rtol, gram_diagnostics=False, progress=bar)
     f = spec.predict(K_test, y, [res.n_steps], lr, normalization="mean")[0]
     ids = dict(labels="noisy", noise=p, seed=s)
     rows = _Rows()
@@ -511,8 +526,9 @@ def _movement_point(params: dict, seed_seq, *, cfg: MovementConfig):
     m, kappa, s = int(params["width"]), float(params["kappa"]), int(params["seed"])
     net = init_network("arora", ds.d, m, seed=_ss(cfg.seed, INIT_KEY, s), kappa=kappa, dtype=cfg.dtype)
     probe_loss = 0.5 * float(np.mean(ds.y**2))
-    res = train(net, ds.X, ds.y, lr=lr, steps=cfg.steps, normalization="mean", n_records=20,
-                tol=cfg.tol_ratio * probe_loss, gram_diagnostics=False)
+    with _steps_bar(cfg.steps, f"movement m={m} kappa={kappa:g} seed {s}") as bar:
+        res = train(net, ds.X, ds.y, lr=lr, steps=cfg.steps, normalization="mean", n_records=20,
+                    tol=cfg.tol_ratio * probe_loss, gram_diagnostics=False, progress=bar)
     last = {k: float(v[0, -1]) for k, v in res.metrics.items()}
     r0 = math.sqrt(2.0 * ds.n * float(res.metrics["loss"][0, 0]))      # ‖y − u(0)‖ (½n⁻¹Σ loss)
     ids = dict(kappa=kappa, width=m, seed=s)
