@@ -374,3 +374,22 @@ def test_network_properties_and_copy():
     manual = Network(W=net.W[1:2], a=net.a[1:2], scale=net.scale, activation=net.activation, param=net.param,
                      meta=net.meta)
     np.testing.assert_array_equal(forward(manual, np.eye(3))[0], forward(net, np.eye(3))[1])
+
+
+def test_init_network_takes_another_activation_and_the_dynamics_use_the_empirical_kernel():
+    from twolayer import dynamics as D
+    from twolayer.networks import ACTIVATIONS
+
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    sig = init_network("mean-field", 3, 8, seed=1, activation="sigmoid")
+    tanh = init_network("mean-field", 3, 8, seed=1)
+    assert (sig.activation, tanh.activation) == ("sigmoid", "tanh")
+    np.testing.assert_array_equal(sig.W, tanh.W)  # same draws, only the activation differs
+    z = X @ sig.W[0].T
+    np.testing.assert_allclose(forward(sig, X)[0], sig.scale * ACTIVATIONS["sigmoid"].value(z) @ sig.a[0], rtol=1e-12)
+    relu_as_tanh = init_network("both", 3, 8, seed=1, activation="tanh")
+    assert D.reference_kernel(relu_as_tanh, X) is None  # the closed form is for ReLU only
+    assert D.reference_kernel(init_network("both", 3, 8, seed=1), X) is not None
+    with pytest.raises(InputError, match="unknown activation"):
+        init_network("both", 3, 8, seed=1, activation="gelu")

@@ -181,13 +181,14 @@ def reference_kernel(net: Network, X, Z=None) -> np.ndarray | None:
     * ``arora``: ``H^∞`` (first-layer NTK; independent of κ);
     * ``both``: ``H^∞ + κ² κ_1``;  ``rf``: ``κ² κ_1``;
     * ``ema-wu``: ``m (κ_1/d + β² H^∞)``;  ``ema-wu-rf``: ``m κ_1 / d``;
-    * ``mean-field``: no closed form for smooth activations: ``None`` (use the empirical H(0)).
+    * ``mean-field``, or any network whose activation is not ReLU: no closed form here, ``None``
+      (use the empirical H(0)).
 
     Shapes: ``X`` (n, d), ``Z`` (n_z, d) → (n, n_z).
     """
     p = get_parameterization(net.param)
     kappa, beta, m, d = net.meta.get("kappa", 1.0), net.meta.get("beta", 1.0 / net.width), net.width, net.dim
-    if p.init == "mean-field":
+    if p.init == "mean-field" or net.activation != "relu":
         return None
     parts = []
     if "W" in p.trains:

@@ -65,7 +65,6 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import replace
 
 import numpy as np
 import scipy.linalg as sla
@@ -527,9 +526,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
             noise_seed = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (1,),
                                                 pool_size=ss.pool_size)
         net = init_network(self.param, X.shape[1], width, seed=seed, kappa=self.kappa, beta=self.beta,
-                           alpha=self.alpha, symmetric=bool(self.symmetric))
-        if self.activation is not None and self.activation != net.activation:
-            net = replace(net, activation=self.activation)
+                           alpha=self.alpha, symmetric=bool(self.symmetric), activation=self.activation)
         p = PARAMETERIZATIONS[self.param]
         norm = self.normalization or p.loss_normalization
         # A zero input row gives φ(0) = 0 features and zero gradients for every ReLU

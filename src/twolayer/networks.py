@@ -207,7 +207,7 @@ def _rng(seed):
 
 
 def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 1.0, beta: float | None = None,
-                 alpha: float = 1.0, symmetric: bool = False, dtype=np.float64) -> Network:
+                 alpha: float = 1.0, symmetric: bool = False, dtype=np.float64, activation: str | None = None) -> Network:
     r"""Draw ``batch`` networks of width ``m`` from the parameterization's initialization.
 
     Parameters
@@ -231,12 +231,19 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
         Pair each neuron with a sign-flipped copy (``a_{r+m/2} = −a_r``, same ``w``) so that
         ``f ≡ 0`` at initialization; needs even ``m``.
     dtype : float64 or float32
+    activation : str, optional
+        A key of :data:`ACTIVATIONS` instead of the parameterization's own (e.g. ``"sigmoid"`` for
+        the mean-field network). The closed-form reference kernels are for ReLU; with another
+        activation the dynamics compare against the network's empirical tangent kernel.
 
     Returns
     -------
     Network
     """
     p = get_parameterization(param)
+    activation = p.activation if activation is None else activation
+    if activation not in ACTIVATIONS:
+        raise InputError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
     if int(m) < 1 or int(d) < 1 or int(batch) < 1:
         raise InputError(f"width, input dimension and batch must be >= 1 (got m={m}, d={d}, batch={batch})")
     if symmetric and m % 2:
@@ -271,7 +278,7 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
             w, s = np.concatenate([w, w]), np.concatenate([s, -s])
         W[b], a[b] = w, s
     meta = {"kappa": kappa, "beta": beta, "alpha": alpha, "symmetric": symmetric, "seed": seed_rec}
-    return Network(W=W, a=a, scale=p.scale(m, alpha), activation=p.activation, param=p.name, meta=meta)
+    return Network(W=W, a=a, scale=p.scale(m, alpha), activation=activation, param=p.name, meta=meta)
 
 
 def child_seeds(ss: np.random.SeedSequence, count: int) -> list[np.random.SeedSequence]:

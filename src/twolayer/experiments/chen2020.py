@@ -634,13 +634,10 @@ class WidthConfig:
 
 
 def _init(cfg, d: int, m: int, alpha: float, s: int):
-    from dataclasses import replace
-
     from ..networks import init_network
 
-    net = init_network("mean-field", d, m, seed=_ss(cfg.seed, INIT_KEY, s), alpha=alpha, symmetric=True,
-                       dtype=cfg.dtype)
-    return net if net.activation == cfg.activation else replace(net, activation=cfg.activation)
+    return init_network("mean-field", d, m, seed=_ss(cfg.seed, INIT_KEY, s), alpha=alpha, symmetric=True,
+                        dtype=cfg.dtype, activation=cfg.activation)
 
 
 def _width_point(params: dict, seed_seq, *, cfg: WidthConfig):
