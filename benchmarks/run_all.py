@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_kernels  # noqa: E402
 import bench_spectra  # noqa: E402
+import bench_sweep  # noqa: E402
 from _common import ForeignLoad, Row, log, print_environment, print_table  # noqa: E402
 
 
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
     p.add_argument("--large", action="store_true", help="also time eigh at n = 8,000")
     p.add_argument("--repeat", type=int, default=3, help="timed repetitions per measurement (best is reported; >= 3)")
     p.add_argument("--no-rss", action="store_true", help="skip the RSS subprocess cross-check of the kernel memory")
-    p.add_argument("--only", choices=("kernels", "spectra", "dynamics"), help="run one group only")
+    p.add_argument("--only", choices=("kernels", "spectra", "dynamics", "sweep"), help="run one group only")
     p.add_argument("--strict", action="store_true", help="exit 1 if any target is missed")
     a = p.parse_args(argv)
     repeat = max(3, a.repeat)
@@ -80,6 +81,8 @@ def main(argv=None) -> int:
         rows += bench_spectra.run(quick=a.quick, large=a.large, repeat=repeat)
     if a.only in (None, "dynamics"):
         rows += _dynamics_rows(a.quick)
+    if a.only in (None, "sweep"):
+        rows += bench_sweep.run(quick=a.quick)
     foreign = load.stop()
     log(f"done in {time.perf_counter() - t0:.0f} s")
     if foreign is not None:
