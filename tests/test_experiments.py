@@ -292,3 +292,16 @@ def test_paper_preset_reads_local_mnist_files(tmp_path):
     assert meta["status"] == "complete" and meta["data"]["source"] == "mnist"
     assert all(len(f["sha256"]) == 64 for f in meta["data"]["files"])
     assert metric_value(m, "n") == 40 and (run / "figures" / "loss_curves.png").is_file()
+
+
+def test_show_config_prints_the_resolved_settings_and_runs_nothing(capsys, tmp_path):
+    assert main(["reproduce", "arora2019-fig2", "--preset", "paper", "--set", "width=500", "--seeds", "4",
+                 "--show-config", "--json", "--out", str(tmp_path / "x")]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert (got["preset"], got["width"], got["seeds"], got["kappa"], got["steps"]) == ("paper", 500, 4, 0.01, 1_000_000)
+    assert not (tmp_path / "x").exists()
+    assert main(["reproduce", "arora2019-thm6", "--show-config"]) == 0
+    import tomllib
+
+    text = capsys.readouterr().out
+    assert tomllib.loads(text)["n_values"] == [50, 100, 200, 400, 800, 1600, 3200]

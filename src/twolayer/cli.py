@@ -278,6 +278,15 @@ def cmd_reproduce(args) -> None:
         width = max(len(e["name"]) for e in exps)
         print("\n".join(f"{e['name']:<{width}}  {e['summary']}" for e in exps))
         return
+    if args.show_config:
+        from .experiments import config_record, get_experiment, resolve_config
+        from .runfolder import toml_dumps
+
+        exp = get_experiment(args.experiment)
+        cfg = resolve_config(exp, preset=args.preset, data=args.data, seeds=args.seeds, seed=args.seed, sets=args.set)
+        record = config_record(exp, cfg, args.preset)
+        _emit(args, record, toml_dumps(record).rstrip("\n") + "\n# (nothing run: drop --show-config to run)")
+        return
     t = time.perf_counter()
     executor = None
     if args.dask:
@@ -381,6 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                                                       "needs dask[distributed]) instead of local processes")
     rp.add_argument("--out", help="run folder (default runs/EXPERIMENT); rerun the same command to continue an "
                                   "interrupted run")
+    rp.add_argument("--show-config", action="store_true",
+                    help="print the resolved settings (every key --set accepts) and exit without running")
     rp.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
     rp.add_argument("--json", action="store_true", help="print one JSON object")
     rp.set_defaults(func=cmd_reproduce)
