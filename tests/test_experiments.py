@@ -305,3 +305,11 @@ def test_show_config_prints_the_resolved_settings_and_runs_nothing(capsys, tmp_p
 
     text = capsys.readouterr().out
     assert tomllib.loads(text)["n_values"] == [50, 100, 200, 400, 800, 1600, 3200]
+
+
+def test_thm6_with_two_sizes_fits_the_slope_through_both(tmp_path):
+    run = reproduce("arora2019-thm6", out=tmp_path / "two", sets=["n_values=20,40", "targets=linear", "d=5"],
+                    seeds=1, quiet=True, formats=("png",))
+    m = load_metrics(run)
+    a, b = (metric_value(m, "sqrt_yHy", target="linear", n=n, seed=0) for n in (20, 40))
+    assert metric_value(m, "growth_slope_upper_half", target="linear") == pytest.approx(math.log(b / a) / math.log(2))

@@ -107,11 +107,9 @@ class RunContext:
                              executor=self.executor, progress=self.progress, desc=desc)
 
     def save_figure(self, fig, name: str, caption: str | None = None) -> None:
-        import matplotlib.pyplot as plt
-
+        """Save a :class:`matplotlib.figure.Figure` (built without pyplot, so nothing to close)."""
         with self.rf.stage("figures"):
             self.rf.save_figure(fig, name, caption=caption, formats=self.formats)
-        plt.close(fig)
 
 
 def register(exp: Experiment) -> Experiment:
