@@ -6,7 +6,7 @@ import numpy as np
 
 from .._errors import InputError
 
-__all__ = ["seed_sequence", "rng", "check_positive", "Rows", "gather", "value", "table"]
+__all__ = ["seed_sequence", "rng", "check_positive", "Rows", "gather", "value", "table", "loglog_slope"]
 
 
 def seed_sequence(seed: int, key: int, *more: int) -> np.random.SeedSequence:
@@ -57,3 +57,13 @@ def table(results, metric: str, axis: str, values, seeds: int, **where) -> np.nd
         if all(r.params[k] == v for k, v in where.items()):
             out[index[r.params[axis]], int(r.params["seed"])] = value(r, metric)
     return out
+
+
+def loglog_slope(x, y) -> float:
+    """Least-squares slope of ``log y`` on ``log x`` over the finite positive pairs (NaN if fewer
+    than two): the fitted exponent ``a`` of ``y ∝ x^a``."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
+    if ok.sum() < 2:
+        return float("nan")
+    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])

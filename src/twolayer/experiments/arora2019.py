@@ -42,6 +42,7 @@ import numpy as np
 from .._errors import InputError
 from . import Experiment, RunContext, register, summarize
 from ._common import (
+    loglog_slope as _slope,
     seed_sequence as _ss,
     rng as _rng,
     check_positive as _check_positive,
@@ -468,7 +469,7 @@ def run_thm6(cfg: Thm6Config, ctx: RunContext) -> None:
         bounds[name], sharp[name] = get["bound"], get["bound_sharp"]
         measured[name] = summarize(A)
         half = np.arange(ns.size) >= ns.size - max(2, (ns.size + 1) // 2)  # the upper half, at least 2 sizes
-        slopes[name] = float(np.polyfit(np.log(ns[half]), np.log(measured[name][0][half]), 1)[0])
+        slopes[name] = _slope(ns[half], measured[name][0][half])
         for i, n in enumerate(cfg.n_values):
             rows.add("sqrt_yHy_mean", measured[name][0][i], target=name, n=n)
             rows.add("sqrt_yHy_std", measured[name][1][i], target=name, n=n)
@@ -564,7 +565,7 @@ def run_movement(cfg: MovementConfig, ctx: RunContext) -> None:
             tab[metric] = summarize(_table(results, metric, "width", cfg.widths, cfg.seeds, kappa=kappa))
             for i, m in enumerate(cfg.widths):
                 rows.add(f"{metric}_mean", tab[metric][0][i], kappa=kappa, width=m)
-        slope = float(np.polyfit(np.log(ws), np.log(tab["max_neuron_move"][0]), 1)[0])
+        slope = _slope(ws, tab["max_neuron_move"][0])
         rows.add("max_move_slope", slope, kappa=kappa)
         curves[kappa] = tab
     ctx.rf.write_metrics(rows)

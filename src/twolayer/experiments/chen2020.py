@@ -92,6 +92,7 @@ import numpy as np
 from .._errors import InputError
 from . import Experiment, RunContext, register, summarize
 from ._common import (
+    loglog_slope as _slope,
     seed_sequence as _ss,
     rng as _rng,
     check_positive as _check_positive,
@@ -378,14 +379,6 @@ def decay_rate(t, loss, plateau: float, drop: float = 10.0) -> float:
     g = math.log(goal)
     tj = t[j] if y1 == y0 else t[j - 1] + (t[j] - t[j - 1]) * (g - y0) / (y1 - y0)
     return float(math.log(drop) / tj)
-
-
-def _slope(x, y) -> float:
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
 # =============================================================================== chen2020-alpha

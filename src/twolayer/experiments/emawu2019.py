@@ -60,6 +60,7 @@ import numpy as np
 from .._errors import InputError
 from . import Experiment, RunContext, register, summarize
 from ._common import (
+    loglog_slope as _slope,
     seed_sequence as _ss,
     rng as _rng,
     check_positive as _check_positive,
@@ -114,15 +115,6 @@ def _single_thread(func):
             return func(*args, **kwargs)
 
     return wrapper
-
-
-def _slope(x, y) -> float:
-    """Least-squares slope of ``log y`` on ``log x`` (NaN if fewer than two positive points)."""
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
-    if ok.sum() < 2:
-        return float("nan")
-    return float(np.polyfit(np.log(x[ok]), np.log(y[ok]), 1)[0])
 
 
 # ------------------------------------------------------------------------------ data
