@@ -26,6 +26,7 @@ import difflib
 import math
 import shutil
 import time
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -170,7 +171,7 @@ def _coerce(value, tp, key: str):
     """Convert ``value`` (str from ``--set``, or a Python value from a preset) to the field type ``tp``."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         if value is None or (isinstance(value, str) and value.lower() in ("none", "")):
             if type(None) in args:
                 return None
