@@ -1,4 +1,4 @@
-"""The HTML report: rebuilt from a copied run folder alone, escaped, captions computed from metrics."""
+"""The HTML report: rebuilt from a copied run folder alone, escaped, verdicts read from claims.json."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from matplotlib.figure import Figure
 
 from twolayer._errors import DataError
 from twolayer.experiments import reproduce
-from twolayer.report import CAPTIONS, build_report, figure_caption, register_caption
-from twolayer.runfolder import RunFolder, load_metrics, metric_value
+from twolayer.report import build_report, figure_caption
+from twolayer.runfolder import RunFolder, load_claims, load_metrics, metric_value, write_claims
 
 IMG_RE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 
@@ -46,11 +46,11 @@ def test_rebuilds_from_copied_folder(demo_run, tmp_path):
         assert f"{v:.4g}" in page or f"{v:.6g}" in page, name
     # the config and the data provenance are shown
     assert "experiment = &quot;arora2019-fig1&quot;" in page and "lr_fraction = 0.5" in page and "sha256" in page
-    # every figure has a data-driven caption, and this run agrees with the paper everywhere
+    # every figure is shown, and every judged claim appears once in the table and once in a caption
     for name in ("loss_curves", "spectrum_projections"):
         assert f"id='fig-{name}'" in page
-    assert page.count("badge ok") == len(pngs) and "badge bad" not in page
-    assert "this run agrees" in page and "does NOT agree" not in page
+    for rec in load_claims(copy):
+        assert page.count(f"Verdict: {rec['verdict']}.") >= 1 and f"<b>{rec['claim']}</b>" in page
     assert not list(copy.rglob("*.tmp"))
 
 
@@ -73,50 +73,41 @@ def _tiny_run(path, rows, config, caption=None, experiment="unit"):
     return rf.path
 
 
-def test_captions_are_computed_from_metrics(tmp_path):
-    # true labels converging SLOWER than random ones: the caption must say the run disagrees
-    steps = [0, 1, 10, 100]
-    rows = []
-    for lab, rate in [("true", 0.1), ("random", 0.5)]:
-        rows += [{"metric": "predicted_loss", "value": 0.5 * np.exp(-rate * k), "labels": lab, "step": k} for k in steps]
-    run = _tiny_run(tmp_path / "r", rows, {"experiment": "unit"})
+def _record(verdict, figure="loss_curves", claim="c", statement="s"):
+    return {"figure": figure, "claim": claim, "statement": statement, "source": "src", "verdict": verdict,
+            "statistic": 1.5, "threshold": 1.0, "reason": "because", "assumptions_met": None, "rule": "r",
+            "threshold_reason": "t", "assumptions": ""}
+
+
+def test_badges_and_captions_come_from_the_same_claim_records(tmp_path):
+    run = _tiny_run(tmp_path / "r", [{"metric": "n", "value": 3}], {"experiment": "unit"}, caption="What is plotted.")
+    write_claims(run, [_record("agrees"), _record("disagrees", claim="c2"), _record("inconclusive", figure="other")])
     page = build_report(run).read_text(encoding="utf-8")
-    assert "does NOT agree" in page and "badge bad" in page
-    rows2 = [dict(r, labels={"true": "random", "random": "true"}[r["labels"]]) for r in rows]
-    run2 = _tiny_run(tmp_path / "r2", rows2, {"experiment": "unit"})
-    page2 = build_report(run2).read_text(encoding="utf-8")
-    assert "this run agrees" in page2 and "badge bad" not in page2
+    meta = __import__("twolayer.runfolder", fromlist=["load_meta"]).load_meta(run)
+    text, verdict = figure_caption("loss_curves", meta, load_claims(run))
+    assert verdict == "disagrees" and text.startswith("What is plotted.") and text.count("Verdict:") == 2
+    assert figure_caption("other", meta, load_claims(run))[1] == "inconclusive"
+    assert figure_caption("nothing", {}, []) == ("Figure nothing.", None)
+    # badges: each claim in the top table and under its figure, plus one per figure (worst of its claims)
+    assert page.count("badge bad") == 3 and page.count("badge unsure") == 3 and page.count("badge ok") == 2
+    assert "1 agrees, 1 disagrees, 1 inconclusive" in page
 
 
-def test_escaping_registry_and_fallbacks(tmp_path):
+def test_escaping_and_fallbacks(tmp_path):
     evil = "<script>alert('x')</script> & \"q\""
     run = _tiny_run(tmp_path / "e", [{"metric": "n", "value": 3, "labels": evil}],
                     {"experiment": "unit", "note": evil}, caption=evil, experiment="unit")
+    write_claims(run, [_record("agrees", statement=evil)])
     page = build_report(run).read_text(encoding="utf-8")
     assert "<script>" not in page and "&lt;script&gt;alert(" in page
-    # loss_curves has a registered caption but its metrics are missing -> static caption from meta.json
-    assert page.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;q&quot;") >= 3
-
-    calls = []
-
-    @register_caption("unit/other")
-    def _cap(metrics, config):
-        calls.append(config["note"])
-        return f"{len(metrics)} metric rows", True
-
-    try:
-        page = build_report(run).read_text(encoding="utf-8")
-        assert calls == [evil] and "1 metric rows" in page and page.count("badge ok") == 1
-        assert figure_caption("nothing", [], {}, {}) == ("Figure nothing.", None)
-    finally:
-        CAPTIONS.pop("unit/other")
+    assert page.count("&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; &quot;q&quot;") >= 4
 
 
 def test_report_of_incomplete_folder(tmp_path):
     rf = RunFolder(tmp_path / "crashed", experiment="unit")   # meta.json only, status "running"
     page = build_report(rf.path).read_text(encoding="utf-8")
     assert "Missing from this folder: config.toml, metrics.csv" in page
-    assert "status is <b>running</b>" in page and "No figures" in page
+    assert "status is <b>running</b>" in page and "No figures" in page and "claims.json is missing" in page
     with pytest.raises(DataError, match="not a directory"):
         build_report(tmp_path / "nope")
 

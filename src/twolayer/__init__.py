@@ -5,7 +5,7 @@ The public surface is small; the implementation lives in one module per concept:
 :mod:`twolayer.kernels`, :mod:`twolayer.spectra`, :mod:`twolayer.bounds`, :mod:`twolayer.data`.
 """
 
-from ._errors import DataError, InputError, SingularKernelError, TwolayerError
+from ._errors import DataError, DivergenceError, InputError, SingularKernelError, TwolayerError
 from .bounds import (
     Complexity,
     GeneralizationBound,
@@ -21,7 +21,7 @@ from .spectra import Spectrum, spectrum, worst_case_labels
 __version__ = "0.1.0"
 
 __all__ = [
-    "TwolayerError", "InputError", "DataError", "SingularKernelError",
+    "TwolayerError", "InputError", "DataError", "SingularKernelError", "DivergenceError",
     "first_layer_ntk", "random_features_kernel", "two_layer_ntk", "empirical_gram",
     "Spectrum", "spectrum", "worst_case_labels",
     "KernelSolver", "Complexity", "complexity", "GeneralizationBound", "generalization_bound",

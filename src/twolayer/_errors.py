@@ -7,7 +7,7 @@ problem and the fix in one line. The CLI prints exactly that line (no traceback 
 
 from __future__ import annotations
 
-__all__ = ["TwolayerError", "InputError", "DataError", "SingularKernelError"]
+__all__ = ["TwolayerError", "InputError", "DataError", "SingularKernelError", "DivergenceError"]
 
 
 class TwolayerError(Exception):
@@ -38,3 +38,8 @@ class SingularKernelError(TwolayerError, ValueError):
         super().__init__(message)
         self.rows = list(rows)
         self.lambda_min = lambda_min
+
+
+class DivergenceError(TwolayerError):
+    """Training diverged (the loss blew up or became non-finite): the learning rate is above the
+    largest stable one for this kernel; the message gives that rate."""

@@ -295,13 +295,28 @@ def cmd_reproduce(args) -> None:
         executor = dask_executor(args.dask)
     out = reproduce(args.experiment, out=args.out, preset=args.preset, data=args.data, seeds=args.seeds,
                     seed=args.seed, sets=args.set, jobs=args.jobs, quiet=args.quiet or args.json, executor=executor)
-    if args.json:
-        from .runfolder import load_meta
+    from .claims import count_verdicts
+    from .runfolder import load_claims, load_meta
 
+    claims = load_claims(out)
+    counts = count_verdicts(claims)
+    if args.json:
         meta = load_meta(out)
         _emit(args, {"experiment": args.experiment, "run_dir": str(out), "report": str(out / "report.html"),
                      "status": meta.get("status"), "figures": sorted(meta.get("figures") or {}),
-                     "seconds": time.perf_counter() - t}, "")
+                     "verdicts": counts, "claims": claims, "seconds": time.perf_counter() - t}, "")
+    elif not args.quiet:
+        for r in claims:
+            print(f"  {r['verdict']:<12} {r['claim']}: {r['reason'] or r['statement']}")
+        print(f"{args.experiment}: claims {counts['agrees']} agree, {counts['disagrees']} disagree, "
+              f"{counts['inconclusive']} inconclusive")
+    if args.strict and counts["disagrees"]:
+        raise _StrictFailure(f"{counts['disagrees']} claim(s) disagree with the paper "
+                             f"({', '.join(r['claim'] for r in claims if r['verdict'] == 'disagrees')}); see {out / 'report.html'}")
+
+
+class _StrictFailure(Exception):
+    """``reproduce --strict``: some claim disagrees (exit code 3)."""
 
 
 def cmd_report(args) -> None:
@@ -393,7 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--show-config", action="store_true",
                     help="print the resolved settings (every key --set accepts) and exit without running")
     rp.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
-    rp.add_argument("--json", action="store_true", help="print one JSON object")
+    rp.add_argument("--json", action="store_true", help="print one JSON object (with the judged claims)")
+    rp.add_argument("--strict", action="store_true", help="exit with code 3 when any claim disagrees with the paper")
     rp.set_defaults(func=cmd_reproduce)
 
     d = sub.add_parser("demo", help="the main job: Arora et al. Fig. 1, Fig. 2 and Thm 6.1 on the bundled digits")
@@ -427,6 +443,9 @@ def main(argv=None) -> int:
             msg = f"floating-point error ({msg}); check the data for extreme values or rerun with --debug"
         print(f"twolayer: error: {msg}", file=sys.stderr)
         return 2
+    except _StrictFailure as exc:
+        print(f"twolayer: strict: {exc}", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         hint = (": finished sweep points are stored; run the same command again to continue"
                 if args.verb in ("reproduce", "demo") else "")

@@ -30,7 +30,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from ._errors import InputError, TwolayerError
+from ._errors import DivergenceError, InputError
 from ._io import atomic_save_npz, to_json
 from .bounds import movement_bound
 from .kernels import first_layer_ntk, random_features_kernel
@@ -41,10 +41,6 @@ from .spectra import Spectrum, spectrum
 __all__ = ["UpdateRule", "scale", "add_decayed_weights", "add_noise", "adam_moments", "chain", "ALGORITHMS",
            "make_rule", "DivergenceError", "TrainResult", "train", "record_schedule", "reference_kernel",
            "METRICS"]
-
-
-class DivergenceError(TwolayerError):
-    """The learning rate makes GD diverge; the message gives the largest stable rate."""
 
 
 # --------------------------------------------------------------------------- update rules

@@ -155,19 +155,17 @@ def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int = 150,
     Parameters
     ----------
     fig : matplotlib.figure.Figure
-    run_folder_or_dir : RunFolder or path-like
-        A :class:`~twolayer.runfolder.RunFolder` (files go to its ``figures/``) or a directory
-        (files go directly into it; created if missing).
+    run_folder_or_dir : path-like, or an object with a ``figures_dir`` attribute
+        A directory (files go directly into it; created if missing), or a
+        :class:`~twolayer.runfolder.RunFolder` (files go to its ``figures/``).
     name : str
         File stem: letters, digits, ``_``, ``-`` and ``.``.
     dpi : int
         Resolution of the PNG.
     """
-    from .runfolder import RunFolder
-
     if not name or any(not (c.isalnum() or c in "_-.") for c in name) or name.startswith("."):
         raise InputError(f"figure name {name!r} must be a plain file stem (letters, digits, _ - .)")
-    folder = run_folder_or_dir.figures_dir if isinstance(run_folder_or_dir, RunFolder) else Path(run_folder_or_dir)
+    folder = Path(getattr(run_folder_or_dir, "figures_dir", run_folder_or_dir))
     out = []
     with matplotlib.rc_context(STYLE):
         for fmt in formats:

@@ -7,29 +7,15 @@ configuration, the data provenance, versions and timings. It never reads the dat
 or anything outside the folder, so it works on a copied or archived folder, and the page holds
 no absolute path of the folder.
 
-Captions
---------
-Each figure's caption states what the paper predicts and whether this run agrees, **computed
-from the metrics** by a function registered in :data:`CAPTIONS`::
-
-    @register_caption("myexperiment/loss_curves")       # or a bare figure name
-    def _caption(metrics: list[dict], config: dict) -> str | tuple[str, bool | None]:
-        ...
-
-``metrics`` are the rows of :func:`twolayer.runfolder.load_metrics`, ``config`` the parsed
-``config.toml``. Return the text, or ``(text, agrees)`` with ``agrees`` True/False (shown as a
-badge) or None. For a figure ``NAME`` of an experiment ``EXP`` (``meta["experiment"]``), the
-report uses, in order: ``CAPTIONS["EXP/NAME"]``, ``CAPTIONS["NAME"]``, the static caption stored
-in ``meta["figures"][NAME]["caption"]`` when the figure was saved
-(:meth:`twolayer.runfolder.RunFolder.save_figure`), and finally just the figure name. A caption
-function that finds the metrics it needs missing raises ``KeyError``/``ValueError``; the report
-then falls back to the next source.
-
-The captions for the figure names written by :func:`twolayer.demo.run_demo` (``loss_curves``,
-``spectrum_projections``, ``complexity_vs_noise``, ``eigenvalues``, ``bound_terms``) are
-registered here under their bare names and read the metric names used there
-(``predicted_loss``, ``label_energy``, ``complexity_mean``, ...), so experiments that record the
-same metrics get them for free.
+Claims and captions
+-------------------
+The verdicts come from ``claims.json``, written by :func:`twolayer.experiments.reproduce` from
+the experiment's declared claims (:mod:`twolayer.claims`); this module imports no experiment and
+evaluates nothing. Each figure's caption is its stored description (what is plotted, given when
+the figure was saved) followed by one sentence per claim judged on it, and its badge is the most
+severe of those verdicts (``disagrees`` > ``inconclusive`` > ``agrees``). A table of every claim
+(statement, source, statistic vs threshold, verdict, reason) heads the page; claims whose figure
+is missing are listed there too, so nothing judged is left unshown.
 """
 
 from __future__ import annotations
@@ -38,21 +24,15 @@ import base64
 import html
 import json
 import math
-from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from ._errors import DataError
 from ._io import atomic_write_text
-from .runfolder import (CONFIG_FILE, FIGURES_DIR, ID_COLUMNS, META_FILE, METRICS_FILE, REPORT_FILE,
-                        load_config, load_meta, load_metrics, metric_value, select_metrics)
+from .claims import caption_sentence, count_verdicts, fmt as _claim_fmt, worst_verdict
+from .runfolder import (CLAIMS_FILE, CONFIG_FILE, FIGURES_DIR, ID_COLUMNS, META_FILE, METRICS_FILE, REPORT_FILE,
+                        load_claims, load_config, load_meta, load_metrics)
 
-__all__ = ["CAPTIONS", "register_caption", "figure_caption", "render_report", "build_report", "build_index",
-           "METRIC_DOCS"]
-
-#: Caption functions keyed by figure name (or ``"experiment/name"``); see the module docstring.
-CAPTIONS: dict[str, Callable] = {}
+__all__ = ["figure_caption", "render_report", "build_report", "build_index", "METRIC_DOCS"]
 
 #: One-line descriptions of known scalar metrics, shown in the key-number tables.
 METRIC_DOCS = {
@@ -95,14 +75,6 @@ _LABEL_TEXT = {"true": "true labels", "random": "random labels", "worst_case": "
                "noisy": "noisy labels"}
 
 
-def register_caption(name: str):
-    """Decorator: register ``func(metrics, config)`` as the caption of figure ``name``."""
-    def deco(func):
-        CAPTIONS[name] = func
-        return func
-    return deco
-
-
 # ------------------------------------------------------------------------------- helpers
 def _fmt(v, digits: int = 4) -> str:
     """Compact number: integers as such, others with ``digits`` significant digits."""
@@ -121,215 +93,64 @@ def _fmt(v, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
 
 
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def _curve(metrics, metric: str, **ids) -> tuple[np.ndarray, np.ndarray]:
-    """``(steps, values)`` of ``metric`` over ``step``; rows of single seeds are left out unless
-    ``seed`` is given (a run with seeds records their mean without a seed column)."""
-    ids.setdefault("seed", None)
-    rows = [r for r in select_metrics(metrics, metric, **ids) if "step" in r]
-    if not rows:
-        raise KeyError(f"no {metric} rows for {ids}")
-    rows.sort(key=lambda r: r["step"])
-    return np.array([r["step"] for r in rows], float), np.array([r["value"] for r in rows], float)
-
-
-def _by_noise(metrics, metric: str, labels: str = "noisy") -> tuple[np.ndarray, np.ndarray]:
-    rows = [r for r in select_metrics(metrics, metric, labels=labels, seed=None) if "noise" in r]
-    if not rows:
-        raise KeyError(f"no {metric} rows by noise")
-    rows.sort(key=lambda r: r["noise"])
-    return np.array([r["noise"] for r in rows], float), np.array([r["value"] for r in rows], float)
-
-
-def _spearman(x: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import rankdata
-
-    rx, ry = rankdata(x), rankdata(y)
-    if np.std(rx) == 0 or np.std(ry) == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
-
-
-def _verdict(ok: bool) -> str:
-    return "this run agrees" if ok else "this run does NOT agree"
-
-
-# ------------------------------------------------------------------ captions of the demo
-@register_caption("loss_curves")
-def _caption_loss_curves(metrics, config):
-    curves = {lab: _curve(metrics, "predicted_loss", labels=lab) for lab in ("true", "random", "worst_case")
-              if select_metrics(metrics, "predicted_loss", labels=lab)}
-    if "true" not in curves or len(curves) < 2:
-        raise KeyError("need predicted_loss for true labels and another label set")
-    steps, true = curves["true"]
-    hit = np.nonzero(true <= 0.01 * true[0])[0]
-    j = int(hit[0]) if hit.size else len(steps) - 1
-    k = steps[j]
-    at = {lab: float(np.interp(k, s, v)) for lab, (s, v) in curves.items()}
-    order = [lab for lab in ("true", "random", "worst_case") if lab in curves]
-    ok = True
-    for a, b in zip(order, order[1:]):
-        sa, va = curves[a]
-        sb, vb = curves[b]
-        if not np.array_equal(sa, sb) or np.any(va[sa > 0] > vb[sb > 0] * (1 + 1e-9) + 1e-300):
-            ok = False
-    parts = [f"{_fmt(at[lab], 3)} for {_LABEL_TEXT[lab]}" for lab in order]
-    try:
-        frac = metric_value(metrics, "lr_fraction")
-        lr_txt = f" (½n⁻¹Σ loss, η = {_fmt(frac, 3)} × the largest stable step)"
-    except KeyError:
-        lr_txt = ""
-    text = (f"Arora et al. (Fig. 1a, §4) predict that GD converges fastest on true labels, more slowly on random "
-            f"labels and slowest on worst-case labels. Predicted loss{lr_txt} after k = {_fmt(k)} iterations: "
-            + " vs ".join(parts) + ". "
-            + (f"The ordering {' < '.join(_LABEL_TEXT[o].split()[0] for o in order)} holds at all "
-               f"{int(np.sum(steps > 0))} recorded iterations: {_verdict(True)}." if ok else
-               f"The ordering {' < '.join(order)} is violated at some recorded iterations: {_verdict(False)}."))
-    measured = [lab for lab in order if select_metrics(metrics, "loss", labels=lab)]
-    if measured:
-        devs = []
-        for lab in measured:
-            s, v = _curve(metrics, "loss", labels=lab)
-            ps, pv = curves[lab]
-            common = np.intersect1d(s, ps)
-            if common.size:
-                dm = v[np.searchsorted(s, common)] - pv[np.searchsorted(ps, common)]
-                devs.append(float(np.max(np.abs(dm))) / max(float(pv[0]), 1e-300))
-        if devs:
-            text += f" Measured GD stays within {_pct(max(devs))} of the initial loss from the prediction."
-    return text, ok
-
-
-@register_caption("spectrum_projections")
-def _caption_spectrum_projections(metrics, config):
-    n = int(metric_value(metrics, "n"))
-    k = math.ceil(n / 10)
-    share = {lab: metric_value(metrics, "label_energy", labels=lab, index=k)
-             for lab in ("true", "random", "worst_case")
-             if select_metrics(metrics, "label_energy", labels=lab, index=k)}
-    if "true" not in share:
-        raise KeyError("need label_energy of true labels")
-    uniform = k / n
-    ok = share["true"] > max(share.get("random", 0.0), uniform)
-    parts = [f"{_pct(share['true'])} of ‖y‖² for true labels"]
-    if "random" in share:
-        parts.append(f"{_pct(share['random'])} for random labels")
-    if "worst_case" in share:
-        parts.append(f"{_pct(share['worst_case'])} for the worst case")
-    return (f"Arora et al. (Fig. 1b, §4) predict that the projections vᵢᵀy of true labels concentrate on the top "
-            f"eigenvectors of H∞, those of random labels spread evenly and the worst case sits on the last one. "
-            f"Here the top 10% of eigenvectors (i ≤ {k}) carry " + " vs ".join(parts)
-            + f" ({_pct(uniform)} under an even spread): {_verdict(ok)}."), ok
-
-
-@register_caption("complexity_vs_noise")
-def _caption_complexity_vs_noise(metrics, config):
-    p, c = _by_noise(metrics, "complexity_mean")
-    try:
-        _, sd = _by_noise(metrics, "complexity_std")
-    except KeyError:
-        sd = np.zeros_like(c)
-    seeds = {r["seed"] for r in select_metrics(metrics, "complexity", labels="noisy") if "seed" in r}
-    se = sd / math.sqrt(max(len(seeds), 1))
-    rho = _spearman(p, c)
-    dc = np.diff(c)
-    dips = np.nonzero(dc <= 0)[0]
-    # a dip of the mean counts against the claim only if it exceeds 2 standard errors of the difference
-    real = [j for j in dips if -dc[j] > 2.0 * math.hypot(se[j], se[j + 1])]
-    ok = bool(c[-1] > c[0] and not real and rho > 0.8)
-    if not dips.size:
-        mono = "increasing at every step"
-    else:
-        where = ", ".join(f"p = {_fmt(p[j + 1])}" for j in dips)
-        mono = (f"{dips.size} dip(s) of the mean (at {where}), "
-                + ("all within 2 standard errors of seed noise" if not real else f"{len(real)} beyond seed noise"))
-    text = (f"Arora et al. (Fig. 2, §5) predict that the complexity √(2yᵀH⁻¹y/n) grows with the portion of noisy "
-            f"labels and separates true from random labels. Here it rises from {_fmt(c[0], 3)} ± {_fmt(sd[0], 2)} at "
-            f"p = {_fmt(p[0])} to {_fmt(c[-1], 3)} ± {_fmt(sd[-1], 2)} at p = {_fmt(p[-1])} (mean ± sd over "
-            f"{len(seeds)} seeds; Spearman ρ = {_fmt(rho, 3)}; {mono}): {_verdict(ok)}.")
-    try:
-        _, ex = _by_noise(metrics, "complexity_expected")
-        if ex.shape == c.shape:
-            text += (f" The exact expectation √E[C²] (dotted) is within {_pct(float(np.max(np.abs(c - ex) / ex)))} "
-                     f"of the seed mean at every p.")
-    except KeyError:
-        pass
-    try:
-        ref = metric_value(metrics, "random_complexity_expected")
-        text += f" For random ±1 labels theory expects √(2 tr(H⁻¹)/n) ≈ {_fmt(ref, 3)}."
-    except KeyError:
-        pass
-    try:
-        _, e = _by_noise(metrics, "test_error_mean")
-        rho_e = _spearman(c, e)
-        text += (f" The kernel predictor's test error goes from {_fmt(e[0], 3)} to {_fmt(e[-1], 3)} and tracks the "
-                 f"complexity (Spearman ρ = {_fmt(rho_e, 3)}).")
-    except KeyError:
-        pass
-    return text, ok
-
-
-@register_caption("eigenvalues")
-def _caption_eigenvalues(metrics, config):
-    lo, hi = metric_value(metrics, "lambda_min"), metric_value(metrics, "lambda_max")
-    tr, half = metric_value(metrics, "trace_H"), metric_value(metrics, "trace_H_expected")
-    rel = abs(tr - half) / half
-    ok = lo > 0 and rel < 1e-10
-    return (f"For unit-norm inputs H∞ has diagonal ½, so tr H∞ = n/2 (§3), and it is positive definite when no two "
-            f"inputs are parallel (Remark 5.1). Here tr H∞ = {tr:.10g} vs n/2 = {_fmt(half)} (relative error "
-            f"{rel:.1e}); λ_min = {_fmt(lo, 3)} > 0, λ_max = {_fmt(hi, 3)}, condition number {_fmt(hi / lo, 3)}: "
-            f"{_verdict(ok)}."), ok
-
-
-@register_caption("bound_terms")
-def _caption_bound_terms(metrics, config):
-    tot = {lab: metric_value(metrics, "bound_total", labels=lab) for lab in ("true", "random", "worst_case")
-           if select_metrics(metrics, "bound_total", labels=lab, seed=None)}
-    if "true" not in tot:
-        raise KeyError("need bound_total of true labels")
-    n = int(metric_value(metrics, "n"))
-    ok = all(tot["true"] < v for lab, v in tot.items() if lab != "true")
-    parts = [f"{_fmt(v, 3)} for {_LABEL_TEXT[lab]}" for lab, v in tot.items()]
-    text = (f"Theorem 5.1 bounds the test error by the complexity plus O(√(log(n/λ₀δ)/n)) terms, so it should be "
-            f"smaller for true than for random labels. Here (n = {n}) the explicit terms sum to " + ", ".join(parts)
-            + f"; {'all above 1 (vacuous at this n)' if min(tot.values()) > 1 else 'the true-label bound is non-trivial'}.")
-    try:
-        _, b = _by_noise(metrics, "bound_total_mean")
-        _, e = _by_noise(metrics, "test_error_mean")
-        above = bool(np.all(b >= e))
-        ok = ok and above
-        text += (f" The bound is {'above' if above else 'NOT above'} the kernel predictor's test error at every "
-                 f"noise level")
-    except KeyError:
-        text += f" The ordering true < other label sets {'holds' if ok else 'fails'}"
-    return text + f": {_verdict(ok)}.", ok
-
-
 # ------------------------------------------------------------------------------ captions
-def figure_caption(name: str, metrics: list[dict], config: dict, meta: dict) -> tuple[str, bool | None]:
-    """Caption of figure ``name``: registry (``EXP/NAME``, ``NAME``), then ``meta``, then the name."""
-    exp = (meta or {}).get("experiment") or (config or {}).get("experiment")
-    if exp and f"{exp}/{name}" not in CAPTIONS:
-        from . import experiments
+def figure_caption(name: str, meta: dict, claims: list[dict]) -> tuple[str, str | None]:
+    """Caption of figure ``name`` and its badge verdict.
 
-        experiments._load_all()  # experiment modules register their captions on import
-    keys = ([f"{exp}/{name}"] if exp else []) + [name]
-    for key in keys:
-        func = CAPTIONS.get(key)
-        if func is None:
-            continue
-        try:
-            out = func(metrics, config)
-        except (KeyError, ValueError, IndexError, ZeroDivisionError, TypeError):
-            continue
-        return (out if isinstance(out, tuple) else (str(out), None))
+    The text is the figure's description stored in ``meta["figures"][NAME]["caption"]`` when it
+    was saved (what is plotted; no verdict), followed by one sentence per claim of ``claims.json``
+    judged on this figure (:func:`twolayer.claims.caption_sentence`). The badge is the most
+    severe verdict of those claims (None without claims), so caption and badge come from the
+    same records and cannot disagree.
+    """
     stored = ((meta or {}).get("figures") or {}).get(name, {})
-    if isinstance(stored, dict) and stored.get("caption"):
-        return str(stored["caption"]), None
-    return f"Figure {name}.", None
+    text = str(stored["caption"]) if isinstance(stored, dict) and stored.get("caption") else f"Figure {name}."
+    mine = [r for r in claims if r.get("figure") == name]
+    if mine:
+        text = text.rstrip() + " " + " ".join(caption_sentence(r) for r in mine)
+    return text, worst_verdict(r["verdict"] for r in mine)
+
+
+def _badge(verdict: str | None) -> str:
+    if verdict is None:
+        return ""
+    cls = {"agrees": "ok", "disagrees": "bad"}.get(verdict, "unsure")
+    return f"<span class='badge {cls}'>{_e(verdict)}</span>"
+
+
+def _claims_table(records: list[dict], *, with_figure: bool = False) -> str:
+    """A table of claim records: claim (source), statistic vs threshold, verdict, reason."""
+    if not records:
+        return ""
+    head = ("<th>figure</th>" if with_figure else "") + ("<th>claim</th><th>statistic</th><th>threshold</th>"
+                                                         "<th>verdict</th><th>reason</th>")
+    body = ""
+    for r in records:
+        assume = {True: "assumptions met", False: "assumptions NOT met", None: ""}.get(r.get("assumptions_met"), "")
+        fig = f"<td><a href='#fig-{_e(r.get('figure', ''))}'>{_e(r.get('figure', ''))}</a></td>" if with_figure else ""
+        body += (f"<tr>{fig}<td><b>{_e(r.get('claim', ''))}</b>: {_e(r.get('statement', ''))} "
+                 f"<span class='note'>({_e(r.get('source', ''))}; rule: {_e(r.get('rule', ''))}; threshold: "
+                 f"{_e(r.get('threshold_reason', ''))})</span></td>"
+                 f"<td class='num'>{_e(_claim_fmt(r.get('statistic')))}</td>"
+                 f"<td class='num'>{_e(_claim_fmt(r.get('threshold')))}</td>"
+                 f"<td>{_badge(r.get('verdict'))}</td><td>{_e(r.get('reason', ''))}"
+                 f"{'<br><span class=note>' + _e(assume) + (': ' + _e(r['assumptions']) if r.get('assumptions') else '') + '</span>' if assume else ''}"
+                 f"</td></tr>")
+    return f"<div class='scroll'><table class='claims'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def _counts_text(counts: dict) -> str:
+    return ", ".join(f"{counts.get(v, 0)} {v}" for v in ("agrees", "disagrees", "inconclusive"))
+
+
+def _read_claims(run: Path) -> tuple[list[dict], str | None]:
+    """``(records, problem)``: the claims of ``run`` and a note if the file is missing or unreadable."""
+    if not (run / CLAIMS_FILE).is_file():
+        return [], f"{CLAIMS_FILE} is missing: nothing in this folder was judged"
+    try:
+        return load_claims(run), None
+    except DataError as exc:
+        return [], str(exc)
 
 
 # ------------------------------------------------------------------------------- tables
@@ -408,6 +229,9 @@ figcaption .name { font-weight: 600; font-family: ui-monospace, SFMono-Regular, 
          margin-left: 6px; vertical-align: 1px; }
 .badge.ok { background: #e3f0f9; color: var(--ok); }
 .badge.bad { background: #fbe9df; color: var(--bad); }
+.badge.unsure { background: #f3f0d9; color: #7a6500; }
+table.claims { font-size: .85rem; }
+table.claims td { max-width: 520px; }
 table { border-collapse: collapse; margin: 6px 0 14px; font-size: .9rem; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 thead th { background: var(--band); font-weight: 600; }
@@ -428,6 +252,18 @@ def _figure_names(run: Path, meta: dict) -> list[str]:
     present = {p.stem for p in fig_dir.glob("*.png")} if fig_dir.is_dir() else set()
     listed = [n for n in ((meta or {}).get("figures") or {}) if n in present]
     return listed + sorted(present - set(listed))
+
+
+def _figure_html(run: Path, name: str, meta: dict, claims: list[dict], *, table: bool = True) -> str:
+    """One ``<figure>``: the embedded PNG, its caption with the badge, and (``table``) its claims."""
+    png = (run / FIGURES_DIR / f"{name}.png").read_bytes()
+    text, verdict = figure_caption(name, meta, claims)
+    pdf = (run / FIGURES_DIR / f"{name}.pdf").is_file()
+    pdf_note = f" <span class='note'>(vector version: {FIGURES_DIR}/{_e(name)}.pdf)</span>" if pdf else ""
+    rows = _claims_table([r for r in claims if r.get("figure") == name]) if table else ""
+    return (f"<figure id='fig-{_e(name)}'><img alt='{_e(name)}' src='data:image/png;base64,"
+            f"{base64.b64encode(png).decode('ascii')}'><figcaption><span class='name'>{_e(name)}</span>"
+            f"{_badge(verdict)} — {_e(text)}{pdf_note}</figcaption>{rows}</figure>")
 
 
 def render_report(run_dir) -> str:
@@ -469,7 +305,7 @@ def render_report(run_dir) -> str:
              f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
              f"<title>twolayer · {_e(exp)} · {_e(run.name)}</title><style>{_CSS}</style></head><body><main>",
              f"<h1>twolayer — {_e(exp)} run</h1><p class='sub'>{' · '.join(head)}</p>",
-             "<nav><a href='#figures'>Figures</a><a href='#numbers'>Key numbers</a><a href='#config'>Configuration</a>"
+             "<nav><a href='#claims'>Claims</a><a href='#figures'>Figures</a><a href='#numbers'>Key numbers</a><a href='#config'>Configuration</a>"
              "<a href='#data'>Data</a><a href='#environment'>Environment</a></nav>"]
     if missing:
         parts.append(f"<p class='warn'>Missing from this folder: {_e(', '.join(missing))}. The report shows what "
@@ -478,21 +314,25 @@ def render_report(run_dir) -> str:
         parts.append(f"<p class='warn'>This run's status is <b>{_e(meta.get('status'))}</b>: it may not have "
                      f"finished.</p>")
 
-    # figures
+    # claims, then figures
+    claims, problem = _read_claims(run)
+    parts.append("<h2 id='claims'>Claims</h2>")
+    if problem:
+        parts.append(f"<p class='warn'>{_e(problem)}.</p>")
+    if claims:
+        counts = count_verdicts(claims)
+        parts.append(f"<p class='sub'>{len(claims)} claim(s) judged from {METRICS_FILE}: {_e(_counts_text(counts))}. "
+                     f"A verdict is <i>inconclusive</i> when the statistic's uncertainty across seeds straddles "
+                     f"the threshold or it could not be computed.</p>")
+        parts.append(_claims_table(claims, with_figure=True))
+    elif not problem:
+        parts.append("<p class='note'>This experiment declares no claims.</p>")
     parts.append("<h2 id='figures'>Figures</h2>")
     names = _figure_names(run, meta)
     if not names:
         parts.append("<p class='note'>No figures in this folder.</p>")
     for name in names:
-        png = (run / FIGURES_DIR / f"{name}.png").read_bytes()
-        text, ok = figure_caption(name, metrics, config, meta)
-        badge = "" if ok is None else ("<span class='badge ok'>agrees</span>" if ok
-                                       else "<span class='badge bad'>disagrees</span>")
-        pdf = (run / FIGURES_DIR / f"{name}.pdf").is_file()
-        pdf_note = f" <span class='note'>(vector version: {FIGURES_DIR}/{_e(name)}.pdf)</span>" if pdf else ""
-        parts.append(f"<figure id='fig-{_e(name)}'><img alt='{_e(name)}' src='data:image/png;base64,"
-                     f"{base64.b64encode(png).decode('ascii')}'><figcaption><span class='name'>{_e(name)}</span>"
-                     f"{badge} — {_e(text)}{pdf_note}</figcaption></figure>")
+        parts.append(_figure_html(run, name, meta, claims))
 
     # key numbers
     parts.append("<h2 id='numbers'>Key numbers</h2>")
@@ -520,7 +360,7 @@ def render_report(run_dir) -> str:
     if run_info:
         parts.append("<h3>Run</h3>" + _kv_table(run_info))
     parts.append("<footer>Built by <code>twolayer.report.build_report</code> from the files of this folder alone "
-                 "(config.toml, meta.json, metrics.csv, figures/*.png). Captions are computed from metrics.csv."
+                 "(config.toml, meta.json, metrics.csv, claims.json, figures/*.png). Verdicts are read from claims.json."
                  "</footer></main></body></html>\n")
     return "\n".join(parts)
 
@@ -547,35 +387,38 @@ def build_index(folder, run_dirs, *, title: str = "twolayer runs", name: str = R
     parts = [f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
              f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{_e(title)}</title>"
              f"<style>{_CSS}</style></head><body><main><h1>{_e(title)}</h1>"]
-    summary = []
+    summary, total = [], {"agrees": 0, "disagrees": 0, "inconclusive": 0}
     for run in runs:
         meta = load_meta(run) if (run / META_FILE).is_file() else {}
         config = load_config(run) if (run / CONFIG_FILE).is_file() else {}
-        metrics = load_metrics(run) if (run / METRICS_FILE).is_file() else []
+        claims, problem = _read_claims(run)
+        counts = count_verdicts(claims)
+        for k in total:
+            total[k] += counts.get(k, 0)
         exp = meta.get("experiment") or run.name
-        verdicts = [figure_caption(n, metrics, config, meta) for n in _figure_names(run, meta)]
-        n_ok = sum(1 for _, ok in verdicts if ok)
-        n_bad = sum(1 for _, ok in verdicts if ok is False)
         summary.append(f"<tr><td><a href='#{_e(exp)}'>{_e(exp)}</a></td><td>{_e(meta.get('status', 'missing'))}</td>"
                        f"<td class='num'>{_e(_fmt(meta.get('wall_time_s', float('nan')), 3))}</td>"
-                       f"<td class='num'>{n_ok}</td><td class='num'>{n_bad}</td></tr>")
+                       + "".join(f"<td class='num'>{counts.get(k, 0)}</td>" for k in total) + "</tr>")
         try:
             link = (run / REPORT_FILE).relative_to(folder).as_posix()
         except ValueError:
             link = (run / REPORT_FILE).as_posix()
         parts.append(f"<h2 id='{_e(exp)}'>{_e(exp)}</h2><p class='sub'>{_e(config.get('paper', ''))} · "
-                     f"<a href='{_e(link)}'>full report</a> · folder <code>{_e(run.name)}</code></p>")
-        for fig_name, (text, ok) in zip(_figure_names(run, meta), verdicts):
-            png = (run / FIGURES_DIR / f"{fig_name}.png").read_bytes()
-            badge = "" if ok is None else ("<span class='badge ok'>agrees</span>" if ok
-                                           else "<span class='badge bad'>disagrees</span>")
-            parts.append(f"<figure><img alt='{_e(fig_name)}' src='data:image/png;base64,"
-                         f"{base64.b64encode(png).decode('ascii')}'><figcaption><span class='name'>{_e(fig_name)}"
-                         f"</span>{badge} — {_e(text)}</figcaption></figure>")
-    table = ("<table><thead><tr><th>experiment</th><th>status</th><th>wall time (s)</th><th>figures agreeing</th>"
-             "<th>disagreeing</th></tr></thead><tbody>" + "".join(summary) + "</tbody></table>")
-    parts.insert(1, f"<p class='sub'>{len(runs)} run(s); each section repeats the run's figures with their "
-                    f"computed verdicts and links to its full report.</p>{table}")
+                     f"<a href='{_e(link)}'>full report</a> · folder <code>{_e(run.name)}</code> · claims: "
+                     f"{_e(_counts_text(counts))}</p>")
+        if problem:
+            parts.append(f"<p class='warn'>{_e(problem)}.</p>")
+        for fig_name in _figure_names(run, meta):
+            parts.append(_figure_html(run, fig_name, meta, claims))
+        shown = set(_figure_names(run, meta))
+        orphans = [r for r in claims if r.get("figure") not in shown]
+        if orphans:
+            parts.append("<h3>Claims without a figure in this folder</h3>" + _claims_table(orphans, with_figure=True))
+    table = ("<table><thead><tr><th>experiment</th><th>status</th><th>wall time (s)</th><th>claims agreeing</th>"
+             "<th>disagreeing</th><th>inconclusive</th></tr></thead><tbody>" + "".join(summary) + "</tbody></table>")
+    parts.insert(1, f"<p class='sub'>{len(runs)} run(s), {sum(total.values())} claims: {_e(_counts_text(total))}. "
+                    f"Each section repeats the run's figures with their claims and verdicts and links to its full "
+                    f"report.</p>{table}")
     parts.append("<footer>Built by <code>twolayer.report.build_index</code> from the run folders' files alone."
                  "</footer></main></body></html>\n")
     return atomic_write_text(folder / name, "\n".join(parts))

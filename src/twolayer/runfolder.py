@@ -52,7 +52,8 @@ from ._io import atomic_open, atomic_save_npz, atomic_write_json, atomic_write_t
 
 __all__ = [
     "RunFolder",
-    "CONFIG_FILE", "META_FILE", "METRICS_FILE", "ARRAYS_FILE", "FIGURES_DIR", "REPORT_FILE",
+    "CONFIG_FILE", "META_FILE", "METRICS_FILE", "ARRAYS_FILE", "FIGURES_DIR", "REPORT_FILE", "CLAIMS_FILE",
+    "write_claims", "load_claims",
     "ID_COLUMNS",
     "toml_dumps", "write_config", "load_config",
     "write_metrics", "load_metrics", "select_metrics", "metric_value",
@@ -66,6 +67,7 @@ METRICS_FILE = "metrics.csv"
 ARRAYS_FILE = "arrays.npz"
 FIGURES_DIR = "figures"
 REPORT_FILE = "report.html"
+CLAIMS_FILE = "claims.json"
 
 #: Canonical order of the identifying columns of ``metrics.csv`` (others follow, first-seen order).
 ID_COLUMNS = ("labels", "noise", "seed", "step", "index")
@@ -411,6 +413,23 @@ def environment_info() -> dict:
     }
 
 
+def write_claims(path, records: list[Mapping]) -> Path:
+    """Write ``claims.json`` (a JSON list of claim records, see :mod:`twolayer.claims`) atomically."""
+    return atomic_write_json(_folder(path) / CLAIMS_FILE, list(records))
+
+
+def load_claims(path) -> list[dict]:
+    """The claim records of ``claims.json``; a file that is not a JSON list of objects is a :class:`DataError`."""
+    f = _file(path, CLAIMS_FILE)
+    try:
+        data = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{f}: not a readable claims.json ({exc}); rerun the experiment to rewrite it") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) and "verdict" in r for r in data):
+        raise DataError(f"{f}: expected a JSON list of claim objects with a 'verdict'; rerun the experiment")
+    return data
+
+
 def write_meta(path, meta: Mapping) -> Path:
     """Write ``meta.json`` (indented JSON; numpy values converted) in the run folder ``path``."""
     return atomic_write_json(_folder(path) / META_FILE, dict(meta))
@@ -521,6 +540,9 @@ class RunFolder:
 
     def write_meta(self) -> Path:
         return write_meta(self.path, self.meta)
+
+    def write_claims(self, records: list[Mapping]) -> Path:
+        return write_claims(self.path, records)
 
     def finish(self, status: str = "complete") -> Path:
         """Stamp end time, wall time and ``status``; write ``meta.json``."""

@@ -35,10 +35,14 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError, InputError, TwolayerError
+from .._errors import DivergenceError
+
+#: Failures of a whole run that end it with every claim marked unjudged instead of a traceback.
+_RUN_FAILURES = (DivergenceError, FloatingPointError)
 from ..runfolder import RunFolder
 
 __all__ = ["Experiment", "RunContext", "EXPERIMENTS", "register", "get_experiment", "list_experiments",
-           "resolve_config", "reproduce", "parse_sets", "summarize", "dask_executor"]
+           "resolve_config", "reproduce", "parse_sets", "summarize", "dask_executor", "judge_run"]
 
 #: Registered experiments by name, in registration order.
 EXPERIMENTS: dict[str, "Experiment"] = {}
@@ -69,6 +73,10 @@ class Experiment:
         reuses stored points.
     paper : str
         Citation shown in the report.
+    claims : tuple of :class:`twolayer.claims.Claim`
+        What the experiment judges. After ``run`` they are evaluated on the written
+        ``metrics.csv`` and ``config.toml`` and stored in ``claims.json``; the report, the
+        captions' verdicts and ``reproduce --json`` read them from there.
     """
 
     name: str
@@ -78,6 +86,13 @@ class Experiment:
     presets: Mapping[str, Mapping] = field(default_factory=dict)
     grid_fields: tuple = ()
     paper: str = ""
+    claims: tuple = ()
+
+    def __post_init__(self):
+        ids = [c.id for c in self.claims]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"experiment {self.name}: duplicate claim ids {dup}")
 
 
 @dataclass
@@ -152,15 +167,15 @@ def get_experiment(name: str) -> Experiment:
 def list_experiments() -> list[dict]:
     """``[{"name", "summary", "paper", "presets"}]`` of every registered experiment."""
     _load_all()
-    return [{"name": e.name, "summary": e.summary, "paper": e.paper, "presets": list(e.presets)}
-            for e in _ordered()]
+    return [{"name": e.name, "summary": e.summary, "paper": e.paper, "presets": list(e.presets),
+             "claims": [c.id for c in e.claims]} for e in _ordered()]
 
 
 def _ordered() -> list[Experiment]:
     """Experiments paper by paper in the order of :data:`MODULES` (whatever order they were imported in)."""
     def key(item):
         i, exp = item
-        mod = exp.run.__module__.rsplit(".", 1)[-1]
+        mod = exp.run.__module__[len(__name__) + 1:].split(".")[0]
         return (MODULES.index(mod) if mod in MODULES else len(MODULES), i)
 
     return [e for _, e in sorted(enumerate(EXPERIMENTS.values()), key=key)]
@@ -309,8 +324,11 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats), config=record,
                      executor=executor)
     t = time.perf_counter()
+    failure = None
     try:
         exp.run(cfg, ctx)
+    except _RUN_FAILURES as exc:  # diverged / numerically failed: a result, recorded with every claim unjudged
+        failure = exc
     except TwolayerError as exc:
         if fresh and not store.completed():  # nothing computed: leave no half-made folder behind
             shutil.rmtree(out, ignore_errors=True)
@@ -324,11 +342,40 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
         rf.finish("interrupted")
         raise
     rf.meta["timings_s"]["run"] = round(time.perf_counter() - t, 6)
-    rf.finish()
+    rf.write_claims(_judge(exp, rf.path, record, failure))
+    rf.finish("complete" if failure is None else "failed")
     _report.build_report(rf.path)
     if not quiet:
         print(f"{name}: report {rf.path / 'report.html'}")
     return rf.path
+
+
+def _judge(exp: Experiment, run: Path, config: Mapping, failure: BaseException | None = None) -> list[dict]:
+    """Claim records of ``exp`` on the run folder's metrics (as :func:`~twolayer.runfolder.load_metrics`
+    reads them back) and ``config``; after a ``failure`` of the whole run, every claim is
+    ``inconclusive`` with the failure as its reason."""
+    from ..claims import INCONCLUSIVE, Outcome, evaluate
+    from ..runfolder import METRICS_FILE, load_metrics
+
+    if failure is not None:
+        msg = str(failure).splitlines()[0] if str(failure) else type(failure).__name__
+        stub = [dataclasses.replace(c, judge=lambda res, m=msg: Outcome(INCONCLUSIVE, reason=f"not evaluated: the "
+                                                                                         f"run failed ({m})"))
+                for c in exp.claims]
+        return evaluate(stub, [], config)
+    metrics = load_metrics(run) if (run / METRICS_FILE).is_file() else []
+    return evaluate(exp.claims, metrics, config)
+
+
+def judge_run(run_dir) -> list[dict]:
+    """Re-judge the claims of the experiment that wrote ``run_dir`` from the folder's
+    ``metrics.csv`` and ``config.toml`` alone (same records as its ``claims.json``)."""
+    from ..runfolder import load_config
+
+    run = Path(run_dir)
+    config = load_config(run)
+    exp = get_experiment(str(config.get("experiment")))
+    return _judge(exp, run, config)
 
 
 def dask_executor(address: str):

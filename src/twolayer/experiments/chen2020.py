@@ -815,12 +815,12 @@ def run_generalization(cfg: GeneralizationConfig, ctx: RunContext) -> None:
             mean, sd = summarize(A[i])
             rows.add(f"{metric}_mean", mean, labels="noisy", noise=p)
             rows.add(f"{metric}_std", sd, labels="noisy", noise=p)
-    from .. import report as _report
+    from ..claims import spearman as _spearman
 
     cm, em = tabs["complexity"].mean(1), tabs["test_error"].mean(1)
-    rows.add("spearman_complexity_test_error", _report._spearman(cm, em))
+    rows.add("spearman_complexity_test_error", _spearman(cm, em))
     rows.add("pearson_complexity_test_error", float(np.corrcoef(cm, em)[0, 1]) if np.std(em) > 0 else float("nan"))
-    rows.add("spearman_relu_complexity_test_error", _report._spearman(tabs["complexity_relu_ntk"].mean(1), em))
+    rows.add("spearman_relu_complexity_test_error", _spearman(tabs["complexity_relu_ntk"].mean(1), em))
     ctx.rf.write_metrics(rows)
     ctx.rf.write_arrays(noise_levels=np.array(levels), eigenvalues=mu,
                         **{f"{m}_by_noise_seed": A for m, A in tabs.items()})
@@ -1080,108 +1080,3 @@ register(Experiment(
              "paper": {"data": "mnist:data/mnist", "n_train": 1000, "n_test": 2000, "width": 10_000, "seeds": 3,
                        "steps": 20_000, "noise_levels": tuple(round(0.1 * i, 1) for i in range(11))}},
     grid_fields=("seeds", "noise_levels")))
-
-
-# ============================================================================== captions
-# Each caption states what the paper predicts and whether this run agrees, from metrics.csv alone.
-from .. import report as _report  # noqa: E402  (report does not import experiments at module level)
-
-#: Agreement criteria (stated in the captions).
-RATE_SLOPE_TOL, RATE_RATIO_RANGE = 0.15, (0.7, 1.3)
-DIST_SLOPE_TOL = 0.3
-PLATEAU_SLOPE_TOL, PLATEAU_RATIO_RANGE = 0.25, (0.6, 1.6)
-WIDTH_SLOPE_MAX = -0.3
-PEARSON_MIN = 0.9
-
-
-def _mv(metrics, name, **ids):
-    return _report.metric_value(metrics, name, **ids)
-
-
-@_report.register_caption("chen2020-alpha/rate")
-def _caption_rate(metrics, config):
-    slope, pslope = _mv(metrics, "rate_slope"), _mv(metrics, "predicted_rate_slope")
-    ratio = _mv(metrics, "rate_ratio_top")
-    ok = abs(slope - 1) < RATE_SLOPE_TOL and RATE_RATIO_RANGE[0] < ratio < RATE_RATIO_RANGE[1]
-    return (f"Theorem 4.4 predicts linear convergence of the training loss at a rate ∝ α²λ₀ (λ₀ = λ_min of the "
-            f"two-layer NTK Gram matrix), i.e. log–log slope 1 against α²λ₀ on the kernel side. Measured (time for the "
-            f"excess loss over the plateau to fall 10×, per unit time ηk): slope {_report._fmt(slope, 3)} over the "
-            f"upper half of α (linearized prediction {_report._fmt(pslope, 3)}); at the largest α the measured rate is "
-            f"{_report._fmt(ratio, 3)}× the linearized one. Criterion: |slope − 1| < {RATE_SLOPE_TOL} and ratio in "
-            f"{RATE_RATIO_RANGE}: {_report._verdict(ok)}. Panel (a): in rescaled time α²t the curves collapse on the "
-            f"kernel side; small α (mean-field side) plateaus higher."), bool(ok)
-
-
-@_report.register_caption("chen2020-alpha/plateau")
-def _caption_plateau(metrics, config):
-    fall = _mv(metrics, "plateau_ratio_low_high_alpha")
-    parts, ok = [], fall > 1
-    try:
-        ls, pls = _mv(metrics, "plateau_lambda_slope"), _mv(metrics, "predicted_plateau_lambda_slope")
-        parts.append(f"plateau ∝ λ^{_report._fmt(ls, 3)} (predicted λ^{_report._fmt(pls, 3)})")
-        ok = ok and abs(ls - pls) < PLATEAU_SLOPE_TOL
-    except KeyError:
-        pass
-    try:
-        ws, pws = _mv(metrics, "plateau_width_slope"), _mv(metrics, "predicted_plateau_width_slope")
-        parts.append(f"∝ m^{_report._fmt(ws, 3)} (predicted m^{_report._fmt(pws, 3)})")
-        ok = ok and abs(ws - pws) < PLATEAU_SLOPE_TOL
-    except KeyError:
-        pass
-    lo, hi = _mv(metrics, "plateau_ratio_min_top"), _mv(metrics, "plateau_ratio_max_top")
-    ok = ok and PLATEAU_RATIO_RANGE[0] < lo and hi < PLATEAU_RATIO_RANGE[1]
-    return (f"Theorem 4.4: the loss converges up to an accuracy that vanishes as α → ∞ or λ → 0. Linearized, the "
-            f"plateau is a ridge bias (ridge nλ/α², falling with α) plus a finite-width noise floor ≈ nλ/(2m) "
-            f"(independent of α). Measured: the plateau at the smallest α is {_report._fmt(fall, 3)}× the one at the "
-            f"largest α; at the largest α, " + ", ".join(parts) + f"; measured/predicted plateau between "
-            f"{_report._fmt(lo, 3)} and {_report._fmt(hi, 3)}. Criteria: plateau falls with α, slopes within "
-            f"{PLATEAU_SLOPE_TOL} of the prediction, ratios in {PLATEAU_RATIO_RANGE}: {_report._verdict(ok)}."), bool(ok)
-
-
-@_report.register_caption("chen2020-alpha/distance")
-def _caption_distance(metrics, config):
-    slope, pslope = _mv(metrics, "dist_slope"), _mv(metrics, "predicted_dist_slope")
-    ratio, raw = _mv(metrics, "dist_ratio_top"), _mv(metrics, "raw_over_dist_top")
-    ok = abs(slope + 2) < DIST_SLOPE_TOL
-    return (f"Theorem 4.4 / Lemma 5.3 bound KL(p_t‖p₀) by O(α⁻²): log–log slope −2 against α. Proxy: "
-            f"D = (1/m)Σ‖z_j − z̃_j‖², the squared distance of each particle from its twin driven by the same noise "
-            f"without the data term (an upper bound on W₂² of the empirical measures; W₂² ≤ 2 KL for Gaussian p₀). "
-            f"Measured slope over the upper half of α: {_report._fmt(slope, 3)} (linearized prediction "
-            f"{_report._fmt(pslope, 3)}); at the largest α, D is {_report._fmt(ratio, 3)}× the linearized prediction "
-            f"and the raw movement from z(0) is {_report._fmt(raw, 3)}× D (noise-dominated, hence the twin). "
-            f"Criterion |slope + 2| < {DIST_SLOPE_TOL}: {_report._verdict(ok)}."), bool(ok)
-
-
-@_report.register_caption("chen2020-width/width")
-def _caption_width(metrics, config):
-    slope = _mv(metrics, "spread_slope")
-    mono = _mv(metrics, "spread_monotone") > 0.5
-    rows = sorted(_report.select_metrics(metrics, "spread_max"), key=lambda r: r["width"])
-    ok = mono and slope < WIDTH_SLOPE_MAX
-    return ("Mean-field theory (propagation of chaos): at fixed (α, λ) the finite-m dynamics converge to one "
-            "deterministic trajectory as m → ∞; the seed-to-seed fluctuation of the outputs is O(m^-1/2). Largest "
-            "spread over time: " + ", ".join(f"{_report._fmt(r['value'], 3)} at m = {_report._fmt(r['width'])}"
-                                              for r in rows)
-            + f"; log–log slope {_report._fmt(slope, 3)} (expected −0.5); "
-            f"{'monotone' if mono else 'NOT monotone'} in m. Criterion: monotone and slope < {WIDTH_SLOPE_MAX}: "
-            f"{_report._verdict(ok)}."), bool(ok)
-
-
-@_report.register_caption("chen2020-generalization/complexity_vs_test_error")
-def _caption_generalization(metrics, config):
-    p, c = _report._by_noise(metrics, "complexity_mean")
-    _, e = _report._by_noise(metrics, "test_error_mean")
-    rho = _mv(metrics, "spearman_complexity_test_error")
-    rho_relu = _mv(metrics, "spearman_relu_complexity_test_error")
-    r = _mv(metrics, "pearson_complexity_test_error")
-    ok = r > PEARSON_MIN and e[-1] > e[0] and c[-1] > c[0]
-    return (f"Theorem 4.5 bounds the test error by O(sqrt(yᵀH⁻¹y/n)) plus terms independent of the labels, H the "
-            f"two-layer NTK Gram matrix: labels that are harder to fit (more noise) must show a larger complexity and "
-            f"a larger test error. Complexity sqrt(2yᵀH⁻¹y/n) from {_report._fmt(c[0], 3)} (p = {_report._fmt(p[0])}) "
-            f"to {_report._fmt(c[-1], 3)} (p = {_report._fmt(p[-1])}); test error from {_report._fmt(e[0], 3)} to "
-            f"{_report._fmt(e[-1], 3)}; across noise levels the linear correlation of the mean complexity and the mean "
-            f"test error is {_report._fmt(r, 3)}, the rank correlation {_report._fmt(rho, 3)} (ReLU two-layer NTK: "
-            f"{_report._fmt(rho_relu, 3)}; ranks are noisy where both saturate, p ≥ 0.6, since p = 1 labels are "
-            f"independent of x). Criterion: both rise and linear correlation > {PEARSON_MIN}: "
-            f"{_report._verdict(ok)}. The constants and the λ-, α-terms of the bound were not retrieved, so no bound "
-            f"value is drawn."), bool(ok)

@@ -1,0 +1,103 @@
+"""Shared start of the Arora et al. experiments: data, H∞, spectrum, solver, learning rate."""
+
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..._errors import InputError
+from .. import Experiment, RunContext, register, summarize
+from .._common import (
+    loglog_slope as _slope,
+    seed_sequence as _ss,
+    rng as _rng,
+    check_positive as _check_positive,
+    Rows as _Rows,
+    gather as _gather,
+    table as _table,
+)
+
+PAPER = "Arora, Du, Hu, Li, Wang. Fine-grained analysis of optimization and generalization for " \
+        "overparameterized two-layer neural networks. ICML 2019"
+
+INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, SAMPLE_KEY = 11, 12, 13, 14, 15
+LABEL_SETS = ("true", "random", "worst_case")
+
+
+# ------------------------------------------------------------------------------ shared
+@functools.lru_cache(maxsize=4)
+def _prepared(data: str, classes: tuple, n_train, n_test, seed: int):
+    """Data set, ``H∞`` of the training inputs, its spectrum and Cholesky solver, and the
+    test × train kernel: computed once per process (sweep workers share it across points)."""
+    from ...bounds import KernelSolver
+    from ...data import load
+    from ...kernels import first_layer_ntk
+    from ...spectra import spectrum
+
+    ds = load(data, classes=classes, n_train=n_train, n_test=n_test, seed=seed)
+    H = first_layer_ntk(ds.X)
+    spec = spectrum(H)
+    solver = KernelSolver(H, spectrum=spec)
+    K_test = first_layer_ntk(ds.X_test, ds.X) if ds.has_test else None
+    return ds, H, spec, solver, K_test
+
+
+def _prep(cfg):
+    return _prepared(cfg.data, tuple(cfg.classes), cfg.n_train, cfg.n_test, cfg.seed)
+
+
+def _learning_rate(cfg, spec, n: int) -> tuple[float, float]:
+    """``(η, 2n/λ_max)`` in the ``½n⁻¹Σ`` convention: ``cfg.lr`` or ``cfg.lr_fraction`` × the maximum."""
+    max_lr = spec.max_stable_lr("mean")
+    lr = cfg.lr if cfg.lr is not None else cfg.lr_fraction * max_lr
+    if not 0 < lr < max_lr:
+        raise InputError(f"lr = {lr:g} is not in (0, 2n/lambda_max = {max_lr:g}) for this data (loss 1/2 n^-1 sum); "
+                         f"use --set lr=... below it or --set lr_fraction=0.5")
+    return float(lr), float(max_lr)
+
+
+def _start(cfg, ctx: RunContext):
+    """Common start of the GD experiments: data and kernel (:func:`_prepared`), provenance, the
+    learning rate (recorded in ``config.toml``) and the spectrum rows. Returns
+    ``(prepared, lr, max_lr, rows)``."""
+    prepared = _prep(cfg)
+    ds, _, spec, _, _ = prepared
+    ctx.rf.set_data(ds.provenance)
+    lr, max_lr = _learning_rate(cfg, spec, ds.n)
+    _record_lr(ctx, lr, max_lr)
+    rows = _Rows()
+    _spectrum_rows(spec, ds.n, ds.d, rows.add)
+    return prepared, lr, max_lr, rows
+
+
+@contextlib.contextmanager
+def _steps_bar(steps: int, desc: str):
+    """A progress bar over the GD steps of one point (shown only for points run in this process)."""
+    from ..._progress import step_progress
+
+    bar = step_progress(steps, desc)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def _record_lr(ctx: RunContext, lr: float, max_lr: float) -> None:
+    ctx.resolve(loss="1/2 n^-1 sum_i (y_i - f(x_i))^2", normalization="mean", lr=lr, max_stable_lr=max_lr,
+                lr_fraction_of_max=lr / max_lr, stable_lr_rule="2n / lambda_max(H-infinity)",
+                algorithm="full-batch GD, first layer only (Arora et al. Sec. 3.1)")
+
+
+def _spectrum_rows(spec, n: int, d: int, add) -> None:
+    trace = float(np.sum(spec.eigenvalues))
+    for name, v in [("n", n), ("d", d), ("lambda_min", spec.lambda_min), ("lambda_max", spec.lambda_max),
+                    ("condition_number", spec.condition_number), ("trace_H", trace), ("trace_H_expected", n / 2),
+                    ("random_complexity_expected", math.sqrt(2.0 * float(np.sum(1.0 / spec.eigenvalues)) / n))]:
+        add(name, v)
+
+
