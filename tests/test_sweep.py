@@ -437,7 +437,7 @@ def test_one_sweep_at_a_time_per_folder(tmp_path):
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
         try:
             assert holder.stdout.readline().strip() == "locked"
-            with pytest.raises(InputError, match="another sweep .*4242 otherhost"):
+            with pytest.raises(InputError, match="sweep folder .* is in use by 4242 otherhost"):
                 run_sweep(counting_point, [{"noise": 0.0}], store=store, root_seed=0)
             assert CALLS == []
         finally:
@@ -448,7 +448,7 @@ def test_one_sweep_at_a_time_per_folder(tmp_path):
 
     def nested(params, seed):  # a second sweep into the same folder from this process
         return run_sweep(noisy_point, [params], store=store, root_seed=0, progress=False)[0].rows, {}
-    with pytest.raises(InputError, match="another sweep in this process"):
+    with pytest.raises(InputError, match="in use by this process"):
         run_sweep(nested, [{"noise": 1.0}], store=store, root_seed=0, progress=False)
 
 

@@ -90,7 +90,6 @@ import os
 import pickle
 import re
 import signal
-import socket
 import threading
 import time
 import warnings
@@ -106,11 +105,6 @@ import numpy as np
 from ._errors import InputError
 from ._io import atomic_open, atomic_write_json, to_json
 from ._progress import inner_progress, progress_bar
-
-try:  # POSIX record locks; absent on Windows, where sweeps run unlocked
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None
 
 __all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning"]
 
@@ -509,50 +503,17 @@ class ResultStore:
     @contextlib.contextmanager
     def _lock(self):
         """Hold the folder's lock: one sweep writes here at a time; stale temporaries are removed."""
-        ident = str(self.directory.resolve())
-        with _ACTIVE_GUARD:
-            if ident in _ACTIVE:
-                raise InputError(f"another sweep in this process is writing to {self.directory}; wait for it "
-                                 f"to finish, or use another --out")
-            _ACTIVE.add(ident)
-        try:
-            lock_path = self.directory / LOCK_FILE
-            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-            try:
-                locked = False
-                if fcntl is not None:
-                    try:  # POSIX record lock: released when this process dies, not inherited by forks
-                        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                        locked = True
-                    except OSError as exc:
-                        if isinstance(exc, (BlockingIOError, PermissionError)):
-                            try:
-                                holder = lock_path.read_text(encoding="utf-8").strip() or "unknown"
-                            except OSError:
-                                holder = "unknown"
-                            raise InputError(f"another sweep (pid and host: {holder}) is writing to "
-                                             f"{self.directory}; wait for it to finish, or use another --out") from None
-                        # the file system does not support locks (some network mounts): run unlocked
-                if locked:
-                    os.ftruncate(fd, 0)
-                    os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-                    self._remove_stale_temporaries()
-                yield
-            finally:
-                os.close(fd)
-        finally:
-            with _ACTIVE_GUARD:
-                _ACTIVE.discard(ident)
+        from ._lock import hold
+
+        with hold(self.directory / LOCK_FILE, f"the sweep folder {self.directory}"):
+            self._remove_stale_temporaries()
+            yield
 
     def _remove_stale_temporaries(self) -> None:
         for path in self.directory.iterdir():
             if _TMP_RE.match(path.name) and path.is_file():
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
-
-
-_ACTIVE: set[str] = set()
-_ACTIVE_GUARD = threading.Lock()
 
 
 # ------------------------------------------------------------------------------ running

@@ -21,6 +21,7 @@ other change of the config in the same folder is refused with a message naming t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import math
@@ -39,6 +40,7 @@ from .._errors import DivergenceError
 
 #: Failures of a whole run that end it with every claim marked unjudged instead of a traceback.
 _RUN_FAILURES = (DivergenceError, FloatingPointError)
+from .._lock import hold
 from ..runfolder import RunFolder
 
 __all__ = ["Experiment", "RunContext", "EXPERIMENTS", "register", "get_experiment", "list_experiments",
@@ -306,9 +308,6 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     a Dask ``Client.get_executor()``; see :func:`dask_executor`) runs the sweep points instead
     of the local pool of ``jobs`` processes. Returns the run folder.
     """
-    from .. import report as _report
-    from ..sweep import ResultStore
-
     exp = get_experiment(name)
     cfg = resolve_config(exp, preset=preset, data=data, seeds=seeds, seed=seed, sets=sets)
     if not (isinstance(jobs, int) and jobs >= 1):
@@ -317,6 +316,53 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
         raise InputError(f"formats must include 'png' (the report embeds PNGs), got {formats!r}")
     out = Path(out) if out is not None else Path("runs") / name
     fresh = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create the run folder {out} ({exc.strerror or exc}); choose a writable --out") from None
+    # one owner per folder, taken before anything in it is written or removed: a refused command touches nothing
+    with hold(out / RUN_LOCK, f"the run folder {out}"), _signals_interrupt():
+        return _reproduce_owned(exp, cfg, out, fresh, preset=preset, data=data, jobs=jobs, quiet=quiet,
+                                formats=formats, executor=executor)
+
+
+#: Lock file of a run folder (see :mod:`twolayer._lock`): the owner's pid, host and start time.
+RUN_LOCK = ".run.lock"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP during :func:`reproduce`: handled like Ctrl-C (status "interrupted")."""
+
+
+@contextlib.contextmanager
+def _signals_interrupt():
+    """Turn SIGTERM/SIGHUP into :class:`Terminated` while a run is in progress (main thread only),
+    so ``meta.json`` says "interrupted" instead of "running" forever."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise Terminated(f"received {signal.Signals(signum).name}")
+
+    sigs = [s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None]
+    old = {s: signal.signal(s, handler) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, quiet, formats, executor) -> Path:
+    """The body of :func:`reproduce` once this process owns ``out``."""
+    from .. import report as _report
+    from ..sweep import ResultStore
+
+    name = exp.name
     store = ResultStore(out / "points", fingerprint(exp, cfg))
     rf = RunFolder(out, experiment=name)
     record = config_record(exp, cfg, preset)
@@ -338,6 +384,13 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
             raise type(exc)(f"{exc} (the {preset} preset reads data = {record['data']!r}; pass --data "
                             f"mnist:PATH, cifar10:PATH or FILE.npz)") from None
         raise
+    except OSError as exc:  # disk full, read-only file system, ...: say so, and record it where possible
+        reason = f"cannot write in {out} ({exc.strerror or exc})"
+        rf.meta["error"] = reason
+        with contextlib.suppress(OSError):
+            rf.finish("failed")
+        raise InputError(f"{reason}; free space or choose another --out, then run the same command to continue "
+                         f"from the stored points") from None
     except BaseException:
         rf.finish("interrupted")
         raise
