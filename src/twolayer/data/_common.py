@@ -20,7 +20,16 @@ from .._errors import DataError, InputError
 __all__ = [
     "as_generator", "check_seed", "child_rng", "sha256_bytes", "sha256_file", "file_record",
     "read_bytes", "read_raw", "jsonable", "check_count", "check_fraction", "PURPOSES",
+    "check_expansion", "max_data_bytes", "gunzip_stream", "check_zip_sizes",
 ]
+
+#: Default cap on what one data file may expand to in memory (bytes); ``TWOLAYER_MAX_DATA_BYTES``
+#: overrides it (e.g. ``TWOLAYER_MAX_DATA_BYTES=64e9`` for a legitimately huge file).
+DEFAULT_MAX_DATA_BYTES = 8 * 2**30
+#: Expansion beyond this ratio of the stored bytes (and above :data:`EXPANSION_FLOOR`) is refused
+#: unless ``TWOLAYER_MAX_DATA_BYTES`` is set: real image data deflates 2-10x; a 1000x ratio is a bomb.
+MAX_EXPANSION_RATIO = 200
+EXPANSION_FLOOR = 64 * 2**20
 
 #: Fixed spawn keys: each random purpose draws from ``SeedSequence(seed, spawn_key=(k,))``,
 #: so the numbers for one purpose never depend on which other purposes ran, nor in what order.
@@ -141,6 +150,74 @@ def read_bytes(path) -> tuple[bytes, dict]:
         record["gzip"] = True
         return payload, record
     return raw, record
+
+
+def max_data_bytes() -> tuple[int, bool]:
+    """``(cap, explicit)``: the expansion cap in bytes and whether ``TWOLAYER_MAX_DATA_BYTES`` set it."""
+    import os
+
+    env = os.environ.get("TWOLAYER_MAX_DATA_BYTES")
+    if env is None or not env.strip():
+        return DEFAULT_MAX_DATA_BYTES, False
+    try:
+        cap = float(env)
+    except ValueError:
+        raise InputError(f"TWOLAYER_MAX_DATA_BYTES={env!r} is not a number of bytes; set e.g. "
+                         f"TWOLAYER_MAX_DATA_BYTES=32e9") from None
+    if not (math.isfinite(cap) and cap > 0):
+        raise InputError(f"TWOLAYER_MAX_DATA_BYTES={env!r} must be a positive number of bytes")
+    return int(cap), True
+
+
+def check_expansion(declared: int, stored: int, source: str, what: str = "its header") -> None:
+    """Refuse, before anything is allocated, a file whose ``declared`` in-memory size (from its
+    header / directory) exceeds the cap, or a compressed file that would expand more than
+    :data:`MAX_EXPANSION_RATIO` times its ``stored`` bytes (above :data:`EXPANSION_FLOOR`)."""
+    cap, explicit = max_data_bytes()
+    gib = declared / 2**30
+    fix = ("set TWOLAYER_MAX_DATA_BYTES to a larger number of bytes if the file is legitimate" if explicit else
+           "if the file is legitimate, set TWOLAYER_MAX_DATA_BYTES (bytes) above that size")
+    if declared > cap:
+        raise DataError(f"{source}: {what} declares {declared} bytes ({gib:.3g} GiB) of data, above the "
+                        f"{cap / 2**30:.3g} GiB limit for one file; the file is corrupt or hostile ({fix})")
+    if not explicit and declared > EXPANSION_FLOOR and declared > MAX_EXPANSION_RATIO * max(stored, 1):
+        raise DataError(f"{source}: {what} declares {declared} bytes ({gib:.3g} GiB) from {stored} stored bytes, "
+                        f"a {declared / max(stored, 1):.0f}x expansion (real data deflates < "
+                        f"{MAX_EXPANSION_RATIO}x); the file is corrupt or a decompression bomb ({fix})")
+
+
+def gunzip_stream(raw: bytes, source: str):
+    """A file object decompressing the gzip bytes ``raw`` lazily (read only what is asked for)."""
+    import io
+
+    return gzip.GzipFile(fileobj=io.BytesIO(raw), mode="rb")
+
+
+def check_zip_sizes(raw: bytes, source: str) -> list[str]:
+    """Check the uncompressed sizes a zip (``.npz``) declares for its members against
+    :func:`check_expansion` before any member is decompressed; return the member names. Duplicate
+    member names are refused (a reader would silently take one of them)."""
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{source} is not a readable .npz (zip) file or is truncated ({type(exc).__name__}: "
+                        f"{exc}); re-create it with np.savez") from None
+    odd = [i.filename for i in infos if i.flag_bits & 0x1 or i.compress_type not in (zipfile.ZIP_STORED,
+                                                                                     zipfile.ZIP_DEFLATED)]
+    if odd:
+        raise DataError(f"{source}: member(s) {', '.join(odd)} are encrypted or use a compression np.savez never "
+                        f"writes; the file is corrupt: re-create it with np.savez")
+    names = [i.filename for i in infos]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise DataError(f"{source} holds the member(s) {', '.join(dup)} more than once; a reader would "
+                        f"silently take one of them: re-create the file with np.savez")
+    check_expansion(sum(int(i.file_size) for i in infos), len(raw), source, "its zip directory")
+    return names
 
 
 def jsonable(obj, where: str = "provenance"):

@@ -24,7 +24,9 @@ import _compat_pickle
 import codecs
 import importlib
 import io
+import math
 import pickle
+import struct
 import tarfile
 import zlib
 from pathlib import Path
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError
-from ._common import file_record, read_raw, sha256_bytes
+from ._common import check_expansion, file_record, read_raw, sha256_bytes
 from ._dataset import Dataset
 from .preprocess import protocol_dataset
 
@@ -76,7 +78,7 @@ def _allowed_globals() -> dict:
     return table
 
 
-class RestrictedUnpickler(pickle.Unpickler):
+class RestrictedUnpickler(pickle._Unpickler):
     """An unpickler that can rebuild numpy arrays and plain builtins, and nothing else.
 
     Allowed globals: ``numpy.ndarray``, ``numpy.dtype``, numpy's array/scalar reconstructors
@@ -85,14 +87,51 @@ class RestrictedUnpickler(pickle.Unpickler):
     scalars (dict, list, tuple, set, frozenset, bytes, bytearray, str, int, float, complex,
     bool). Any other global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, ...) raises
     :class:`~twolayer.DataError` *before* it is imported or called. Persistent ids are refused.
+
+    It is the pure-Python unpickler on purpose: the C one allocates the full length a
+    ``BINBYTES``/``BINUNICODE`` opcode declares before reading, so one flipped length byte in a
+    240-byte file asks for gigabytes; this one reads only the bytes that are there. Arrays the
+    pickle constructs are counted against ``budget`` bytes before they are allocated.
     """
 
     _table = None
+
+    def __init__(self, file, *, budget: int | None = None, source: str = "<bytes>", **kw):
+        super().__init__(file, **kw)
+        self._budget = budget
+        self._source = source
+
+    def _charge(self, shape, dtype=np.uint8) -> None:
+        """Count the bytes an array constructor is asked for against the budget, before allocating."""
+        if self._budget is None:
+            return
+        dims = (shape,) if isinstance(shape, int) else tuple(shape) if isinstance(shape, (tuple, list)) else None
+        if dims is None or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in dims):
+            raise DataError(f"the pickle asks for an array of shape {shape!r}; the file is corrupt or malicious")
+        try:
+            nbytes = math.prod(dims) * np.dtype(dtype).itemsize
+        except TypeError:
+            raise DataError(f"the pickle asks for an array of dtype {dtype!r}; the file is corrupt or malicious") from None
+        self._budget -= nbytes
+        if self._budget < 0:
+            raise DataError(f"the pickle asks for arrays larger than the file itself ({nbytes} bytes for shape "
+                            f"{dims}); CIFAR-10 batches store their pixels, so the file is corrupt or a memory bomb")
 
     def find_class(self, module, name):
         if RestrictedUnpickler._table is None:
             RestrictedUnpickler._table = _allowed_globals()
         obj = RestrictedUnpickler._table.get((module, name))
+        if obj is np.ndarray:
+            def ndarray(shape, dtype=float, *args, **kw):
+                self._charge(shape, dtype)
+                return np.ndarray(shape, dtype, *args, **kw)
+            ndarray.wraps_ndarray = True
+            return ndarray
+        if getattr(obj, "__name__", "") == "_reconstruct":
+            def _reconstruct(subtype, shape, dtype, _f=obj):
+                self._charge(shape, dtype)
+                return _f(np.ndarray if getattr(subtype, "wraps_ndarray", False) else subtype, shape, dtype)
+            return _reconstruct
         if obj is None:
             # show Python 3 names for Python 2 spellings (__builtin__ -> builtins, ...)
             module, name = _compat_pickle.NAME_MAPPING.get((module, name), (module, name))
@@ -108,13 +147,18 @@ class RestrictedUnpickler(pickle.Unpickler):
 
 
 def safe_unpickle(data: bytes, source: str = "<bytes>"):
-    """Unpickle ``data`` with :class:`RestrictedUnpickler` (``encoding='bytes'``, as CIFAR needs)."""
+    """Unpickle ``data`` with :class:`RestrictedUnpickler` (``encoding='bytes'``, as CIFAR needs).
+
+    Arrays that the pickle constructs may together take at most ``len(data)`` bytes plus 1 MiB: a
+    real CIFAR batch stores every pixel it holds, so anything larger is a memory bomb.
+    """
     try:
-        return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+        return RestrictedUnpickler(io.BytesIO(data), encoding="bytes", budget=len(data) + 2**20,
+                                   source=source).load()
     except DataError as exc:
         raise DataError(f"{source}: {exc}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, OverflowError, MemoryError, UnicodeDecodeError) as exc:
+            KeyError, LookupError, OverflowError, MemoryError, UnicodeError, RecursionError, struct.error) as exc:
         raise DataError(f"{source} is not a valid CIFAR-10 python batch (unpickling failed: "
                         f"{type(exc).__name__}: {exc}); download it again or use the binary version") from None
 
@@ -155,9 +199,13 @@ def _parse_py_batch(buf: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
         raise DataError(f"{source}: b'data' is {data.dtype} of shape {data.shape}, expected uint8 of "
                         f"shape (N, 3072); download it again")
     try:
-        labels = np.asarray(labels, dtype=np.int64)
-    except (TypeError, ValueError):
-        raise DataError(f"{source}: b'labels' is not a list of integers; download it again") from None
+        raw_labels = np.asarray(labels)
+        if raw_labels.dtype == object or raw_labels.dtype.kind not in "iub":
+            raise TypeError(raw_labels.dtype)
+        labels = raw_labels.astype(np.int64)
+    except (TypeError, ValueError, OverflowError):
+        raise DataError(f"{source}: b'labels' is not a list of integers (CIFAR-10 classes 0-9); the file is "
+                        f"corrupt: download it again") from None
     if labels.ndim != 1 or labels.shape[0] != data.shape[0]:
         raise DataError(f"count mismatch in {source}: {data.shape[0]} images but {labels.size} labels; "
                         f"download it again")
@@ -179,7 +227,12 @@ def _discover(path) -> tuple[str, object, list[str]]:
         raise DataError(f"CIFAR-10 path {p} does not exist; pass the folder holding "
                         f"{_BIN_DIR}/ or {_PY_DIR}/, or one of the tarballs {_BIN_TAR} / {_PY_TAR}")
     if p.is_file():
-        if tarfile.is_tarfile(p):
+        try:
+            is_tar = tarfile.is_tarfile(p)
+        except (OSError, EOFError, zlib.error, tarfile.TarError) as exc:
+            raise DataError(f"{p} is not a readable tarball ({type(exc).__name__}: {exc}); the download is "
+                            f"corrupt or truncated: download it again") from None
+        if is_tar:
             return "tar", p, [str(p)]
         if p.parent.name in (_BIN_DIR, _PY_DIR) or p.name in {*_TRAIN, *_TEST} or p.suffix == ".bin":
             p = p.parent
@@ -216,7 +269,16 @@ def _read_tar(path: Path):
     record = file_record(path, raw)
     try:
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as tf:
-            members = {m.name.rsplit("/", 1)[-1]: m for m in tf.getmembers() if m.isfile()}
+            files = [m for m in tf.getmembers() if m.isfile()]
+            members = {m.name.rsplit("/", 1)[-1]: m for m in files}
+            wanted = {n + sfx for n in _TRAIN + _TEST for sfx in ("", ".bin")}
+            names = [m.name.rsplit("/", 1)[-1] for m in files if m.name.rsplit("/", 1)[-1] in wanted]
+            dup = sorted({n for n in names if names.count(n) > 1})
+            if dup:
+                raise DataError(f"{path} holds {', '.join(dup)} more than once; a reader would silently take "
+                                f"one of them: download the official tarball again")
+            check_expansion(sum(int(members[n].size) for n in set(names)), len(raw), str(path),
+                            "its tar headers")
             binary = all(n + ".bin" in members for n in _TRAIN + _TEST)
             python = all(n in members for n in _TRAIN + _TEST)
             if not (binary or python):

@@ -19,13 +19,15 @@ dimensions, then the data in C order.
 from __future__ import annotations
 
 import io
+import math
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .._errors import DataError, InputError
-from ._common import file_record, read_bytes, read_raw
+from ._common import check_expansion, check_zip_sizes, file_record, gunzip_stream, read_raw
 from ._dataset import Dataset
 from .preprocess import protocol_dataset
 
@@ -53,6 +55,22 @@ def _names(stem: str, ndim: int) -> list[str]:
     return plain + [f + ".gz" for f in plain]
 
 
+def parse_idx_magic(buf: bytes, source: str, kind: str | None) -> None:
+    """Check the 4-byte IDX magic number (two zero bytes, dtype 0x08, and 2051/2049 for ``kind``)."""
+    magic = int.from_bytes(buf[:4], "big")
+    if kind is not None and magic != _MAGIC[kind]:
+        exp = _MAGIC[kind]
+        raise DataError(f"{source} has magic number 0x{magic:08x} ({magic}) but an IDX {kind} file "
+                        f"starts with 0x{exp:08x} ({exp}); it is not an MNIST {kind} file (files "
+                        f"swapped, corrupt, or still compressed?): check the file names")
+    if buf[0] != 0 or buf[1] != 0:
+        raise DataError(f"{source} is not an IDX file (magic number 0x{magic:08x} should start "
+                        f"with two zero bytes); check that you passed the MNIST files")
+    if buf[2] != 0x08:
+        raise DataError(f"{source} has IDX dtype code 0x{buf[2]:02x}; only 0x08 (unsigned byte, "
+                        f"as in MNIST and Fashion-MNIST) is supported")
+
+
 def parse_idx(buf: bytes, source: str = "<bytes>", kind: str | None = None) -> np.ndarray:
     """Parse the bytes of an IDX file into a ``uint8`` array of the shape in its header.
 
@@ -70,28 +88,8 @@ def parse_idx(buf: bytes, source: str = "<bytes>", kind: str | None = None) -> n
     ndarray of dtype uint8 and shape ``dims`` (e.g. (N, 28, 28) or (N,))
         A read-only view of ``buf`` (no copy).
     """
-    if len(buf) < 4:
-        raise DataError(f"{source} is truncated: {len(buf)} bytes, shorter than the 4-byte IDX "
-                        f"magic number; download the file again")
-    magic = int.from_bytes(buf[:4], "big")
-    if kind is not None and magic != _MAGIC[kind]:
-        exp = _MAGIC[kind]
-        raise DataError(f"{source} has magic number 0x{magic:08x} ({magic}) but an IDX {kind} file "
-                        f"starts with 0x{exp:08x} ({exp}); it is not an MNIST {kind} file (files "
-                        f"swapped, corrupt, or still compressed?): check the file names")
-    if buf[0] != 0 or buf[1] != 0:
-        raise DataError(f"{source} is not an IDX file (magic number 0x{magic:08x} should start "
-                        f"with two zero bytes); check that you passed the MNIST files")
-    if buf[2] != 0x08:
-        raise DataError(f"{source} has IDX dtype code 0x{buf[2]:02x}; only 0x08 (unsigned byte, "
-                        f"as in MNIST and Fashion-MNIST) is supported")
-    ndim = buf[3]
-    header = 4 + 4 * ndim
-    if len(buf) < header:
-        raise DataError(f"{source} is truncated: {len(buf)} bytes, shorter than its {header}-byte "
-                        f"IDX header; download the file again")
-    dims = tuple(int(v) for v in np.frombuffer(buf, dtype=">i4", count=ndim, offset=4))
-    expected = header + int(np.prod(dims, dtype=np.int64))
+    header, dims = _idx_header(bytes(buf[:4 + 4 * buf[3]]) if len(buf) >= 4 else bytes(buf), source, kind)
+    expected = header + math.prod(dims)
     if len(buf) != expected:
         what = "truncated" if len(buf) < expected else "longer than its header says"
         raise DataError(f"{source} is {what}: expected {expected} bytes (header {header} + data "
@@ -99,8 +97,31 @@ def parse_idx(buf: bytes, source: str = "<bytes>", kind: str | None = None) -> n
     return np.frombuffer(buf, dtype=np.uint8, offset=header).reshape(dims)
 
 
+def _idx_header(head: bytes, source: str, kind: str | None) -> tuple[int, tuple[int, ...]]:
+    """``(header length, dims)`` of an IDX file from its first bytes; every lie is a DataError."""
+    if len(head) < 4:
+        raise DataError(f"{source} is truncated: {len(head)} bytes, shorter than the 4-byte IDX "
+                        f"magic number; download the file again")
+    parse_idx_magic(head, source, kind)
+    ndim = head[3]
+    header = 4 + 4 * ndim
+    if len(head) < header:
+        raise DataError(f"{source} is truncated: {len(head)} bytes, shorter than its {header}-byte "
+                        f"IDX header; download the file again")
+    dims = tuple(int(v) for v in np.frombuffer(head, dtype=">i4", count=ndim, offset=4))
+    if any(v < 0 for v in dims):
+        raise DataError(f"{source} declares a negative dimension {'x'.join(map(str, dims))} in its IDX header; "
+                        f"the file is corrupt: download it again")
+    return header, dims
+
+
 def read_idx(path, kind: str | None = None) -> tuple[np.ndarray, dict]:
-    """Read one IDX file (gzipped or not).
+    """Read one IDX file (gzipped or not), checking the header before decompressing the data.
+
+    The header's dimensions give the exact payload size, which is checked against the cap of
+    :func:`~twolayer.data._common.check_expansion` (and, for a ``.gz``, against the ratio a
+    deflate stream can legitimately reach) *before* the data are decompressed; only that many
+    bytes (plus one, to detect trailing data) are then read from the stream.
 
     Parameters
     ----------
@@ -114,10 +135,34 @@ def read_idx(path, kind: str | None = None) -> tuple[np.ndarray, dict]:
     record : dict
         Path, size and SHA-256 of the file on disk, and its header dimensions.
     """
-    buf, record = read_bytes(path)
-    arr = parse_idx(buf, str(path), kind)
-    record["dims"] = list(arr.shape)
-    return arr, record
+    p = Path(path)
+    raw = read_raw(p)
+    record = file_record(p, raw)
+    source = str(path)
+    if not (p.name.endswith(".gz") or raw[:2] == b"\x1f\x8b"):
+        arr = parse_idx(raw, source, kind)
+        record["dims"] = list(arr.shape)
+        return arr, record
+    record["gzip"] = True
+    try:
+        with gunzip_stream(raw, source) as fh:
+            head = fh.read(4)
+            if len(head) == 4:
+                head += fh.read(4 * head[3])
+            header, dims = _idx_header(head, source, kind)
+            size = math.prod(dims)
+            check_expansion(header + size, len(raw), source, "its IDX header")
+            data = fh.read(size + 1)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{source} is not a valid gzip file ({exc}); the download is corrupt or "
+                        f"truncated: download it again or decompress it yourself") from None
+    if len(data) != size:
+        what = "truncated" if len(data) < size else "longer than its header says"
+        raise DataError(f"{source} is {what}: its header declares {header + size} bytes (header {header} + data "
+                        f"{'x'.join(map(str, dims))}) but the file holds {'fewer' if len(data) < size else 'more'}; "
+                        f"download the file again")
+    record["dims"] = list(dims)
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims), record
 
 
 def _discover(path, kind: str):
@@ -177,6 +222,9 @@ def _discover(path, kind: str):
 def _read_keras_npz(path: Path):
     raw = read_raw(path)
     record = file_record(path, raw)
+    if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
+        raise DataError(f"{path} is not a .npz (zip) file (it starts with {raw[:4]!r}); download it again")
+    check_zip_sizes(raw, str(path))
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             keys = list(z.files)
@@ -188,7 +236,7 @@ def _read_keras_npz(path: Path):
             arrs = {k: z[k] for k in need}
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
         raise DataError(f"{path} is not a readable .npz file ({exc}); download it again") from None
     out = {"train_images": arrs["x_train"], "train_labels": arrs["y_train"],
            "test_images": arrs["x_test"], "test_labels": arrs["y_test"]}

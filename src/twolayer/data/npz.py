@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import numbers
 import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from .._errors import DataError, InputError
 from .._validation import UNIT_NORM_TOL, as_data_matrix, as_labels, unit_normalize
-from ._common import check_fraction, check_seed, child_rng, file_record, read_raw
+from ._common import check_zip_sizes, check_fraction, check_seed, child_rng, file_record, read_raw
 from ._dataset import Dataset
 from .preprocess import _noise_both, _sha, _subsample, format_classes, pair_indices
 
@@ -46,6 +47,7 @@ def read_npz_arrays(path) -> tuple[dict, dict]:
     if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DataError(f"{p} is not a .npz (zip) file (it starts with {raw[:4]!r}); save your data "
                         f"with np.savez(path, X=X, y=y)")
+    check_zip_sizes(raw, str(p))
     try:
         with np.load(io.BytesIO(raw), allow_pickle=False) as z:
             keys = list(z.files)
@@ -66,7 +68,7 @@ def read_npz_arrays(path) -> tuple[dict, dict]:
             raise DataError(f"{p} stores object arrays, which need pickle (refused for safety); save "
                             f"numeric arrays only") from None
         raise DataError(f"{p} is not a valid .npz file ({exc}); re-create it with np.savez") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error) as exc:
         raise DataError(f"{p} is not a readable .npz (zip) file or is truncated ({type(exc).__name__}: "
                         f"{exc}); re-create it with np.savez(path, X=X, y=y)") from None
     record["keys"] = keys
