@@ -203,7 +203,7 @@ def check_zip_sizes(raw: bytes, source: str) -> list[str]:
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as zf:
             infos = zf.infolist()
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError) as exc:
         raise DataError(f"{source} is not a readable .npz (zip) file or is truncated ({type(exc).__name__}: "
                         f"{exc}); re-create it with np.savez") from None
     odd = [i.filename for i in infos if i.flag_bits & 0x1 or i.compress_type not in (zipfile.ZIP_STORED,

@@ -158,7 +158,7 @@ def safe_unpickle(data: bytes, source: str = "<bytes>"):
     except DataError as exc:
         raise DataError(f"{source}: {exc}") from None
     except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, LookupError, OverflowError, MemoryError, UnicodeError, RecursionError, struct.error) as exc:
+            KeyError, LookupError, OverflowError, MemoryError, UnicodeError, RecursionError, SystemError, struct.error) as exc:
         raise DataError(f"{source} is not a valid CIFAR-10 python batch (unpickling failed: "
                         f"{type(exc).__name__}: {exc}); download it again or use the binary version") from None
 

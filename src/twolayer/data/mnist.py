@@ -236,7 +236,7 @@ def _read_keras_npz(path: Path):
             arrs = {k: z[k] for k in need}
     except DataError:
         raise
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, NotImplementedError, RuntimeError) as exc:
         raise DataError(f"{path} is not a readable .npz file ({exc}); download it again") from None
     out = {"train_images": arrs["x_train"], "train_labels": arrs["y_train"],
            "test_images": arrs["x_test"], "test_labels": arrs["y_test"]}

@@ -68,7 +68,7 @@ def read_npz_arrays(path) -> tuple[dict, dict]:
             raise DataError(f"{p} stores object arrays, which need pickle (refused for safety); save "
                             f"numeric arrays only") from None
         raise DataError(f"{p} is not a valid .npz file ({exc}); re-create it with np.savez") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error) as exc:
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error, NotImplementedError, RuntimeError) as exc:
         raise DataError(f"{p} is not a readable .npz (zip) file or is truncated ({type(exc).__name__}: "
                         f"{exc}); re-create it with np.savez(path, X=X, y=y)") from None
     record["keys"] = keys
