@@ -6,7 +6,7 @@ import numpy as np
 
 from ._errors import InputError
 
-__all__ = ["as_data_matrix", "check_unit_norm", "as_labels", "unit_normalize", "UNIT_NORM_TOL"]
+__all__ = ["as_data_matrix", "check_unit_norm", "as_labels", "unit_normalize", "row_norms", "UNIT_NORM_TOL"]
 
 #: Rows whose norm differs from 1 by more than this are "not unit norm".
 UNIT_NORM_TOL = 1e-6
@@ -45,9 +45,31 @@ def as_data_matrix(X, name: str = "X", dtype=np.float64, allow_zero_rows: bool =
     return A
 
 
+def row_norms(X: np.ndarray) -> np.ndarray:
+    """Euclidean norms of the rows of ``X`` (n, d), free of under- and overflow.
+
+    Each row is divided by its largest absolute entry before squaring (the LAPACK ``dnrm2``
+    idea), so rows of norm 1e-300 or 1e300 get their true norm instead of 0 or inf. Rows already
+    within 4 ulp of unit norm by the plain formula are reported as computed by it, so unit-norm
+    data keep exact norms. Cost ``O(n d)``.
+    """
+    A = np.asarray(X, dtype=np.float64)
+    plain = np.sqrt(np.einsum("ij,ij->i", A, A))
+    ok = np.isfinite(plain) & (plain > 1e-150) & (plain < 1e150)
+    if np.all(ok):
+        return plain
+    out = plain.copy()
+    bad = np.nonzero(~ok)[0]
+    big = np.max(np.abs(A[bad]), axis=1)
+    safe = np.where(big > 0, big, 1.0)
+    B = A[bad] / safe[:, None]
+    out[bad] = np.where(big > 0, safe * np.sqrt(np.einsum("ij,ij->i", B, B)), 0.0)
+    return out
+
+
 def check_unit_norm(X: np.ndarray, name: str = "X", tol: float = UNIT_NORM_TOL) -> None:
     """Raise :class:`InputError` unless every row of ``X`` has Euclidean norm 1 (within ``tol``)."""
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    norms = row_norms(X)
     off = np.nonzero(np.abs(norms - 1.0) > tol)[0]
     if off.size:
         i = off[0]
@@ -56,10 +78,19 @@ def check_unit_norm(X: np.ndarray, name: str = "X", tol: float = UNIT_NORM_TOL) 
                          f"with twolayer.data.unit_normalize(X) or pass normalize=True / --normalize")
 
 
-def unit_normalize(X) -> np.ndarray:
-    """Return a copy of ``X`` (n, d) with every row scaled to unit Euclidean norm."""
-    A = as_data_matrix(X)
-    return A / np.sqrt(np.einsum("ij,ij->i", A, A))[:, None]
+def unit_normalize(X, *, allow_zero_rows: bool = False) -> np.ndarray:
+    """Return a copy of ``X`` (n, d) with every row scaled to unit Euclidean norm.
+
+    Scale-safe (rows of norm 1e-300 or 1e300 included, see :func:`row_norms`); each row is
+    divided by its largest entry first, then by the norm of the result. All-zero rows are
+    refused, or kept zero with ``allow_zero_rows``.
+    """
+    A = as_data_matrix(X, allow_zero_rows=allow_zero_rows)
+    big = np.max(np.abs(A), axis=1, keepdims=True)
+    B = A / np.where(big > 0, big, 1.0)
+    norms = np.sqrt(np.einsum("ij,ij->i", B, B))[:, None]
+    B /= np.where(norms > 0, norms, 1.0)
+    return B
 
 
 def as_labels(y, n: int | None = None, name: str = "y") -> np.ndarray:

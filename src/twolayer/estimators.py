@@ -72,6 +72,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._errors import SingularKernelError
+from ._validation import unit_normalize
 from .bounds import KernelSolver
 from .dynamics import ALGORITHMS, train
 from .kernels import arccos_kernel
@@ -95,15 +96,10 @@ _PSD_TOL = 1e-6
 def unit_rows(X: np.ndarray) -> np.ndarray:
     """Rows of ``X`` (n, d) scaled to unit Euclidean norm; all-zero rows stay zero (a new array).
 
-    Each row is first divided by its largest absolute entry, so rows of any magnitude
-    (1e-200 or 1e200) are normalized without under- or overflow. Cost ``O(n d)``.
+    Scale-safe (:func:`twolayer._validation.unit_normalize`): rows of any magnitude (1e-200 or
+    1e200) are normalized without under- or overflow. Cost ``O(n d)``.
     """
-    A = np.asarray(X, dtype=np.float64)
-    big = np.max(np.abs(A), axis=1, keepdims=True)
-    B = A / np.where(big > 0, big, 1.0)
-    norms = np.sqrt(np.einsum("ij,ij->i", B, B))[:, None]
-    B /= np.where(norms > 0, norms, 1.0)
-    return B
+    return unit_normalize(np.asarray(X, dtype=np.float64), allow_zero_rows=True)
 
 
 def _kernel(kind: str, X: np.ndarray, Z: np.ndarray | None = None) -> np.ndarray:

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._errors import InputError
-from ._validation import as_data_matrix
+from ._validation import as_data_matrix, row_norms, unit_normalize
 
 __all__ = [
     "KERNELS",
@@ -192,10 +192,26 @@ def _available_memory() -> int | None:
 def _normalize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Unit rows and their norms; rows already unit to within rounding (4 ulp) count as unit,
     so that the kernels of unit-norm data have exact diagonals (1/2) with no rescaling."""
-    norms = np.sqrt(np.einsum("ij,ij->i", A, A))
+    norms = row_norms(A)
     if np.all(np.abs(norms - 1.0) <= 4 * np.finfo(np.float64).eps):
         return A, np.ones_like(norms)
-    return A / norms[:, None], norms
+    return unit_normalize(A), norms
+
+
+def _check_scale(kind: str, xnorm: np.ndarray, znorm: np.ndarray) -> None:
+    """The kernels scale as ``‖x‖‖z‖``: refuse, with the fix, norms whose products leave float64."""
+    if kind == "kappa0":
+        return
+    hi = float(np.max(xnorm)) * float(np.max(znorm))
+    lo = float(np.min(xnorm)) * float(np.min(znorm))
+    if not np.isfinite(hi) or hi > np.finfo(np.float64).max:
+        raise InputError(f"kernel values overflow float64: rows have norms up to {max(np.max(xnorm), np.max(znorm)):.3g} "
+                         f"and the kernel scales with ||x|| ||z||; rescale the inputs (e.g. "
+                         f"twolayer.data.unit_normalize(X), as the theory assumes unit norm)")
+    if lo < np.finfo(np.float64).tiny:  # below the normal range: the entries would lose their digits
+        raise InputError(f"kernel values underflow float64: rows have norms down to {min(np.min(xnorm), np.min(znorm)):.3g} "
+                         f"and the kernel scales with ||x|| ||z||; rescale the inputs (e.g. "
+                         f"twolayer.data.unit_normalize(X), as the theory assumes unit norm)")
 
 
 def _transform_block(kind: str, C: np.ndarray, work: np.ndarray, work2: np.ndarray) -> None:
@@ -304,6 +320,7 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", block_size: int | Non
 
     Xn, xnorm = _normalize(Xa)
     Zn, znorm = (Xn, xnorm) if self_kernel else _normalize(Za)
+    _check_scale(kind, xnorm, znorm)
     np.dot(Xn, Zn.T, out=out)  # SYRK when Zn is Xn
     scaled = kind != "kappa0" and not (np.all(xnorm == 1.0) and np.all(znorm == 1.0))
 

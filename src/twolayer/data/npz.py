@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError, InputError
-from .._validation import UNIT_NORM_TOL, as_data_matrix, as_labels, unit_normalize
+from .._validation import UNIT_NORM_TOL, as_data_matrix, as_labels, row_norms, unit_normalize
 from ._common import check_zip_sizes, check_fraction, check_seed, child_rng, file_record, read_raw
 from ._dataset import Dataset
 from .preprocess import _noise_both, _sha, _subsample, format_classes, pair_indices
@@ -159,7 +159,7 @@ def load_npz(path, *, classes=None, n_train=None, n_test=None, seed=0, label_noi
             X, y = X[rows], y[rows]
         else:
             X_test, y_test = X_test[rows], y_test[rows]
-    norms = np.sqrt(np.einsum("ij,ij->i", X, X))
+    norms = row_norms(X)
     already = bool(np.all(np.abs(norms - 1.0) <= UNIT_NORM_TOL))
     if normalize:
         X = unit_normalize(X)
