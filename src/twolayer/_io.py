@@ -7,6 +7,7 @@ renames it over the destination (``os.replace`` is atomic on POSIX and Windows).
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -17,27 +18,60 @@ import numpy as np
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["atomic_path", "atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_write_json",
+__all__ = ["TMP_GLOB", "atomic_path", "atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_write_json",
            "atomic_save_npy", "atomic_save_npz"]
 
 
+#: Temporary files are ``.NAME.XXXXXXXX.tmp`` with NAME cut to this many characters, so that a
+#: destination name the file system accepts never fails because of its temporary's longer name.
+_TMP_NAME_CHARS = 96
+#: Pattern of the temporaries :func:`atomic_path` makes (for cleaning those a killed run left).
+TMP_GLOB = ".*.tmp"
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """``exc`` with the destination as its file name where it named the temporary (or nothing)."""
+    own_tmp = exc.filename is not None and Path(str(exc.filename)).parent == path.parent and \
+        Path(str(exc.filename)).name.startswith(f".{path.name[:_TMP_NAME_CHARS]}.") and str(exc.filename).endswith(".tmp")
+    if exc.filename is None or own_tmp:
+        new = OSError(exc.errno, exc.strerror or str(exc), str(path))
+        return new
+    return exc
+
+
 @contextlib.contextmanager
-def atomic_path(path):
+def atomic_path(path, *, size: int | None = None):
     """Yield a temporary path next to ``path``; rename it onto ``path`` only on success.
 
-    For writers that need a file name (``np.lib.format.open_memmap``, ``savefig``).
+    For writers that need a file name (``np.lib.format.open_memmap``, ``savefig``). With ``size``
+    (bytes), the space is reserved up front (``posix_fallocate``): a full disk is one ``OSError``
+    (ENOSPC) naming ``path`` before anything is written, and a memory map of the file can never
+    die of SIGBUS for lack of blocks. Errors name ``path``, not the temporary; the temporary is
+    removed on any failure.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:_TMP_NAME_CHARS]}.", suffix=".tmp", dir=path.parent)
+        try:
+            if size is not None and size > 0 and hasattr(os, "posix_fallocate"):
+                try:
+                    os.posix_fallocate(fd, 0, int(size))
+                except OSError as exc:
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # unsupported file system
+                        raise
+        finally:
+            os.close(fd)
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600 files; give the usual permissions
         yield Path(tmp)
         os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+    except BaseException as exc:
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise _named(exc, path) from None
         raise
 
 

@@ -26,6 +26,47 @@ ANNOUNCE_BYTES = 64 * 2**20
 
 
 # --------------------------------------------------------------------------- argument helpers
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``twolayer: error: … (see twolayer VERB --help)``, exit 2."""
+
+    def error(self, message):
+        self.exit(2, f"twolayer: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _number(lo: float | None = None, *, open_lo: bool = False, hi: float | None = None, open_hi: bool = False,
+            integer: bool = False, what: str = "a number"):
+    """An argparse ``type``: a finite number (integer if asked) in the given range."""
+    def parse(text: str):
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not math.isfinite(v) or (integer and v != int(v)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        if lo is not None and (v < lo or (open_lo and v == lo)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        if hi is not None and (v > hi or (open_hi and v == hi)):
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return int(v) if integer else v
+    parse.__name__ = what  # argparse names the type in its messages
+    return parse
+
+
+POSITIVE_INT = _number(1, integer=True, what="a positive integer")
+NONNEG_INT = _number(0, integer=True, what="a non-negative integer")
+POSITIVE = _number(0, open_lo=True, what="a positive finite number")
+NONNEG = _number(0, what="a non-negative finite number")
+PORTION = _number(0, hi=1, what="a portion in [0, 1]")
+OPEN_UNIT = _number(0, open_lo=True, hi=1, open_hi=True, what="a number in (0, 1)")
+
+
+def _records(text: str):
+    return "all" if text == "all" else _number(1, integer=True, what="a positive integer or 'all'")(text)
+
+
+_records.__name__ = "a positive integer or 'all'"
+
+
 def _parse_kv(items) -> dict:
     out = {}
     for item in items or []:
@@ -65,10 +106,10 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
                         "teacher | FILE.npz")
     g = p.add_argument_group("data options")
     g.add_argument("--classes", help="class pair for a binary task, e.g. 0,1 (first -> +1, others -> -1)")
-    g.add_argument("--n-train", type=int, help="training subsample size (synthetic: sample size)")
-    g.add_argument("--n-test", type=int, help="test subsample size")
-    g.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    g.add_argument("--label-noise", type=float, default=0.0, metavar="P",
+    g.add_argument("--n-train", type=POSITIVE_INT, help="training subsample size (synthetic: sample size)")
+    g.add_argument("--n-test", type=NONNEG_INT, help="test subsample size")
+    g.add_argument("--seed", type=NONNEG_INT, default=0, help="seed of every random choice (default 0)")
+    g.add_argument("--label-noise", type=PORTION, default=0.0, metavar="P",
                    help="portion of labels redrawn from unif{-1,+1}, train and test (default 0)")
     g.add_argument("--no-normalize", action="store_true", help="keep rows as they are (default: unit norm)")
     g.add_argument("--opt", action="append", metavar="KEY=VALUE",
@@ -131,7 +172,8 @@ def cmd_kernel(args) -> None:
     if out_path.suffix != ".npy":
         raise InputError(f"--out must name a .npy file, got {args.out!r}")
     t0 = time.perf_counter()
-    with atomic_path(out_path) as tmp:  # a memory map of the temp file: no second copy in RAM
+    # a memory map of the temp file (no second copy in RAM), its blocks reserved first (no SIGBUS on a full disk)
+    with atomic_path(out_path, size=8 * ds.n * n_z + 4096) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float64, shape=(ds.n, n_z))
         arccos_kernel(ds.X, ds.X_test if args.test else None, kind=args.kind, block_size=args.block_size, out=mm)
         diag = np.diag(mm).copy() if not args.test else None
@@ -225,7 +267,7 @@ def cmd_train(args) -> None:
         res = train(net, ds.X, ds.y, lr=args.lr, steps=args.steps, algorithm=algorithm,
                     weight_decay=args.weight_decay, temperature=args.noise_temp, noise_seed=args.seed + 1,
                     normalization=args.loss_normalization, X_test=ds.X_test, y_test=ds.y_test,
-                    n_records="all" if args.records == "all" else int(args.records), tol=args.tol, rtol=args.rtol,
+                    n_records=args.records, tol=args.tol, rtol=args.rtol,
                     checkpoint=args.checkpoint, progress=bar)
     finally:
         bar.close()
@@ -341,7 +383,7 @@ def _analysis_verb(sub, name: str, help: str, func, *, kind: bool = True) -> arg
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="twolayer", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog="twolayer", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"twolayer {__version__}")
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = p.add_subparsers(dest="verb", metavar="VERB")
@@ -350,17 +392,17 @@ def build_parser() -> argparse.ArgumentParser:
     k = _analysis_verb(sub, "kernel", "build a Gram matrix and save it as .npy", cmd_kernel)
     k.add_argument("--out", required=True, help="output .npy file (written atomically)")
     k.add_argument("--test", action="store_true", help="test x train cross kernel instead of train x train")
-    k.add_argument("--block-size", type=int, help="rows per elementwise block")
+    k.add_argument("--block-size", type=POSITIVE_INT, help="rows per elementwise block")
 
     s = _analysis_verb(sub, "spectrum", "eigenvalues of H and the label projections v_i^T y", cmd_spectrum)
-    s.add_argument("--top", type=int, help="only the top K eigenvalues/projections in the output")
+    s.add_argument("--top", type=POSITIVE_INT, help="only the top K eigenvalues/projections in the output")
     s.add_argument("--out", help="save eigenvalues and projections to this .npz")
     s.add_argument("--save-vectors", action="store_true", help="with --out: also save the eigenvectors")
 
     c = _analysis_verb(sub, "complexity", "complexity measure sqrt(2 y^T H^-1 y / n) and the Theorem 5.1 bound",
                        cmd_complexity)
-    c.add_argument("--ridge", type=float, default=0.0, help="solve with H + ridge*I (default 0: exact)")
-    c.add_argument("--delta", type=float, default=0.05, help="failure probability of the bound")
+    c.add_argument("--ridge", type=NONNEG, default=0.0, help="solve with H + ridge*I (default 0: exact)")
+    c.add_argument("--delta", type=OPEN_UNIT, default=0.05, help="failure probability of the bound")
     c.add_argument("--exact-eigenvalues", action="store_true",
                    help="exact lambda_min/lambda_max by eigvalsh (default above n = 1000: one-sided estimates "
                         "at ~10%% of the Cholesky cost)")
@@ -371,21 +413,21 @@ def build_parser() -> argparse.ArgumentParser:
                        cmd_train, kind=False)
 
     t.add_argument("--param", choices=list(PARAMETERIZATIONS), default="arora", help="parameterization")
-    t.add_argument("--width", type=int, required=True, metavar="M", help="hidden units m")
-    t.add_argument("--init-scale", type=float, default=1.0, metavar="KAPPA", help="w ~ N(0, kappa^2 I)")
-    t.add_argument("--beta", type=float, help="E-Ma-Wu |a(0)| (default 1/m)")
-    t.add_argument("--alpha", type=float, default=1.0, help="mean-field scaling alpha")
+    t.add_argument("--width", type=POSITIVE_INT, required=True, metavar="M", help="hidden units m")
+    t.add_argument("--init-scale", type=POSITIVE, default=1.0, metavar="KAPPA", help="w ~ N(0, kappa^2 I)")
+    t.add_argument("--beta", type=POSITIVE, help="E-Ma-Wu |a(0)| (default 1/m)")
+    t.add_argument("--alpha", type=POSITIVE, default=1.0, help="mean-field scaling alpha")
     t.add_argument("--symmetric", action="store_true", help="sign-flipped neuron pairs: f = 0 at init")
-    t.add_argument("--lr", type=float, required=True, metavar="ETA", help="learning rate in the loss convention")
-    t.add_argument("--steps", type=int, required=True, metavar="T")
+    t.add_argument("--lr", type=POSITIVE, required=True, metavar="ETA", help="learning rate in the loss convention")
+    t.add_argument("--steps", type=POSITIVE_INT, required=True, metavar="T")
     t.add_argument("--loss-normalization", choices=["sum", "mean"],
                    help="1/2 sum (default for arora/both/rf) or 1/2 mean (ema-wu, mean-field)")
-    t.add_argument("--weight-decay", type=float, default=0.0, metavar="LAMBDA", help="noisy GD weight decay")
-    t.add_argument("--noise-temp", type=float, metavar="TAU", help="noise temperature (default: lambda)")
+    t.add_argument("--weight-decay", type=NONNEG, default=0.0, metavar="LAMBDA", help="noisy GD weight decay")
+    t.add_argument("--noise-temp", type=NONNEG, metavar="TAU", help="noise temperature (default: lambda)")
     t.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    t.add_argument("--records", default="60", help="number of log-spaced records, or 'all'")
-    t.add_argument("--tol", type=float, help="stop once the training loss is below this")
-    t.add_argument("--rtol", type=float, help="GD: stop once the remaining steps can shrink the loss by less than "
+    t.add_argument("--records", type=_records, default="60", help="number of log-spaced records, or 'all'")
+    t.add_argument("--tol", type=NONNEG, help="stop once the training loss is below this")
+    t.add_argument("--rtol", type=OPEN_UNIT, help="GD: stop once the remaining steps can shrink the loss by less than "
                                               "this fraction (kernel prediction and measured rate agree)")
     t.add_argument("--checkpoint", help="checkpoint .npz: resume from it if present")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -398,9 +440,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "exact settings)")
     rp.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a setting, e.g. --set width=4000 --set noise_levels=0,0.5,1 (repeatable)")
-    rp.add_argument("--seeds", type=int, help="replicates (seeds) per sweep point")
-    rp.add_argument("--seed", type=int, help="root seed (default 0)")
-    rp.add_argument("--jobs", type=int, default=1, help="sweep points run in parallel on this many processes")
+    rp.add_argument("--seeds", type=POSITIVE_INT, help="replicates (seeds) per sweep point")
+    rp.add_argument("--seed", type=NONNEG_INT, help="root seed (default 0)")
+    rp.add_argument("--jobs", type=POSITIVE_INT, default=1, help="sweep points run in parallel on this many processes")
     rp.add_argument("--dask", metavar="ADDRESS", help="run the sweep points on a Dask cluster (scheduler address; "
                                                       "needs dask[distributed]) instead of local processes")
     rp.add_argument("--out", help="run folder (default runs/EXPERIMENT); rerun the same command to continue an "
@@ -415,8 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the main job: Arora et al. Fig. 1, Fig. 2 and Thm 6.1 on the bundled digits")
     d.add_argument("--out", help="folder of the runs and the index page (default runs/demo, with --all runs/demo-all)")
     d.add_argument("--all", action="store_true", help="every experiment of the four papers, laptop presets")
-    d.add_argument("--jobs", type=int, default=2, help="parallel sweep processes (default 2)")
-    d.add_argument("--seed", type=int, default=0, help="root seed")
+    d.add_argument("--jobs", type=POSITIVE_INT, default=2, help="parallel sweep processes (default 2)")
+    d.add_argument("--seed", type=NONNEG_INT, default=0, help="root seed")
     d.add_argument("--quiet", action="store_true")
     d.set_defaults(func=cmd_demo)
 
@@ -428,21 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a one-line usage error (exit 2)
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 2
     try:
         with np.errstate(all="raise", under="ignore"):
             args.func(args)
-    except (TwolayerError, FileNotFoundError, PermissionError, IsADirectoryError, FloatingPointError,
-            MemoryError) as exc:
-        if args.debug:
-            raise
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        if isinstance(exc, MemoryError):
-            msg = "out of memory; use fewer points (--n-train) or a machine with more memory"
-        elif isinstance(exc, FloatingPointError):
-            msg = f"floating-point error ({msg}); check the data for extreme values or rerun with --debug"
-        print(f"twolayer: error: {msg}", file=sys.stderr)
-        return 2
     except _StrictFailure as exc:
         print(f"twolayer: strict: {exc}", file=sys.stderr)
         return 3
@@ -454,7 +488,69 @@ def main(argv=None) -> int:
     except BrokenPipeError:  # e.g. piped into head
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:  # the one error boundary: a user's problem is one line, a bug says so
+        if args.debug:
+            raise
+        msg = user_error_message(exc)
+        if msg is None:
+            print(f"twolayer: internal error ({type(exc).__name__}: {_first_line(exc)}); this is a bug in twolayer "
+                  f"{__version__}: rerun with --debug and report the traceback", file=sys.stderr)
+            return 1
+        print(f"twolayer: error: {msg}", file=sys.stderr)
+        return 2
     return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+_ERRNO_FIX = {"ENOSPC": "free some space or write elsewhere (--out)",
+              "EDQUOT": "free some space or write elsewhere (--out)",
+              "EROFS": "write to a writable location (--out)",
+              "EACCES": "check the permissions, or write elsewhere (--out)",
+              "EPERM": "check the permissions, or write elsewhere (--out)",
+              "ENAMETOOLONG": "use a shorter file name",
+              "ENOENT": "check the path",
+              "EISDIR": "pass a file, not a folder",
+              "ENOTDIR": "check the path: a part of it is a file",
+              "EMFILE": "raise the open-file limit (ulimit -n) or use fewer --jobs"}
+
+
+def user_error_message(exc: BaseException) -> str | None:
+    """The one line a user sees for ``exc``, or None when it is a bug of twolayer (shown as such).
+
+    Errors a user can cause: :class:`~twolayer.TwolayerError` (bad input, data, divergence),
+    operating-system errors (disk full, read-only file system, permissions, over-long names),
+    file names the system cannot encode, out of memory, floating-point failures on extreme data,
+    a sweep worker that died, and a Dask cluster that fails or cannot be reached.
+    """
+    import errno as _errno
+    from concurrent.futures.process import BrokenProcessPool
+
+    if isinstance(exc, TwolayerError):
+        return _first_line(exc)
+    if isinstance(exc, MemoryError):
+        return "out of memory; use fewer points (--n-train), fewer --jobs, or a machine with more memory"
+    if isinstance(exc, FloatingPointError):
+        return f"floating-point error ({_first_line(exc)}); check the data for extreme values or rerun with --debug"
+    if isinstance(exc, BrokenProcessPool):
+        return ("a worker process died (killed, or out of memory); the finished points are stored: run the same "
+                "command again, perhaps with fewer --jobs")
+    if isinstance(exc, (UnicodeEncodeError, UnicodeDecodeError)):
+        return (f"a file name or text is not valid in this system's encoding ({_first_line(exc)}); use UTF-8 "
+                f"file names")
+    mod = type(exc).__module__ or ""
+    if mod.startswith(("distributed", "tornado", "dask")) or isinstance(exc, TimeoutError):
+        return (f"the Dask cluster failed or cannot be reached ({type(exc).__name__}: {_first_line(exc)}); check "
+                f"the --dask address and that its workers are alive; finished points are stored")
+    if isinstance(exc, OSError):
+        name = _errno.errorcode.get(exc.errno or 0, "")
+        where = f": {exc.filename}" if exc.filename else ""
+        fix = _ERRNO_FIX.get(name, "check the path and the file system")
+        return f"{exc.strerror or _first_line(exc)}{where}; {fix}"
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -247,9 +247,19 @@ footer { margin-top: 48px; color: var(--muted); font-size: .85rem; }
 """
 
 
+def _inside(run: Path, p: Path) -> bool:
+    """A regular file (not a link) whose real path lies inside the run folder: the only kind embedded."""
+    try:
+        return p.is_file() and not p.is_symlink() and p.resolve().is_relative_to(run.resolve())
+    except OSError:
+        return False
+
+
 def _figure_names(run: Path, meta: dict) -> list[str]:
     fig_dir = run / FIGURES_DIR
-    present = {p.stem for p in fig_dir.glob("*.png")} if fig_dir.is_dir() else set()
+    if fig_dir.is_symlink():
+        return []
+    present = {p.stem for p in fig_dir.glob("*.png") if _inside(run, p)} if fig_dir.is_dir() else set()
     listed = [n for n in ((meta or {}).get("figures") or {}) if n in present]
     return listed + sorted(present - set(listed))
 
@@ -266,6 +276,20 @@ def _figure_html(run: Path, name: str, meta: dict, claims: list[dict], *, table:
             f"{_badge(verdict)} — {_e(text)}{pdf_note}</figcaption>{rows}</figure>")
 
 
+#: Types of the ``meta.json`` entries the report reads; entries of another type are left out.
+_META_TYPES = {"figures": dict, "environment": dict, "timings_s": dict, "data": dict, "experiment": str,
+               "status": str, "started": str, "finished": str, "wall_time_s": (int, float)}
+
+
+def _read_meta(run: Path) -> tuple[dict, list[str]]:
+    """``meta.json`` with the entries of a wrong type left out, and the names of those entries."""
+    meta = load_meta(run)
+    bad = [k for k, t in _META_TYPES.items() if k in meta and meta[k] is not None and not isinstance(meta[k], t)]
+    for k in bad:
+        meta.pop(k)
+    return meta, bad
+
+
 def render_report(run_dir) -> str:
     """The HTML text of the report of ``run_dir`` (see :func:`build_report`)."""
     run = Path(run_dir)
@@ -279,7 +303,9 @@ def render_report(run_dir) -> str:
     else:
         missing.append(CONFIG_FILE)
     if (run / META_FILE).is_file():
-        meta = load_meta(run)
+        meta, bad = _read_meta(run)
+        if bad:
+            missing.append(f"(malformed entries of {META_FILE}: {', '.join(bad)})")
     else:
         missing.append(META_FILE)
     if (run / METRICS_FILE).is_file():
@@ -389,7 +415,7 @@ def build_index(folder, run_dirs, *, title: str = "twolayer runs", name: str = R
              f"<style>{_CSS}</style></head><body><main><h1>{_e(title)}</h1>"]
     summary, total = [], {"agrees": 0, "disagrees": 0, "inconclusive": 0}
     for run in runs:
-        meta = load_meta(run) if (run / META_FILE).is_file() else {}
+        meta = _read_meta(run)[0] if (run / META_FILE).is_file() else {}
         config = load_config(run) if (run / CONFIG_FILE).is_file() else {}
         claims, problem = _read_claims(run)
         counts = count_verdicts(claims)

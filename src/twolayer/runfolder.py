@@ -190,7 +190,7 @@ def load_config(path) -> dict:
     try:
         with open(f, "rb") as fh:
             return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{f} is not valid TOML ({exc}); re-run the experiment to rewrite it") from None
 
 
@@ -439,9 +439,12 @@ def load_meta(path) -> dict:
     """Read ``meta.json`` of a run folder (or the file itself)."""
     f = _file(path, META_FILE)
     try:
-        return json.loads(f.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
+        meta = json.loads(f.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise DataError(f"{f} is not valid JSON ({exc}); the file is corrupt") from None
+    if not isinstance(meta, dict):
+        raise DataError(f"{f} holds a JSON {type(meta).__name__}, not the object a run writes; the file is corrupt")
+    return meta
 
 
 # ------------------------------------------------------------------------------ RunFolder

@@ -391,7 +391,12 @@ def polynomial_target(terms=None, *, d=None, degrees=(1, 2, 4), alphas=None, bet
     """
     if terms is not None:
         return PolynomialTarget(list(terms), name="polynomial", params={"terms": "given"})
-    degrees = list(degrees)
+    degrees = [degrees] if np.isscalar(degrees) else list(degrees)   # `--opt degrees=2` gives one int
+    if alphas is not None and np.isscalar(alphas):
+        alphas = [alphas]
+    if not all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) and p >= 1 for p in degrees):
+        raise InputError(f"polynomial_target: degrees must be positive integers, got {degrees!r}; "
+                         f"e.g. --opt degrees=1,2,4")
     alphas = [1.0] * len(degrees) if alphas is None else [float(a) for a in alphas]
     if len(alphas) != len(degrees) or not degrees:
         raise InputError(f"polynomial_target: need one alpha per degree, got {len(alphas)} alphas "

@@ -363,6 +363,7 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     from ..sweep import ResultStore
 
     name = exp.name
+    _remove_stale_temporaries(out)
     store = ResultStore(out / "points", fingerprint(exp, cfg))
     rf = RunFolder(out, experiment=name)
     record = config_record(exp, cfg, preset)
@@ -403,6 +404,18 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     return rf.path
 
 
+def _remove_stale_temporaries(out: Path) -> None:
+    """Temporaries of atomic writes that a killed run left in the folder and its figures (we own the folder)."""
+    from .._io import TMP_GLOB
+
+    for folder in (out, out / "figures"):
+        if folder.is_dir():
+            for p in folder.glob(TMP_GLOB):
+                if p.is_file() and not p.is_symlink():
+                    with contextlib.suppress(FileNotFoundError):
+                        p.unlink()
+
+
 def _judge(exp: Experiment, run: Path, config: Mapping, failure: BaseException | None = None) -> list[dict]:
     """Claim records of ``exp`` on the run folder's metrics (as :func:`~twolayer.runfolder.load_metrics`
     reads them back) and ``config``; after a ``failure`` of the whole run, every claim is
@@ -438,7 +451,17 @@ def dask_executor(address: str):
         from dask.distributed import Client
     except ImportError:
         raise InputError("--dask needs the optional package dask[distributed]: pip install 'dask[distributed]'") from None
-    return Client(address).get_executor()
+    try:
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise InputError(f"cannot reach the Dask scheduler at {address!r} within {DASK_CONNECT_TIMEOUT_S} s "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); check the address "
+                         f"(e.g. tcp://host:8786) and that the scheduler runs") from None
+    return client.get_executor()
+
+
+#: Seconds to wait for a Dask scheduler before giving up with a message.
+DASK_CONNECT_TIMEOUT_S = 10
 
 
 def summarize(values: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray]:
