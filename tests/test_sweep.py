@@ -349,7 +349,7 @@ def test_thread_executor_is_used_and_not_shut_down(tmp_path):
 def test_pool_workers_limit_blas_threads(tmp_path):
     env_before = {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
     res = run_sweep(threads_point, grid(seed=[0, 1, 2]), store=ResultStore(tmp_path / "t", FINGERPRINT),
-                    root_seed=0, jobs=2, threads_per_job=1, progress=False)
+                    root_seed=0, jobs=2, threads_per_point=1, progress=False)
     for r in res:
         (row,) = r.rows
         assert row["pid"] != os.getpid()
@@ -362,7 +362,7 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path):
     store = ResultStore(tmp_path / "s", FINGERPRINT)
     with pytest.raises(InputError, match="twice"):
         run_sweep(counting_point, [{"seed": 1}, {"seed": np.int64(1)}], store=store, root_seed=0)
-    for bad in ({"jobs": 0}, {"jobs": True}, {"jobs": 1.5}, {"threads_per_job": 0}, {"root_seed": -2}):
+    for bad in ({"jobs": 0}, {"jobs": True}, {"jobs": 1.5}, {"threads_per_point": 0}, {"root_seed": -2}):
         with pytest.raises(InputError, match=next(iter(bad)).replace("_", "[_ ]")):
             run_sweep(counting_point, [{"seed": 1}], store=store, **{"root_seed": 0, **bad})
     with pytest.raises(InputError, match="top-level function"):

@@ -336,7 +336,8 @@ def cmd_reproduce(args) -> None:
 
         executor = dask_executor(args.dask)
     out = reproduce(args.experiment, out=args.out, preset=args.preset, data=args.data, seeds=args.seeds,
-                    seed=args.seed, sets=args.set, jobs=args.jobs, quiet=args.quiet or args.json, executor=executor)
+                    seed=args.seed, sets=args.set, jobs=args.jobs, quiet=args.quiet or args.json, executor=executor,
+                    threads=args.threads)
     from .claims import count_verdicts
     from .runfolder import load_claims, load_meta
 
@@ -443,6 +444,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--seeds", type=POSITIVE_INT, help="replicates (seeds) per sweep point")
     rp.add_argument("--seed", type=NONNEG_INT, help="root seed (default 0)")
     rp.add_argument("--jobs", type=POSITIVE_INT, default=1, help="sweep points run in parallel on this many processes")
+    rp.add_argument("--threads", type=POSITIVE_INT, default=1,
+                    help="BLAS threads of every point wherever it runs (default 1: bit-identical results across "
+                         "--jobs, --dask and resumes; part of the results' fingerprint)")
     rp.add_argument("--dask", metavar="ADDRESS", help="run the sweep points on a Dask cluster (scheduler address; "
                                                       "needs dask[distributed]) instead of local processes")
     rp.add_argument("--out", help="run folder (default runs/EXPERIMENT); rerun the same command to continue an "

@@ -544,11 +544,26 @@ def _init_worker(threads: int) -> None:
                      name="twolayer-sweep-watchdog").start()
 
 
-def _run_point(func, params: dict, seed: np.random.SeedSequence):
-    """Run one point (in a worker or in-process); returns ``(output, seconds)``."""
+def _run_point(func, params: dict, seed: np.random.SeedSequence, threads: int | None = None):
+    """Run one point (in a worker, in-process or on a cluster) with ``threads`` BLAS/OpenMP threads;
+    returns ``(output, seconds)``. The same thread count wherever a point runs keeps the BLAS
+    reduction order, so serial, pooled, resumed and Dask runs give bit-identical numbers."""
     t0 = time.perf_counter()
-    out = func(dict(params), seed)
+    with blas_threads(threads):
+        out = func(dict(params), seed)
     return out, time.perf_counter() - t0
+
+
+@contextlib.contextmanager
+def blas_threads(threads: int | None):
+    """Limit BLAS/OpenMP thread pools to ``threads`` inside the block (``None``: leave them)."""
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=int(threads)):
+        yield
 
 
 def _make_result(params: dict, out, seconds: float) -> PointResult:
@@ -584,7 +599,7 @@ def _check_positive_int(value, name: str) -> int:
 
 
 def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1, executor=None,
-              progress: bool | None = None, desc: str = "points", threads_per_job: int | None = None
+              progress: bool | None = None, desc: str = "points", threads_per_point: int | None = 1
               ) -> list[PointResult]:
     """Compute the points of ``points`` missing from ``store``; return all results in the order of ``points``.
 
@@ -604,12 +619,16 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
         in any order. A store's points record their seed; resuming with another root seed raises.
     jobs : int
         1 (default): run in this process, in order. More: a local ``ProcessPoolExecutor`` with
-        ``min(jobs, points left)`` workers, each limited to ``threads_per_job`` BLAS/OpenMP threads
-        (default ``max(1, os.cpu_count() // workers)``) through threadpoolctl and
-        ``OMP_NUM_THREADS`` etc.; a single point left runs in this process.
+        ``min(jobs, points left)`` workers; a single point left runs in this process.
+    threads_per_point : int or None
+        BLAS/OpenMP threads every point runs with, wherever it runs (this process, a pool worker,
+        a Dask worker), through threadpoolctl (and ``OMP_NUM_THREADS`` etc. in pool workers).
+        Default 1: the results are bit-identical across ``jobs``, executors and resumes, and
+        parallelism comes from ``jobs``. ``None`` leaves the thread pools as they are (fastest
+        for one big point, but the last digits may then depend on where it ran).
     executor : concurrent.futures.Executor, optional
-        Run the points here instead (e.g. a Dask ``Client.get_executor()``); ``jobs`` and
-        ``threads_per_job`` are ignored and the executor is not shut down.
+        Run the points here instead (e.g. a Dask ``Client.get_executor()``); ``jobs`` is then
+        ignored and the executor is not shut down.
     progress : bool or None
         A progress bar over points on a terminal (stored points count as done); False silences it.
     desc : str
@@ -627,8 +646,8 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
         raise InputError(f"store must be a ResultStore, got {type(store).__name__}")
     root_seed = _check_root(root_seed)
     jobs = _check_positive_int(jobs, "jobs")
-    if threads_per_job is not None:
-        threads_per_job = _check_positive_int(threads_per_job, "threads_per_job")
+    if threads_per_point is not None:
+        threads_per_point = _check_positive_int(threads_per_point, "threads_per_point")
     if isinstance(points, Mapping) or isinstance(points, (str, bytes)):
         raise InputError("points must be a list of mappings (one per point), e.g. grid(noise=[0, 0.5], seed=[0, 1])")
     points = [_normalize_params(p) for p in points]
@@ -672,9 +691,9 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
             # one point left (or jobs == 1): run it here with every core, no pool to start
             if todo and executor is None and min(jobs, len(todo)) == 1:
                 with inner_progress(progress is not False):
-                    _run_serial(func, todo, store, root_seed, results, bar, total)
+                    _run_serial(func, todo, store, root_seed, results, bar, total, threads_per_point)
             elif todo:
-                _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_job)
+                _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_point)
         finally:
             bar.close()
     return [results[key] for key in keys]
@@ -693,23 +712,23 @@ def _collect(get, key, params, seed, store, results, bar, total) -> None:
     bar(len(results), total)
 
 
-def _run_serial(func, todo, store, root_seed, results, bar, total) -> None:
+def _run_serial(func, todo, store, root_seed, results, bar, total, threads) -> None:
     for key, params in todo:
         seed = point_seed(root_seed, params)
-        _collect(lambda: _run_point(func, params, seed), key, params, seed, store, results, bar, total)
+        _collect(lambda: _run_point(func, params, seed, threads), key, params, seed, store, results, bar, total)
 
 
-def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_job) -> None:
+def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads) -> None:
     own = executor is None
     if own:
-        threads = threads_per_job or max(1, (os.cpu_count() or 1) // min(jobs, len(todo)))
-        executor = ProcessPoolExecutor(max_workers=min(jobs, len(todo)), initializer=_init_worker,
-                                       initargs=(threads,))
+        workers = min(jobs, len(todo))
+        per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
+        executor = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(per_worker,))
     futures = {}
     try:
         for key, params in todo:
             seed = point_seed(root_seed, params)
-            futures[executor.submit(_run_point, func, params, seed)] = (key, params, seed)
+            futures[executor.submit(_run_point, func, params, seed, threads)] = (key, params, seed)
         for fut in as_completed(futures):
             key, params, seed = futures[fut]
             _collect(fut.result, key, params, seed, store, results, bar, total)

@@ -108,6 +108,7 @@ class RunContext:
     formats: tuple = ("png", "pdf")
     config: dict = field(default_factory=dict)
     executor: object = None
+    threads: int | None = 1
 
     def resolve(self, **values) -> None:
         """Record values the run derived (e.g. the learning rate from ``lr_fraction``) in a
@@ -122,7 +123,8 @@ class RunContext:
 
         with self.rf.stage(f"sweep:{desc}"):
             return run_sweep(func, list(points), store=self.store, root_seed=seed, jobs=self.jobs,
-                             executor=self.executor, progress=self.progress, desc=desc)
+                             executor=self.executor, progress=self.progress, desc=desc,
+                             threads_per_point=self.threads)
 
     def save_figure(self, fig, name: str, caption: str | None = None) -> None:
         """Save a :class:`matplotlib.figure.Figure` (built without pyplot, so nothing to close)."""
@@ -289,29 +291,37 @@ def _plain(obj):
     return obj
 
 
-def fingerprint(exp: Experiment, cfg) -> dict:
-    """What determines every point's result besides its parameters (grid fields left out)."""
+def fingerprint(exp: Experiment, cfg, threads: int | None = 1) -> dict:
+    """What determines every point's result besides its parameters (grid fields left out): the
+    config, the BLAS threads per point (they fix the last digits) and the package version (points
+    from another version are refused, naming ``twolayer_version``)."""
+    from .. import __version__
+
     d = _plain(dataclasses.asdict(cfg))
     for key in exp.grid_fields:
         d.pop(key, None)
-    return {"experiment": exp.name, "config": d}
+    return {"experiment": exp.name, "config": d, "threads_per_point": threads, "twolayer_version": __version__}
 
 
 # ------------------------------------------------------------------------------ running
 def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None = None, seeds: int | None = None,
               seed: int | None = None, sets=None, jobs: int = 1, quiet: bool = False,
-              formats: Sequence[str] = ("png", "pdf"), executor=None) -> Path:
+              formats: Sequence[str] = ("png", "pdf"), executor=None, threads: int | None = 1) -> Path:
     """Run experiment ``name`` into the run folder ``out`` (default ``runs/NAME``) and build its report.
 
     Rerunning the same command after an interruption continues from the stored points; the
     report is rebuilt at the end. ``executor`` (any :class:`concurrent.futures.Executor`, e.g.
     a Dask ``Client.get_executor()``; see :func:`dask_executor`) runs the sweep points instead
-    of the local pool of ``jobs`` processes. Returns the run folder.
+    of the local pool of ``jobs`` processes. The whole run, and every point wherever it runs,
+    uses ``threads`` BLAS threads (default 1; part of the results' fingerprint), so the numbers
+    are bit-identical across ``jobs``, executors and resumes. Returns the run folder.
     """
     exp = get_experiment(name)
     cfg = resolve_config(exp, preset=preset, data=data, seeds=seeds, seed=seed, sets=sets)
     if not (isinstance(jobs, int) and jobs >= 1):
         raise InputError(f"--jobs must be a positive integer, got {jobs!r}")
+    if threads is not None and not (isinstance(threads, int) and threads >= 1):
+        raise InputError(f"--threads must be a positive integer, got {threads!r}")
     if "png" not in tuple(formats):
         raise InputError(f"formats must include 'png' (the report embeds PNGs), got {formats!r}")
     out = Path(out) if out is not None else Path("runs") / name
@@ -323,7 +333,7 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     # one owner per folder, taken before anything in it is written or removed: a refused command touches nothing
     with hold(out / RUN_LOCK, f"the run folder {out}"), _signals_interrupt():
         return _reproduce_owned(exp, cfg, out, fresh, preset=preset, data=data, jobs=jobs, quiet=quiet,
-                                formats=formats, executor=executor)
+                                formats=formats, executor=executor, threads=threads)
 
 
 #: Lock file of a run folder (see :mod:`twolayer._lock`): the owner's pid, host and start time.
@@ -357,23 +367,26 @@ def _signals_interrupt():
             signal.signal(s, h)
 
 
-def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, quiet, formats, executor) -> Path:
+def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, quiet, formats, executor,
+                     threads) -> Path:
     """The body of :func:`reproduce` once this process owns ``out``."""
     from .. import report as _report
-    from ..sweep import ResultStore
+    from ..sweep import ResultStore, blas_threads
 
     name = exp.name
     _remove_stale_temporaries(out)
-    store = ResultStore(out / "points", fingerprint(exp, cfg))
+    store = ResultStore(out / "points", fingerprint(exp, cfg, threads))
     rf = RunFolder(out, experiment=name)
     record = config_record(exp, cfg, preset)
+    record["threads_per_point"] = threads if threads is not None else "unlimited"
     rf.write_config(record)
     ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats), config=record,
-                     executor=executor)
+                     executor=executor, threads=threads)
     t = time.perf_counter()
     failure = None
     try:
-        exp.run(cfg, ctx)
+        with blas_threads(threads):  # the set-up too: a cached kernel or spectrum is the same in every process
+            exp.run(cfg, ctx)
     except _RUN_FAILURES as exc:  # diverged / numerically failed: a result, recorded with every claim unjudged
         failure = exc
     except TwolayerError as exc:
