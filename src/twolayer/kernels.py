@@ -183,10 +183,39 @@ def estimate_kernel_memory(n: int, n_z: int | None = None, d: int = 0, *, block_
 
 
 def _available_memory() -> int | None:
+    """Bytes a new allocation can use: ``MemAvailable`` of ``/proc/meminfo`` (free pages plus the
+    page cache and reclaimable memory the kernel would give back), the cgroup's limit if lower;
+    free pages only where ``/proc`` is absent. None if unknown."""
+    avail = None
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return None
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        avail = None
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+            return None
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file, encoding="ascii") as fh:
+                text = fh.read().strip()
+            if text == "max":
+                continue
+            with open(usage_file, encoding="ascii") as fh:
+                used = int(fh.read().strip())
+            room = int(text) - used
+            if 0 <= room < avail:
+                avail = room
+        except (OSError, ValueError):
+            continue
+    return avail
 
 
 def _normalize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,6 +225,39 @@ def _normalize(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if np.all(np.abs(norms - 1.0) <= 4 * np.finfo(np.float64).eps):
         return A, np.ones_like(norms)
     return unit_normalize(A), norms
+
+
+#: Row panels of the self Gram: one GEMM per panel against the rows from the panel on.
+GRAM_PANEL_ROWS = 4096
+
+
+def gram_upper_tiles(A: np.ndarray, out: np.ndarray, panel: int = GRAM_PANEL_ROWS) -> np.ndarray:
+    """``out = A Aᵀ`` (``A`` (n, d), ``out`` (n, n) C-contiguous) by GEMMs on the upper block
+    triangle and a mirror, never one large SYRK.
+
+    OpenBLAS's multithreaded DSYRK crashes (SIGSEGV) from n ≈ 15,000 at d = 784 on some CPUs
+    (its SkylakeX kernels on AMD processors), so for n > ``panel`` the product is built one row
+    panel ``P = A[i:i+b]`` at a time as ``out[i:i+b, i:] = P A[i:]ᵀ`` (a GEMM of the same
+    n²d/2-flop total as SYRK), then the strict lower triangle is copied from the upper one. The
+    result is exactly symmetric. Below ``panel`` rows one ``np.dot`` (SYRK) does it all.
+    Extra memory: one ``b × n`` panel buffer when the slice is not contiguous.
+    """
+    n = A.shape[0]
+    if n <= panel:
+        return np.dot(A, A.T, out=out)  # SYRK; numpy mirrors it, so exactly symmetric
+    for i in range(0, n, panel):
+        j = min(n, i + panel)
+        P = A[i:j]
+        out[i:j, i:j] = np.dot(P, P.T)                 # diagonal tile: a small, exactly symmetric SYRK
+        if j < n:
+            np.matmul(P, A[j:].T, out=out[i:j, j:])     # the panel's part right of the diagonal: a GEMM
+    step = 512
+    for i in range(0, n, panel):  # mirror the strict upper part in cache-sized blocks
+        j = min(n, i + panel)
+        for c in range(j, n, step):
+            e = min(n, c + step)
+            out[c:e, i:j] = out[i:j, c:e].T
+    return out
 
 
 def _check_scale(kind: str, xnorm: np.ndarray, znorm: np.ndarray) -> None:
@@ -321,7 +383,10 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", block_size: int | Non
     Xn, xnorm = _normalize(Xa)
     Zn, znorm = (Xn, xnorm) if self_kernel else _normalize(Za)
     _check_scale(kind, xnorm, znorm)
-    np.dot(Xn, Zn.T, out=out)  # SYRK when Zn is Xn
+    if self_kernel:
+        gram_upper_tiles(Xn, out)
+    else:
+        np.dot(Xn, Zn.T, out=out)
     scaled = kind != "kappa0" and not (np.all(xnorm == 1.0) and np.all(znorm == 1.0))
 
     def work(start: int) -> None:
