@@ -324,7 +324,8 @@ CONVERGENCE_CLAIMS = (
 
 # ============================================================================== early stopping
 def _judge_risk_decay(res):
-    widths = res.keys("risk_min_nn", "width")
+    widths = sorted(set(res.keys("risk_min_nn", "width")) | {r["width"] for r in res.rows("diverged_at_step")
+                                                             if "n" in r and "width" in r})
     if not widths:
         raise Missing("risk_min_nn by width")
     n_values = sorted(set(res.keys("risk_min_nn", "n")) | set(res.keys("diverged_at_step", "n")))
@@ -355,12 +356,13 @@ def _judge_risk_decay(res):
 
 
 def _judge_beats_long_time(res):
-    cells = [(r["n"], r["width"]) for r in res.rows("risk_min_nn") if "seed" in r]
-    cells = sorted(set(cells))
+    div = [r for r in res.rows("diverged_at_step") if "n" in r]
+    cells = sorted({(r["n"], r["width"]) for r in res.rows("risk_min_nn") if "seed" in r})
+    met = float(res.get("noise", 0.0)) > 0
+    if not cells and div:
+        return Outcome(DISAGREES, None, 0.0, f"{_diverged_text(div, key='n')}.", met)
     if not cells:
         raise Missing("risk_min_nn by n, width and seed")
-    noise = float(res.get("noise", 0.0))
-    met = noise > 0
     worst, worst_cell, verdicts = math.inf, None, []
     for n, m in cells:
         a = dict(_pairs(res, "risk_inf_rf", n=n, width=m))
@@ -371,7 +373,6 @@ def _judge_beats_long_time(res):
         verdicts.append(v)
         if mu < worst:
             worst, worst_cell, worst_se, worst_k = mu, (n, m), se, k
-    div = [r for r in res.rows("diverged_at_step") if "n" in r]
     v = worst_verdict(verdicts)
     reason = (f"smallest mean log(long-time RF risk / best network risk) = {fmt(worst)} ± {fmt(worst_se)} at n = "
               f"{fmt(worst_cell[0])}, m = {fmt(worst_cell[1])} ({worst_k} replicate(s); {len(cells)} (n, m) cells)")
@@ -389,9 +390,15 @@ def _pairs(res, metric, **ids):
 
 def _judge_stopping_time(res):
     widths = res.keys("s_star_nn", "width")
+    div = [r for r in res.rows("diverged_at_step") if "n" in r]
+    if not widths and div:
+        return Outcome(DISAGREES, None, 0.5, f"{_diverged_text(div, key='n')}.", None)
     if not widths:
         raise Missing("s_star_nn by width")
     verdicts, stats, parts = [], {}, []
+    if div:
+        verdicts.append(DISAGREES)
+        parts.append(_diverged_text(div, key="n"))
     for m in widths:
         s, se, k, p = slope_stats(_by_seed(res, "s_star_nn", "n", width=m))
         stats[fmt(m)] = s

@@ -138,6 +138,12 @@ def plot_convergence(curves, lambda_n: float, widths, tabs, *, title: str | None
                 lows.append(loss[b])
                 if b == 0:
                     handles.append(h)
+            ax.set_title(f"({'ab'[b]}) {P.label_name(lab)}")
+            ax.set_xlabel(r"natural time $s = m\,t$")
+            ax.set_ylabel(r"training risk $\hat R_n$")
+            if not curves:                      # GD diverged at every width: nothing to draw
+                ax.text(0.5, 0.5, "GD diverged at every width", ha="center", va="center", transform=ax.transAxes)
+                continue
             s, loss, pred = curves[max(curves)]
             h = ax.plot(s, P._positive(pred[b]), "--", color="black", lw=1.2,
                         label=rf"kernel prediction ($m = {max(curves)}$)")[0]
@@ -157,7 +163,8 @@ def plot_convergence(curves, lambda_n: float, widths, tabs, *, title: str | None
             ax.set_xlabel(r"natural time $s = m\,t$")
             ax.set_ylabel(r"training risk $\hat R_n$")
             ax.set_title(f"({'ab'[b]}) {P.label_name(lab)}")
-        fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+        if handles:
+            fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
         ax = axes[2]
         for lab in LABEL_SETS:
             mean, sd = tabs[(lab, "rate_ratio")]
@@ -169,7 +176,8 @@ def plot_convergence(curves, lambda_n: float, widths, tabs, *, title: str | None
         ax.axhspan(1 - RATE_TOLERANCE, 1 + RATE_TOLERANCE, color=P._GREY, alpha=0.1, lw=0)
         ax.axhline(1.0, color=P._GREY, ls="--", lw=1.2)
         ax.set_xscale("log")
-        ax.set_yscale("log")
+        if any(np.isfinite(tabs[(lab, "rate_ratio")][0]).any() for lab in LABEL_SETS):
+            ax.set_yscale("log")
         ax.set_xlabel("width $m$")
         ax.set_ylabel("late-time rate / prediction")
         ax.set_title("(c) fitted rate vs. $2m\\lambda_n$")
