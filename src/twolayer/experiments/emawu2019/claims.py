@@ -129,9 +129,17 @@ def _diverged_text(rows, key: str = "width", n: int | None = None) -> str:
         parts.append(f"{where} diverged {'before the first step' if k == 0 else f'at step {k}'}")
     text = "; ".join(parts[:4]) + (f" (and {len(parts) - 4} more)" if len(parts) > 4 else "")
     if n is not None and any(r.get("width", n) < n for r in rows):
-        text += f" (m < n = {n}: the width-m Gram's λ_max exceeds the kernel's, so the step η₀ chosen from the " \
-                f"kernel is above 2/λ_max)"
+        text += f" (m < n = {n}: the step η₀ is chosen from the m = ∞ kernel, while the width-m tangent kernel " \
+                f"is larger at initialization and grows during training)"
     return text
+
+
+def _lr_text(res, rows) -> str:
+    """The recorded step / (2/λ_max of the width-m Gram at init) of diverged points, as a range."""
+    v = [res.rows("lr_over_finite_width_limit", width=r["width"], seed=r["seed"]) for r in rows
+         if "width" in r and "seed" in r]
+    v = [x[0]["value"] for x in v if x]
+    return f"; step × λ_max(width-m Gram at init)/2 = {fmt(min(v))}…{fmt(max(v))}" if v else ""
 
 
 def _fit_widths(res, metric: str, **ids) -> list:
@@ -270,7 +278,8 @@ def _judge_rate(res):
     met = bool(m_max >= n)
     div_max = _diverged(res, width=m_max)
     if div_max:
-        return Outcome(DISAGREES, None, 1.0, f"at the largest width: {_diverged_text(div_max, n=n)}.", met)
+        return Outcome(DISAGREES, None, 1.0, f"at the largest width: {_diverged_text(div_max, n=n)}"
+                                             f"{_lr_text(res, div_max)}.", met)
     ok_widths = [m for m in res.keys("rate_ratio", "width") if not _diverged(res, width=m)]
     m_min = min(ok_widths)
     verdicts, stats, parts = [], {}, []
@@ -296,7 +305,8 @@ def _judge_rate(res):
         verdicts.append(v)
         parts.append(text)
     div = res.rows("diverged_at_step")
-    reason = "; ".join(parts) + "." + (f" Smaller widths: {_diverged_text(div, n=n)}." if div else "")
+    reason = "; ".join(parts) + "." + (f" Smaller widths: {_diverged_text(div, n=n)}{_lr_text(res, div)}."
+                                       if div else "")
     if not met:
         reason += f" Assumption not met: m = {fmt(m_max)} < n = {n}."
     return Outcome(_downgrade(worst_verdict(verdicts), met), stats, 1.0, reason, met)

@@ -175,9 +175,11 @@ def plot_convergence(curves, lambda_n: float, widths, tabs, *, title: str | None
                     label=f"{P.label_name(lab)}: fit / $2m\\lambda_{{\\min}}(K^{{(m)}}(0))$")
         ax.axhspan(1 - RATE_TOLERANCE, 1 + RATE_TOLERANCE, color=P._GREY, alpha=0.1, lw=0)
         ax.axhline(1.0, color=P._GREY, ls="--", lw=1.2)
-        ax.set_xscale("log")
         if any(np.isfinite(tabs[(lab, "rate_ratio")][0]).any() for lab in LABEL_SETS):
+            ax.set_xscale("log")
             ax.set_yscale("log")
+        else:                                   # GD diverged at every width: no fitted rate
+            ax.text(0.5, 0.5, "GD diverged at every width", ha="center", va="center", transform=ax.transAxes)
         ax.set_xlabel("width $m$")
         ax.set_ylabel("late-time rate / prediction")
         ax.set_title("(c) fitted rate vs. $2m\\lambda_n$")

@@ -286,8 +286,8 @@ def run_gap(cfg: GapConfig, ctx: RunContext) -> None:
 
 register(Experiment(
     name="ema-wu2019-gap", paper=PAPER, config=GapConfig, run=run_gap,
-    summary="NN (both layers) vs random features from one init at the same natural time m·t, throughout "
-            "training: sup/RMS gap vs width for beta = c/m and fixed beta, and the theorem's |f_NN − f_NN(0) − f^ker|",
+    summary="NN (both layers) vs random features from one init at the same natural time m·t: sup/RMS gap over "
+            "training vs width for beta = c/m and fixed beta, and the theorem's |f_NN − f_NN(0) − f^ker|",
     presets={"laptop": {},
              "paper": {"d": 20, "n": 500, "n_test": 2000, "widths": tuple(10 * 2**i for i in range(12)),
                        "beta_c": (0.5, 1.0, 2.0), "betas": (0.01, 0.03, 0.1, 0.3), "steps": 400, "records": 20,
