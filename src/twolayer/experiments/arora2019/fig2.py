@@ -51,7 +51,8 @@ class Fig2Config:
     ``m ∈ {250, 1000, 4000}`` at ``p = 0.2`` (test error clearly above 0 there, so a change with
     ``m`` can show). ``base_labels = "random"`` replaces the clean labels (train and test) by
     independent uniform ±1 labels before the noise (a negative control: no noise level then has
-    learnable labels). ``converge_fraction`` None means ``1/n`` (module docstring)."""
+    learnable labels). ``converge_fraction`` None means ``1/n`` (module docstring). A single value in
+    ``widths`` means no width sweep (the width claim is then not evaluated)."""
 
     data: str = "digits"
     classes: tuple[int, ...] = (0, 1)
@@ -166,7 +167,9 @@ def _fig2_point(params: dict, seed_seq, *, cfg: Fig2Config):
 
 def _width_points(cfg: Fig2Config) -> list[dict]:
     """The width sweep's points, less those the noise sweep computes (``m = width``, ``p`` a noise level);
-    the widest first, so that two workers finish together."""
+    the widest first, so that two workers finish together. One width is no sweep: no points."""
+    if len(cfg.widths) < 2:
+        return []
     return [{"noise": p, "width": w, "seed": s} for w in reversed(cfg.widths) for p in cfg.width_noise
             for s in range(cfg.seeds) if not (w == cfg.width and p in cfg.noise_levels)]
 
@@ -233,7 +236,7 @@ def _width_tables(cfg: Fig2Config, results) -> dict:
     and ``p`` a noise level come from the noise sweep)."""
     out = {}
     keep = ("test_error", "test_l1", "complexity", "train_loss_ratio")
-    for p in cfg.width_noise:
+    for p in (cfg.width_noise if len(cfg.widths) > 1 else ()):
         for w in cfg.widths:
             arr = {m: np.full(cfg.seeds, np.nan) for m in keep}
             for r in results:

@@ -65,10 +65,11 @@ def plot_bound_vs_loss(levels, bound, loss, error, complexity, *, title: str | N
               (complexity, "--", P.OKABE_ITO["green"], r"leading term $\sqrt{2y^\top (H^\infty)^{-1}y/n}$"),
               (loss, "-o", P.OKABE_ITO["blue"], r"test loss $E\min(|f(x)-y|,1)$"),
               (error, "-^", P.OKABE_ITO["orange"], "test classification error"))
-    for (mean, sd), style, col, lab in series:
+    for (mean, sd), style, col, lab in series:  # log axis: non-positive values (an error of 0) are left out
         mu, s = np.asarray(mean, float), np.asarray(sd, float)
-        ax.plot(p, mu, style, color=col, label=lab)
-        ax.fill_between(p, mu - s, mu + s, color=col, alpha=0.15, lw=0)
+        ax.plot(p, P._positive(mu), style, color=col, label=lab)
+        lo = np.where(mu - s > 0, mu - s, mu)
+        ax.fill_between(p, P._positive(lo), P._positive(mu + s), color=col, alpha=0.15, lw=0)
     ax.axhline(1.0, ls=":", color=P.OKABE_ITO["vermillion"], lw=1.3, label="1 = range of the loss")
     ax.set_yscale("log")
     ax.set_xlabel("portion of label noise $p$")
@@ -91,14 +92,17 @@ def plot_error_vs_width(by_width: dict, *, title: str | None = None) -> Figure:
         ws = sorted(w for q, w in by_width if q == p)
         for ax, metric in ((a1, "test_error"), (a2, "complexity")):
             V = np.array([by_width[(p, w)][metric] for w in ws])  # (W, S)
-            for s in range(V.shape[1]):
-                ax.plot(ws, V[:, s], "o", color=col, ms=3.5, alpha=0.45, mec="none",
+            for s in range(V.shape[1]):  # one thin line per seed: the same labels at every width
+                ax.plot(ws, V[:, s], "o-", color=col, ms=3.5, lw=0.8, alpha=0.45, mec="none",
                         label="individual seeds" if s == 0 and j == 0 else None)
             mu, sd = summarize(V)
             ax.plot(ws, mu, "-o", color=col, label=f"$p = {p:g}$, mean over {V.shape[1]} seed(s)")
             ax.fill_between(ws, mu - sd, mu + sd, color=col, alpha=0.15, lw=0)
+    widths = sorted({w for _, w in by_width})
     for ax in (a1, a2):
         ax.set_xscale("log")
+        ax.set_xticks(widths, [str(w) for w in widths])
+        ax.minorticks_off()
         ax.set_xlabel("width $m$")
         _legend_below(ax)
     a1.set_ylabel("test classification error")

@@ -44,7 +44,8 @@ class Thm6Config:
     or the bundled digits images (``data = "digits"``: all ten classes, unit norm, ``d = 64``);
     the targets are functions of the inputs. Laptop preset: n = 50 … 3,200, 3 nested samples,
     ~15 s. On the digits the values stay far below the bound but are still growing at n = 1,600
-    (the images fill a narrow cone of the sphere, where H∞ is ill-conditioned)."""
+    (the images fill a narrow cone of the sphere, where H∞ is ill-conditioned). ``targets`` may also
+    name the controls outside the theorem's class, ``random`` (±1 labels) and ``cubic`` ((βᵀx)³)."""
 
     data: str = "sphere"
     d: int = 10
