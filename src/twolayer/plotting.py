@@ -417,7 +417,7 @@ def plot_complexity_vs_noise(noise, complexity, *, spread=None, per_seed=None,
     p = _vec(noise, "noise")
     c = _vec(complexity, "complexity", p.size)
     two = bool(test_losses)
-    fig = Figure(figsize=(10.5, 4.2) if two else (6.2, 4.2), layout="constrained")
+    fig = Figure(figsize=(10.5, 6.2) if two else (6.2, 6.2), layout="constrained")
     axes = fig.subplots(1, 2) if two else [fig.subplots(1, 1)]
     ax = axes[0]
     col = OKABE_ITO["green"]
@@ -444,7 +444,7 @@ def plot_complexity_vs_noise(noise, complexity, *, spread=None, per_seed=None,
     ax.set_ylabel(r"complexity $\sqrt{2\,y^\top (H^\infty)^{-1} y / n}$")
     ax.set_title("complexity measure (train labels)")
     ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, borderaxespad=0.0)  # outside the data
     if two:
         ax2 = axes[1]
         tl_colors = [OKABE_ITO["blue"], OKABE_ITO["orange"], OKABE_ITO["vermillion"], OKABE_ITO["purple"]]
@@ -461,7 +461,7 @@ def plot_complexity_vs_noise(noise, complexity, *, spread=None, per_seed=None,
         ax2.set_xlabel("portion of label noise $p$")
         ax2.set_ylabel("test loss")
         ax2.set_title("test loss (noisy test labels)")
-        ax2.legend(loc="lower right")
+        ax2.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=1, borderaxespad=0.0)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
@@ -679,7 +679,7 @@ def plot_noise_twin_axes(noise, losses: Mapping[str, tuple], complexity: tuple, 
         Right axis: ``sqrt(2yᵀH⁻¹y/n)`` of the training labels.
     """
     p = _vec(noise, "noise")
-    fig = Figure(figsize=(7.2, 4.6), layout="constrained")
+    fig = Figure(figsize=(7.2, 5.4), layout="constrained")
     ax = fig.subplots(1, 1)
     right = ax.twinx()
     handles = []
@@ -706,6 +706,7 @@ def plot_noise_twin_axes(noise, losses: Mapping[str, tuple], complexity: tuple, 
     ax.set_xlabel("portion of noise $p$")
     ax.set_ylabel("loss")
     right.set_ylabel("complexity measure")
-    ax.legend(handles=handles, loc="upper left")
+    # below the axes, outside the data (the curves fill the panel's upper left at high noise)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, borderaxespad=0.0)
     ax.set_title(title or "generalization and complexity against label noise")
     return fig

@@ -1,4 +1,13 @@
-"""``arora2019-thm6``: Arora et al. (ICML 2019), Theorem 6.1 / Corollary 6.2."""
+r"""``arora2019-thm6``: Arora et al. (ICML 2019), Theorem 6.1 / Corollary 6.2.
+
+For targets ``y_i = Σ_j α_j (β_jᵀx_i)^{p_j}`` with ``p_j ∈ {1, 2, 4, …}`` and unit-norm inputs,
+``sqrt(yᵀ(H∞)⁻¹y) ≤ 3 Σ_j p_j|α_j|‖β_j‖^{p_j}`` (eq. 13) at every ``n``, so the value levels off
+as ``n`` grows. Two targets outside the theorem's class serve as controls: ``random`` (uniform ±1
+labels, no bound; ``E[yᵀH⁻¹y] = tr(H⁻¹) ≥ n²/tr(H) = 2n``, so the value grows at least like
+``n^{1/2}``) and ``cubic`` (``(βᵀx)³``: smooth, but odd ``p = 3`` is not in the class — the series
+of ``H∞`` has only the powers 1 and 2l, so the degree-3 part of the target lies outside the
+kernel's range in the limit — judged against the formal value ``3·3·‖β‖³`` of eq. (13)).
+"""
 
 from __future__ import annotations
 
@@ -19,11 +28,14 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import (PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, SAMPLE_KEY, LABEL_SETS, _prepared, _prep, _learning_rate, _start, _steps_bar, _record_lr, _spectrum_rows)
+from ._shared import PAPER, RANDOM_KEY, SAMPLE_KEY
+from .thm6_claims import THM6_CLAIMS
 
 
 # ============================================================================ Theorem 6.1
 THM6_TARGETS = ("linear", "quadratic", "cos", "arctan", "linear+quadratic+cos")
+#: Targets outside Theorem 6.1's class (negative controls): random ±1 labels and ``(βᵀx)³``.
+OUTSIDE_TARGETS = ("random", "cubic")
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,8 @@ class Thm6Config:
     or the bundled digits images (``data = "digits"``: all ten classes, unit norm, ``d = 64``);
     the targets are functions of the inputs. Laptop preset: n = 50 … 3,200, 3 nested samples,
     ~15 s. On the digits the values stay far below the bound but are still growing at n = 1,600
-    (the images fill a narrow cone of the sphere, where H∞ is ill-conditioned)."""
+    (the images fill a narrow cone of the sphere, where H∞ is ill-conditioned). ``targets`` may also
+    name the controls outside the theorem's class, ``random`` (±1 labels) and ``cubic`` ((βᵀx)³)."""
 
     data: str = "sphere"
     d: int = 10
@@ -74,17 +87,43 @@ def _thm6_inputs(data: str, d: int, n_max: int, seed: int, s: int) -> np.ndarray
 def _thm6_target(cfg: Thm6Config, name: str, d: int):
     """The target ``name`` (a sum of components joined by ``+``), fixed by the root seed only: the
     same function for every ``n`` and every sample. ``β`` has norm ``beta_norm``; the quadratic's
-    random symmetric matrix has spectral norm 1."""
+    random symmetric matrix has spectral norm 1. ``cubic`` is ``(βᵀx)³`` (outside the class);
+    ``random`` is no function of ``x`` and gives None (its labels come from :func:`_random_labels`)."""
     from ...data import make_target
 
+    if name == "random":
+        return None
     names = name.split("+")
+    if "random" in names:
+        raise InputError("the target 'random' (random ±1 labels) cannot be part of a sum")
     children = _ss(cfg.seed, SAMPLE_KEY, 10_000).spawn(len(names))
-    parts = [make_target(part, d=d, seed=child, **({} if part == "quadratic" else {"beta_norm": cfg.beta_norm}))
+    parts = [_cubic(d, child, cfg.beta_norm) if part == "cubic" else
+             make_target(part, d=d, seed=child, **({} if part == "quadratic" else {"beta_norm": cfg.beta_norm}))
              for part, child in zip(names, children)]
     out = parts[0]
     for part in parts[1:]:
         out = out + part
     return out
+
+
+def _cubic(d: int, seed, beta_norm: float):
+    """``(βᵀx)³`` with ``‖β‖ = beta_norm``: a one-term :class:`~twolayer.data.PolynomialTarget` with ``p = 3``."""
+    from ...data import PolynomialTarget, make_target
+
+    beta = make_target("linear", d=d, seed=seed, beta_norm=beta_norm).terms[0].beta
+    return PolynomialTarget([(1.0, beta, 3)], name="cubic", params={"beta_norm": float(beta_norm), "p": 3},
+                            note="p = 3 is outside Theorem 6.1 (p must be 1 or even)")
+
+
+@functools.lru_cache(maxsize=4)
+def _random_labels(n_max: int, seed: int, s: int) -> np.ndarray:
+    """Nested uniform ±1 labels of sample ``s`` (the first ``n`` for size ``n``)."""
+    return _rng(seed, RANDOM_KEY, s).choice([-1.0, 1.0], n_max)
+
+
+def in_class(target) -> bool:
+    """Whether Corollary 6.2 covers the target (every exponent 1 or even); False for random labels."""
+    return target is not None and bool(target.cor62_applicable)
 
 
 def _thm6_point(params: dict, seed_seq, *, cfg: Thm6Config):
@@ -94,14 +133,18 @@ def _thm6_point(params: dict, seed_seq, *, cfg: Thm6Config):
     n, s, name = int(params["n"]), int(params["seed"]), str(params["target"])
     X = _thm6_inputs(cfg.data, cfg.d, cfg.n_values[-1], cfg.seed, s)[:n]
     target = _thm6_target(cfg, name, X.shape[1])
-    y = np.asarray(target(X), dtype=float)
+    y = _random_labels(cfg.n_values[-1], cfg.seed, s)[:n] if target is None else np.asarray(target(X), dtype=float)
     H = first_layer_ntk(X)
     c = complexity(H, y, solver=KernelSolver(H))
     ids = dict(target=name, n=n, seed=s)
     rows = _Rows()
     rows.add("sqrt_yHy", math.sqrt(c.yHy), **ids)
-    rows.add("bound", polynomial_target_bound(target), **ids)
-    rows.add("bound_sharp", polynomial_target_bound(target, sharp=True), **ids)
+    if target is not None and in_class(target):
+        rows.add("bound", polynomial_target_bound(target), **ids)
+        rows.add("bound_sharp", polynomial_target_bound(target, sharp=True), **ids)
+    elif target is not None:  # outside the class: eq. (13)'s formula evaluated anyway (no proof constants)
+        rows.add("bound", sum(3.0 * t.p * abs(t.alpha) * float(np.linalg.norm(t.beta)) ** t.p for t in target.terms),
+                 **ids)  # random labels have no bound at all
     rows.add("label_norm", math.sqrt(float(y @ y)), **ids)
     rows.add("lambda_min", c.lambda_min, **ids)
     return rows, {}
@@ -114,33 +157,51 @@ def run_thm6(cfg: Thm6Config, ctx: RunContext) -> None:
     ctx.rf.set_data({"source": cfg.data, "inputs": "bundled digits images, all classes, unit norm" if cfg.data ==
                      "digits" else f"uniform on the sphere S^{cfg.d - 1}", "nested_samples": True,
                      "n_values": list(cfg.n_values), "targets": list(cfg.targets), "beta_norm": cfg.beta_norm})
-    for name in cfg.targets:  # refuse a bad target name before the sweep starts
-        _thm6_target(cfg, name, 64 if cfg.data == "digits" else cfg.d)
+    d = 64 if cfg.data == "digits" else cfg.d
+    classes = {name: in_class(_thm6_target(cfg, name, d)) for name in cfg.targets}  # refuses a bad name first
     points = grid(target=list(cfg.targets), n=list(cfg.n_values), seed=list(range(cfg.seeds)))
     results = ctx.sweep(functools.partial(_thm6_point, cfg=cfg), points, seed=cfg.seed, desc="thm6 points")
     rows = _gather(results)
     ns = np.array(cfg.n_values, float)
+    half = np.arange(ns.size) >= ns.size - upper_half_size(ns.size)
     measured, bounds, sharp, slopes = {}, {}, {}, {}
     for name in cfg.targets:
         A = _table(results, "sqrt_yHy", "n", cfg.n_values, cfg.seeds, target=name)
         get = {row["metric"]: row["value"] for r in results if r.params["target"] == name for row in r.rows}
-        bounds[name], sharp[name] = get["bound"], get["bound_sharp"]
         measured[name] = summarize(A)
-        half = np.arange(ns.size) >= ns.size - max(2, (ns.size + 1) // 2)  # the upper half, at least 2 sizes
         slopes[name] = _slope(ns[half], measured[name][0][half])
         for i, n in enumerate(cfg.n_values):
             rows.add("sqrt_yHy_mean", measured[name][0][i], target=name, n=n)
             rows.add("sqrt_yHy_std", measured[name][1][i], target=name, n=n)
-        rows.add("bound_cor62", bounds[name], target=name)
-        rows.add("bound_proof", sharp[name], target=name)
-        rows.add("max_over_bound", float(np.max(A)) / bounds[name], target=name)
+        rows.add("in_class", classes[name], target=name)
+        if "bound" in get:  # random labels have none; cubic has the formula only, no proof constants
+            bounds[name] = get["bound"]
+            rows.add("bound_cor62", bounds[name], target=name)
+            rows.add("max_over_bound", float(np.max(A)) / bounds[name], target=name)
+        if "bound_sharp" in get:
+            sharp[name] = get["bound_sharp"]
+            rows.add("bound_proof", sharp[name], target=name)
         rows.add("growth_slope_upper_half", slopes[name], target=name)
     ctx.rf.write_metrics(rows)
     ctx.rf.write_arrays(n_values=ns, **{f"sqrt_yHy_{k.replace('+', '_')}": measured[k][0] for k in cfg.targets})
+    outside = [t for t in cfg.targets if not classes[t]]
+    caption = (f"sqrt(yᵀ(H∞)⁻¹y) of each target against the sample size n (nested samples, mean ± sd over "
+               f"{cfg.seeds} sample(s); inputs: "
+               + ("the digits images, unit norm" if cfg.data == "digits" else f"uniform on the sphere in d = {cfg.d}")
+               + f"; ‖β‖ = {cfg.beta_norm:g}), with the Corollary 6.2 value 3 Σ p_j|α_j|‖β_j‖^p_j (dashed) and the "
+               f"proof's sharper constants (dotted); right: the ratio to the Corollary 6.2 value. "
+               + (f"Targets outside Theorem 6.1's class: {', '.join(outside)} (random labels have no bound line; "
+                  f"for cubic the dashed line is the formula evaluated outside its hypothesis). " if outside else ""))
     ctx.save_figure(P.plot_target_complexity(ns, measured, bounds, sharp,
                                              title=rf"Theorem 6.1 on {cfg.data}: $\sqrt{{y^\top H^{{-1}} y}}$ vs "
                                                    rf"$n$ (mean $\pm$ sd, {cfg.seeds} nested samples), "
-                                                   rf"$\|\beta\| = {cfg.beta_norm:g}$"), "target_complexity")
+                                                   rf"$\|\beta\| = {cfg.beta_norm:g}$"), "target_complexity",
+                    caption=caption)
+
+
+def upper_half_size(n_sizes: int) -> int:
+    """How many of the largest sizes the growth exponent is fitted on: the upper half, at least 2."""
+    return max(2, (n_sizes + 1) // 2)
 
 
 register(Experiment(
@@ -149,4 +210,5 @@ register(Experiment(
     presets={"laptop": {},
              "paper": {"data": "sphere", "d": 10, "n_values": (100, 200, 400, 800, 1600, 3200, 6400, 12800),
                        "seeds": 5}},
-    grid_fields=("seeds", "n_values", "targets")))
+    grid_fields=("seeds", "n_values", "targets"),
+    claims=THM6_CLAIMS))
