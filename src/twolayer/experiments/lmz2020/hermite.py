@@ -141,6 +141,7 @@ class HermiteProjector:
             raise InputError(f"r has {r.shape[0]} values, the Hermite sample has {self.N} points")
         rc = r - r.mean()   # orders >= 1 are orthogonal to constants: centring only removes variance
         N = self.N
+        vs = {k: (r if k == 0 else rc) for k in self.orders}
         rowsum = {k: np.zeros(N) for k in self.orders}
         sq_sum = dict.fromkeys(self.orders, 0.0)
         for lo in range(0, N, self.block):
@@ -148,14 +149,14 @@ class HermiteProjector:
             S = self.S[lo:hi]
             A = self.sq[lo:hi, None]
             for k in self.orders:
-                v = r if k == 0 else rc
-                H = hermite_kernel(k, S, A, self.sq[None, :], self.d) * v[None, :]
-                H *= v[lo:hi, None]                        # h_ij = v_i K_ij v_j (diagonal included)
-                rowsum[k][lo:hi] = H.sum(axis=1)
-                sq_sum[k] += float(np.sum(H * H))
+                v = vs[k]
+                K = hermite_kernel(k, S, A, self.sq[None, :], self.d)
+                rowsum[k][lo:hi] = v[lo:hi] * (K @ v)                  # Σ_j h_ij, h_ij = v_i K_ij v_j
+                np.multiply(K, K, out=K)
+                sq_sum[k] += float((v[lo:hi] ** 2) @ (K @ (v * v)))    # Σ_j h_ij²
         est, se = {}, {}
         for k in self.orders:
-            v = r if k == 0 else rc
+            v = vs[k]
             hd = v * v * self.diag[k]                      # the diagonal terms h_ii
             off = rowsum[k] - hd                           # Σ_{j≠i} h_ij
             u = float(off.sum()) / (N * (N - 1))
