@@ -174,3 +174,23 @@ def test_non_utf8_output_path(capsys, tmp_path):
         assert err.startswith("twolayer: error:") and err.count("\n") == 1
     else:
         assert json.loads(out)["n"] == 288
+
+
+@pytest.mark.parametrize("setting", ["kappa=inf", "kappa=nan", "lr_fraction=-inf"])
+def test_set_refuses_non_finite_numbers_before_running(capsys, tmp_path, setting):
+    one_line_error(capsys, "reproduce", "arora2019-fig1", "--set", setting, "--out", str(tmp_path / "r"),
+                   match="expected a finite number")
+    assert not (tmp_path / "r").exists()
+
+
+def test_train_on_singular_data_gives_no_meaningless_predicted_distance(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20, 5))
+    X = np.vstack([X, X[:1]])                       # a duplicate row: H-infinity is singular
+    path = tmp_path / "dup.npz"
+    np.savez(path, X=X, y=np.sign(rng.standard_normal(21)))
+    code, out, err = run(capsys, "train", str(path), "--width", "64", "--lr", "0.001", "--steps", "10", "--json")
+    assert code == 0, err
+    assert json.loads(out)["predicted_final_dist"] is None           # NaN -> null in JSON
+    code, out, err = run(capsys, "train", str(path), "--width", "64", "--lr", "0.001", "--steps", "10")
+    assert "undefined: the kernel is numerically singular" in out

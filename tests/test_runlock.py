@@ -122,3 +122,18 @@ def test_sigterm_and_sighup_leave_status_interrupted(tmp_path, sig):
         assert proc.wait(timeout=20) == 130 and time.monotonic() - t < 20
     assert f"received {sig}" in rest
     assert load_meta(out)["status"] == "interrupted"
+
+
+def test_status_is_complete_only_with_the_report(monkeypatch, tmp_path):
+    import twolayer.report as R
+
+    def no_space(run):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(run / "report.html"))
+
+    monkeypatch.setattr(R, "build_report", no_space)
+    out = tmp_path / "run"
+    with pytest.raises(InputError, match="cannot write the claims or the report.*No space left"):
+        reproduce("arora2019-thm6", out=out, quiet=True, formats=("png",),
+                  sets=["n_values=20,40", "targets=linear", "seeds=1"])
+    meta = load_meta(out)
+    assert meta["status"] == "failed" and "No space left" in meta["error"]

@@ -286,8 +286,10 @@ def cmd_train(args) -> None:
              f"  loss {records[0]['loss']:.4g} -> {last['loss']:.4g}   (kernel prediction from u(0): "
              f"{last['predicted_loss_init']:.4g}; paper form from u = 0: {last['predicted_loss']:.4g})"]
     if "dist_from_init" in last:
+        pred = res.predicted_final_dist[0]
+        pred_txt = f"{pred:.4g}" if math.isfinite(pred) else "undefined: the kernel is numerically singular"
         lines.append(f"  ||W - W(0)||_F = {last['dist_from_init']:.4g}  (prediction sqrt(r^T H^-1 r) = "
-                     f"{res.predicted_final_dist[0]:.4g});  max neuron move {last['max_neuron_move']:.3g}; "
+                     f"{pred_txt});  max neuron move {last['max_neuron_move']:.3g}; "
                      f"activation flips {last['activation_flips']:.2%}")
     if "test_error" in last:
         lines.append(f"  test: error {last['test_error']:.2%}, l1 {last['test_l1']:.4g}, loss {last['test_loss']:.4g}")

@@ -32,7 +32,7 @@ import numpy as np
 
 from ._errors import DivergenceError, InputError
 from ._io import atomic_save_npz, to_json
-from .bounds import movement_bound
+from .bounds import MAX_CONDITION, movement_bound
 from .kernels import first_layer_ntk, random_features_kernel
 from .networks import (ACTIVATIONS, Network, Workspace, child_seeds, forward, get_parameterization, loss_and_grads,
                        seed_record)
@@ -247,7 +247,8 @@ class TrainResult:
     config : dict — the resolved configuration.
     lambda_min, lambda_max : float — of ``c·K`` (the reference kernel in the run's convention).
     max_stable_lr : float — ``2 / λ_max(c K)``.
-    predicted_final_dist : ndarray (B,) — ``sqrt(rᵀ K⁻¹ r)``, ``r = y − u(0)`` (Arora et al. §5.2).
+    predicted_final_dist : ndarray (B,) — ``sqrt(rᵀ K⁻¹ r)``, ``r = y − u(0)`` (Arora et al. §5.2);
+        NaN when ``K`` is numerically singular (condition number above ``bounds.MAX_CONDITION``).
     network, network0 : Network — final and initial parameters.
     n_steps : int — iterations run; ``stopped`` — why the run ended.
     seconds : float — wall time of the loop.
@@ -516,7 +517,8 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     metrics["predicted_loss_init"] = np.stack([sps[b].loss_curve(Y64[b], steps_rec, lr, u0=ctx.u0[b])
                                                for b in range(B)]) * c
     pfd = np.full(B, np.nan)
-    if "W" in p.trains and lam_min > 0:
+    # NaN, not a meaningless 1e8, where the kernel is numerically singular (as complexity() refuses it)
+    if "W" in p.trains and lam_min > 0 and lam_max / lam_min <= MAX_CONDITION:
         # minimum-norm movement of the trained parameters: sqrt(g r^T K^-1 r), K = g J J^T
         for b in range(B):
             proj = sps[b].project(Y64[b] - ctx.u0[b])

@@ -227,6 +227,8 @@ def _coerce(value, tp, key: str):
             f = float(value)
         except (TypeError, ValueError):
             raise InputError(f"--set {key}={value!r}: expected a number") from None
+        if not math.isfinite(f):
+            raise InputError(f"--set {key}={value!r}: expected a finite number (inf and nan are not settings)")
         return f
     if tp is str:
         return str(value)
@@ -409,9 +411,17 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
         rf.finish("interrupted")
         raise
     rf.meta["timings_s"]["run"] = round(time.perf_counter() - t, 6)
-    rf.write_claims(_judge(exp, rf.path, record, failure))
-    rf.finish("complete" if failure is None else "failed")
-    _report.build_report(rf.path)
+    try:  # "complete" only once the claims and the report are written
+        rf.write_claims(_judge(exp, rf.path, record, failure))
+        rf.finish("complete" if failure is None else "failed")
+        _report.build_report(rf.path)
+    except OSError as exc:
+        reason = f"cannot write the claims or the report in {out} ({exc.strerror or exc})"
+        rf.meta["error"] = reason
+        with contextlib.suppress(OSError):
+            rf.finish("failed")
+        raise InputError(f"{reason}; free space or choose another --out, then run the same command again "
+                         f"(the stored points are reused)") from None
     if not quiet:
         print(f"{name}: report {rf.path / 'report.html'}")
     return rf.path
