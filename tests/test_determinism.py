@@ -87,3 +87,30 @@ def test_another_thread_count_or_version_in_the_same_folder_is_refused(unit, tmp
     monkeypatch.setattr(twolayer, "__version__", "99.0")
     with pytest.raises(InputError, match="twolayer_version"):
         reproduce("unit-determinism", out=out, quiet=True, formats=("png",), sets=["n=50"])
+
+
+def _slow_point(params, seed_seq):
+    import time
+
+    time.sleep(30)
+    return [{"metric": "x", "value": 1.0}], {}
+
+
+def test_a_dask_sweep_whose_workers_are_gone_stops_with_a_message(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    import twolayer.sweep as S
+    from twolayer.experiments import DaskExecutor
+    from twolayer.sweep import ResultStore, run_sweep
+
+    monkeypatch.setattr(S, "DEAD_CLUSTER_S", 3.0)
+    monkeypatch.setattr(S, "_POLL_S", 0.5)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+            distributed.Client(cl) as client:
+        ex = DaskExecutor(client)
+        assert ex.twolayer_alive()
+        import threading
+
+        threading.Timer(2.0, lambda: cl.scale(0)).start()      # every worker leaves mid-sweep
+        with pytest.raises(InputError, match="no live workers for 3 s with 2 point"):
+            run_sweep(_slow_point, grid(seed=[0, 1]), store=ResultStore(tmp_path / "s", {"x": 1}), root_seed=0,
+                      executor=ex, progress=False)

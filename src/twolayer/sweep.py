@@ -718,6 +718,37 @@ def _run_serial(func, todo, store, root_seed, results, bar, total, threads) -> N
         _collect(lambda: _run_point(func, params, seed, threads), key, params, seed, store, results, bar, total)
 
 
+#: A cluster executor reporting no live workers for this long ends the sweep with a message.
+DEAD_CLUSTER_S = 60.0
+_POLL_S = 2.0
+
+
+def _completed(futures, executor):
+    """Futures as they complete; an executor with a ``twolayer_alive()`` probe (our Dask wrapper)
+    that reports no workers for :data:`DEAD_CLUSTER_S` seconds raises instead of waiting forever."""
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    alive = getattr(executor, "twolayer_alive", None)
+    if alive is None:
+        yield from as_completed(futures)
+        return
+    pending, dead_since = set(futures), None
+    while pending:
+        done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+        yield from done
+        if done or not pending:
+            dead_since = None
+            continue
+        if alive():
+            dead_since = None
+        elif dead_since is None:
+            dead_since = time.monotonic()
+        elif time.monotonic() - dead_since > DEAD_CLUSTER_S:
+            raise InputError(f"the cluster has had no live workers for {DEAD_CLUSTER_S:.0f} s with "
+                             f"{len(pending)} point(s) still to run; the finished points are stored: start "
+                             f"workers (or drop --dask) and run the same command again")
+
+
 def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads) -> None:
     own = executor is None
     if own:
@@ -729,7 +760,7 @@ def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, execu
         for key, params in todo:
             seed = point_seed(root_seed, params)
             futures[executor.submit(_run_point, func, params, seed, threads)] = (key, params, seed)
-        for fut in as_completed(futures):
+        for fut in _completed(futures, executor):
             key, params, seed = futures[fut]
             _collect(fut.result, key, params, seed, store, results, bar, total)
     except BaseException:

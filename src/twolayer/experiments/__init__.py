@@ -21,6 +21,7 @@ other change of the config in the same folder is refused with a message naming t
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import difflib
@@ -480,7 +481,30 @@ def dask_executor(address: str):
         raise InputError(f"cannot reach the Dask scheduler at {address!r} within {DASK_CONNECT_TIMEOUT_S} s "
                          f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); check the address "
                          f"(e.g. tcp://host:8786) and that the scheduler runs") from None
-    return client.get_executor()
+    return DaskExecutor(client)
+
+
+class DaskExecutor(concurrent.futures.Executor):
+    """A Dask ``Client``'s executor with a liveness probe: a sweep on it stops with a message
+    (instead of waiting forever) once the cluster has had no workers for a while
+    (:data:`twolayer.sweep.DEAD_CLUSTER_S`)."""
+
+    def __init__(self, client):
+        self.client = client
+        self._executor = client.get_executor()
+
+    def submit(self, fn, /, *args, **kwargs):
+        return self._executor.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        self._executor.shutdown(wait=wait)
+
+    def twolayer_alive(self) -> bool:
+        """Whether the scheduler answers and has at least one worker."""
+        try:
+            return bool(self.client.scheduler_info().get("workers"))
+        except Exception:  # noqa: BLE001 - a dead scheduler fails in many ways; each means "not alive"
+            return False
 
 
 #: Seconds to wait for a Dask scheduler before giving up with a message.
