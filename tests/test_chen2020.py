@@ -175,8 +175,8 @@ def test_generalization_complexity_tracks_error_and_bounds_it(gen_run):
     assert c[0] < c[1] and c[0] < c[2] and e[2] > e[0] + 0.2
     assert all(ci > ei for ci, ei in zip(c, e))
     # the ReLU two-layer NTK complexity is a direct solve with kernels.two_layer_ntk on the same noisy labels
-    cfg = C.GeneralizationConfig(n_train=40, n_test=80)
-    ds = load("digits", classes=(0, 1), n_train=40, n_test=80, seed=0)
+    cfg = C.GeneralizationConfig(n_train=40, n_test=200)
+    ds = load("digits", classes=(0, 1), n_train=40, n_test=200, seed=0)
     y, _ = apply_label_noise(ds.y, 0.5, C._rng(0, C.NOISE_TRAIN_KEY, 0))
     direct = math.sqrt(2 * float(y @ np.linalg.solve(two_layer_ntk(ds.X), y)) / ds.n)
     got = metric_value(m, "complexity_relu_ntk", labels="noisy", noise=0.5, seed=0)
