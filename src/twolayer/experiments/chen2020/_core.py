@@ -1,0 +1,358 @@
+"""Shared pieces of the Chen, Cao, Gu, Zhang (2020) experiments: the generalized NTK (Hermite series),
+Algorithm 1 with its data-free twin, the linearized (kernel-regime) theory, data preparation and seeds."""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from ..._errors import DivergenceError, InputError
+from .._common import rng as _rng, seed_sequence as _ss
+
+PAPER = ("Chen, Cao, Gu, Zhang. A generalized neural tangent kernel analysis for two-layer neural networks. "
+         "NeurIPS 2020 (arXiv 2002.04026)")
+
+INIT_KEY, NOISE_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, DUP_KEY = 21, 22, 23, 24, 25
+SMOOTH = ("tanh", "sigmoid")
+#: :func:`noisy_gd` calls a run diverged once its loss exceeds ``BLOWUP·(L(0) + 1)`` (as
+#: :func:`twolayer.dynamics.train` does for GD): no stable run leaves ``[0, L(0)]`` by that much.
+BLOWUP = 1e3
+
+
+def _check_values(name: str, values, minimum: int = 1, integer: bool = False) -> tuple:
+    vals = tuple(int(v) if integer else float(v) for v in values)
+    if len(vals) < minimum or len(set(vals)) != len(vals) or any(not (v > 0) for v in vals):
+        raise InputError(f"{name} must be at least {minimum} distinct positive values, got {values!r}")
+    return tuple(sorted(vals))
+
+
+# ============================================================================ the generalized NTK
+@functools.lru_cache(maxsize=8)
+def hermite_coefficients(activation: str = "tanh", terms: int = 140, nodes: int = 250) -> np.ndarray:
+    r"""Normalized Hermite coefficients ``c_k = E[h(z) He_k(z)] / sqrt(k!)``, ``z ~ N(0, 1)``, ``k < terms``.
+
+    Computed by Gauss–Hermite quadrature with ``nodes`` points (exact to rounding for the smooth
+    activations here: ``Σ c_k² = E[h²]`` is checked to 1e-12).
+
+    >>> c = hermite_coefficients("tanh")
+    >>> bool(abs(c[0]) < 1e-15 and abs(c[2]) < 1e-15)      # tanh is odd
+    True
+    """
+    from numpy.polynomial.hermite_e import hermegauss
+
+    from ...networks import ACTIVATIONS
+
+    if activation not in SMOOTH:
+        raise InputError(f"activation must be smooth (one of {', '.join(SMOOTH)}) for Chen et al.'s analysis, "
+                         f"got {activation!r}")
+    z, w = hermegauss(nodes)
+    w = w / math.sqrt(2 * math.pi)
+    hz = ACTIVATIONS[activation].value(z)
+    out = np.empty(terms)
+    prev, cur = np.zeros_like(z), np.ones_like(z)          # ψ_{-1}, ψ_0 (ψ_k = He_k / sqrt(k!))
+    for k in range(terms):
+        out[k] = float(np.sum(w * hz * cur))
+        prev, cur = cur, (z * cur - math.sqrt(k) * prev) / math.sqrt(k + 1)
+    second = float(np.sum(w * hz * hz))
+    if abs(float(np.sum(out**2)) - second) > 1e-10 * max(second, 1e-300):
+        raise RuntimeError(f"Hermite series of {activation} not converged ({np.sum(out**2)} vs E[h^2] = {second})")
+    return out
+
+
+def generalized_ntk(X, Z=None, *, activation: str = "tanh") -> np.ndarray:
+    r"""Chen et al.'s two-layer (generalized) NTK Gram matrix on unit-norm inputs.
+
+    .. math:: H(x, z) = E_{(θ,u)∼N(0,I)}[h(θ^Tx)h(θ^Tz) + u^2 h'(θ^Tx)h'(θ^Tz)\,x^Tz]
+                      = \sum_k (1 + k)\, c_k^2\, ρ^k,\qquad ρ = x^Tz,
+
+    with ``c_k`` from :func:`hermite_coefficients` (Mehler's formula). The tangent kernel of
+    ``f = (α/m)Σ u_j h(θ_jᵀx)`` in mean-field time is ``α²H`` as ``m → ∞``. Shapes: ``X`` (n, d),
+    ``Z`` (n_z, d) → (n, n_z).
+
+    >>> X = np.eye(3)
+    >>> H = generalized_ntk(X)
+    >>> bool(np.allclose(H, H[0, 0] * np.eye(3)))   # orthogonal inputs: E[h]^2 = 0 for tanh
+    True
+    """
+    Xa = np.asarray(X, dtype=np.float64)
+    Za = Xa if Z is None else np.asarray(Z, dtype=np.float64)
+    for name, A in (("X", Xa), ("Z", Za)):
+        if A.ndim != 2 or not np.all(np.isfinite(A)):
+            raise InputError(f"{name} must be a finite 2-D array")
+        if not np.allclose(np.linalg.norm(A, axis=1), 1.0, atol=1e-8):
+            raise InputError(f"{name} must have unit-norm rows (the Hermite form of the kernel assumes ‖x‖ = 1); "
+                             f"normalize the inputs first")
+    c = hermite_coefficients(activation)
+    coef = (1.0 + np.arange(c.size)) * c**2
+    rho = np.clip(Za @ Xa.T, -1.0, 1.0).T if Z is not None else np.clip(Xa @ Xa.T, -1.0, 1.0)
+    K = np.polynomial.polynomial.polyval(rho, coef)
+    if Z is None:
+        np.fill_diagonal(K, float(np.sum(coef)))
+        K = 0.5 * (K + K.T)
+    return K
+
+
+# ============================================================================ Algorithm 1 and its twin
+def ou_twin(net0, *, lr: float, weight_decay: float, steps: int, noise_seed, temperature: float | None = None):
+    r"""Closed-form twin: ``z̃(k+1) = (1 − ηλ) z̃(k) + sqrt(2ητ) ξ(k)`` from ``z̃(0) = z(0)``, with the
+    noise ``ξ`` drawn exactly as :func:`twolayer.dynamics.add_noise` draws it (network ``b`` uses
+    child ``b`` of the noise seed; per step ``W`` then ``a``). Returns ``(W, a)`` after ``steps``."""
+    from ...dynamics import noise_seed_sequence
+    from ...networks import child_seeds
+
+    tau = weight_decay if temperature is None else temperature
+    std = math.sqrt(2 * tau * lr)
+    W, a = net0.W.astype(np.float64).copy(), net0.a.astype(np.float64).copy()
+    rngs = [np.random.default_rng(s) for s in child_seeds(noise_seed_sequence(noise_seed), net0.batch)]
+    for _ in range(steps):
+        for b, g in enumerate(rngs):
+            W[b] = (1 - lr * weight_decay) * W[b] + std * g.standard_normal(W.shape[1:])
+        for b, g in enumerate(rngs):
+            a[b] = (1 - lr * weight_decay) * a[b] + std * g.standard_normal(a.shape[1:])
+    return W, a
+
+
+def noisy_gd(net, X, y, *, lr: float, steps: int, weight_decay: float, noise_seed, record_steps,
+             twin: bool = True, X_test=None, y_test=None) -> dict:
+    r"""Algorithm 1 on a mean-field network, with its data-free twin run in lock-step.
+
+    The update is :data:`twolayer.dynamics.ALGORITHMS` ``["noisy-gd"]`` (weight decay λ, temperature
+    λ, noise stream ``noise_seed``), applied by the same sequence of operations as
+    :func:`twolayer.dynamics.train` (so the final network is identical to ``train``'s). The twin
+    applies the same rule, with the same noise stream, to zero data gradients.
+
+    Returns arrays over the recorded steps (network 0 of the batch): ``steps``, ``loss``,
+    ``twin_dist`` (``D = (1/m)Σ‖z_j − z̃_j‖²``), ``raw_dist`` (``(1/m)Σ‖z_j − z_j(0)‖²``),
+    ``twin_raw_dist``, ``test_error`` / ``test_loss`` when test data are given, ``outputs``
+    (R, n) on ``X``; and ``network`` / ``twin``, the final parameters.
+
+    Raises :class:`twolayer.DivergenceError` (with the attribute ``step``) once the loss is
+    non-finite or above ``BLOWUP·(L(0) + 1)``.
+    """
+    from ...dynamics import make_rule
+    from ...networks import Workspace, forward, get_parameterization, loss_and_grads
+
+    p = get_parameterization(net.param)
+    Xa = np.ascontiguousarray(np.asarray(X, dtype=net.dtype))
+    n, m = Xa.shape[0], net.width
+    Y = np.ascontiguousarray(np.broadcast_to(np.asarray(y, dtype=net.dtype), (net.batch, n)))
+    rec = set(int(k) for k in record_steps)
+    cur, net0 = net.copy(), net.copy()
+    params = {k: getattr(cur, k) for k in sorted(p.trains)}
+    rule = make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None, seed=noise_seed)
+    state = rule.init(params)
+    tw = net.copy() if twin else None
+    tparams = {k: getattr(tw, k) for k in sorted(p.trains)} if twin else None
+    tstate = make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None,
+                       seed=noise_seed).init(tparams) if twin else None
+    trule = make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None, seed=noise_seed) if twin else None
+    ws = Workspace(n, cur)
+    out_steps, cols = [], {k: [] for k in ("loss", "twin_dist", "raw_dist", "twin_raw_dist", "test_error",
+                                           "test_loss", "outputs")}
+    gm = p.grad_multiplier(m)
+
+    def msq(A, B):
+        dW = (A.W[0] - B.W[0]).astype(np.float64)
+        da = (A.a[0] - B.a[0]).astype(np.float64)
+        return float((np.einsum("md,md->", dW, dW) + da @ da) / m)
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(steps + 1):
+            out = loss_and_grads(cur, Xa, Y, normalization="mean", trains=p.trains, grad_multiplier=gm, ws=ws)
+            loss = float(out["loss"][0])
+            if k == 0:
+                loss0 = loss
+            if not math.isfinite(loss) or loss > BLOWUP * (loss0 + 1.0):
+                err = DivergenceError(f"noisy GD diverged at step {k} (loss {loss:.3g}, initially {loss0:.3g}; "
+                                      f"lr = {lr:g}); lower lr_fraction or raise alpha")
+                err.step = k
+                raise err
+            if k in rec:
+                out_steps.append(k)
+                cols["loss"].append(loss)
+                cols["raw_dist"].append(msq(cur, net0))
+                if twin:
+                    cols["twin_dist"].append(msq(cur, tw))
+                    cols["twin_raw_dist"].append(msq(tw, net0))
+                if X_test is not None:
+                    ft = forward(cur, X_test)[0].astype(np.float64)
+                    cols["test_error"].append(float(np.mean(np.sign(ft) != np.sign(y_test))))
+                    cols["test_loss"].append(float(0.5 * np.mean((ft - y_test) ** 2)))
+                cols["outputs"].append(out["u"][0].astype(np.float64).copy())
+            if k == steps:
+                break
+            grads = {"W": out["gW"], "a": out["ga"]}
+            updates, state = rule.update(grads, state, params)
+            for key, upd in updates.items():
+                params[key] += upd
+            if twin:
+                zero = {key: np.zeros_like(v) for key, v in tparams.items()}
+                tupd, tstate = trule.update(zero, tstate, tparams)
+                for key, upd in tupd.items():
+                    tparams[key] += upd
+    res = {"steps": np.array(out_steps), **{k: np.array(v) for k, v in cols.items() if v}}
+    res["network"], res["twin"] = cur, tw
+    return res
+
+
+# ============================================================================ linearized theory
+def linear_theory(mu, proj, *, alpha: float, lr: float, weight_decay: float, steps: int, m: int | None = None) -> dict:
+    r"""Kernel-regime (linearized) prediction of Algorithm 1 from ``f ≡ 0``, at every step ``0..steps``.
+
+    Parameters: eigenvalues ``mu`` of ``H`` (n×n Gram, no 1/n) and label projections ``proj = Vᵀy``.
+    In the eigenbasis, with ``a_i = α²μ_i/n + λ`` and ``β = ηα/n``, the coefficients of the
+    movement follow ``ĉ_i(k+1) = (1 − ηa_i) ĉ_i(k) + β (p_i − F_i(k))``, where ``F`` is the output
+    of the data-free twin: a random walk with step variance ``s_i = 2ηλα²μ_i/m`` (the injected
+    noise seen through the tangent features; the OU drift cancels within sign-flipped pairs).
+    Means and second moments of ``(ĉ, F)`` are propagated exactly (they are Gaussian and the
+    mean and the noise parts are uncorrelated), giving
+
+    * ``loss`` = ``(1/2n) Σ_i E[(F_i + αμ_iĉ_i − p_i)²]`` and ``bias`` (its noise-free part),
+    * ``dist`` = ``E[D] = Σ_i μ_i E[ĉ_i²]`` and ``dist_mean`` (noise-free part),
+    * ``floor``: the stationary noise part of the loss ``(λ/m)Σ_i 1/(2 − ηα²μ_i/n)`` (≈ ``nλ/(2m)``),
+    * ``loss_inf``: the noise-free stationary loss (the ridge bias, ridge ``nλ/α²``),
+    * ``rate_min``: the slowest per-time rate ``min_i a_i``.
+
+    Without ``m`` the noise is left out.
+    """
+    mu, proj = np.asarray(mu, float), np.asarray(proj, float)
+    n = mu.size
+    a = alpha**2 * mu / n + weight_decay
+    q = 1 - lr * a
+    beta = lr * alpha / n
+    s = 2 * lr * weight_decay * alpha**2 * mu / m if m else np.zeros(n)
+    c = np.zeros(n)
+    C, X, F = np.zeros(n), np.zeros(n), np.zeros(n)
+    K = int(steps) + 1
+    bias, loss, dmean, dist = (np.empty(K) for _ in range(4))
+    with np.errstate(over="ignore", invalid="ignore"):      # η above 2/a_i: the prediction diverges too
+        for k in range(K):
+            r = alpha * mu * c - proj
+            bias[k] = 0.5 * float(r @ r) / n
+            fl = F + 2 * alpha * mu * X + (alpha * mu) ** 2 * C
+            loss[k] = bias[k] + 0.5 * float(np.sum(fl)) / n
+            dmean[k] = float(mu @ (c * c))
+            dist[k] = dmean[k] + float(mu @ C)
+            c = q * c + beta * proj
+            C, X = q * q * C - 2 * q * beta * X + beta * beta * F, q * X - beta * F
+            F = F + s
+    c_inf = alpha * proj / (n * a)
+    out = {"loss": loss, "bias": bias, "dist": dist, "dist_mean": dmean,
+           "loss_inf": 0.5 * float(np.sum((alpha * mu * c_inf - proj) ** 2)) / n,
+           "dist_inf": float(np.sum(mu * c_inf**2)), "rate_min": float(np.min(a)), "rate_max": float(np.max(a)),
+           "floor": float(weight_decay / m * np.sum(1.0 / (2.0 - lr * alpha**2 * mu / n))) if m else 0.0}
+    return out
+
+
+# ============================================================================ shared pieces
+@functools.lru_cache(maxsize=4)
+def _prepared(data: str, n_train, n_test, d: int, target: str, classes: tuple, activation: str, seed: int):
+    """Data set (unit-norm inputs), the generalized NTK Gram ``H`` of the training inputs, its
+    eigenpairs and the label projections; computed once per process."""
+    from ...data import load
+
+    if data in ("sphere", "gaussian"):
+        ds = load(data, n_train=n_train, n_test=n_test or None, d=d, target=target, seed=seed)
+    else:
+        ds = load(data, classes=classes, n_train=n_train, n_test=n_test, seed=seed)
+    if not np.allclose(np.linalg.norm(ds.X, axis=1), 1.0, atol=1e-8):
+        raise InputError(f"{ds.name}: Chen et al.'s kernel here needs unit-norm inputs; load it with normalization on")
+    H = generalized_ntk(ds.X, activation=activation)
+    mu, V = np.linalg.eigh(H)
+    if mu[0] <= 0:
+        raise InputError(f"{ds.name}: the generalized NTK Gram matrix is singular (lambda_min = {mu[0]:.3g}); "
+                         f"remove duplicate inputs or use fewer samples")
+    return ds, H, mu, V
+
+
+def _lr(cfg, mu, n: int, alpha: float) -> float:
+    """``η = lr_fraction · 2n / (α² λ_max(H))`` (largest stable kernel step in the ½n⁻¹Σ convention)."""
+    return float(cfg.lr_fraction * 2.0 * n / (alpha**2 * mu[-1]))
+
+
+def _record_steps(steps: int, records: int, tail: float = 0.3) -> np.ndarray:
+    """Log-spaced records plus 11 evenly spaced ones over the last ``tail`` of the run (the plateau)."""
+    from ...dynamics import record_schedule
+
+    lin = np.round(np.linspace((1 - tail) * steps, steps, 11)).astype(int)
+    return np.unique(np.concatenate([record_schedule(steps, records), lin]))
+
+
+def decay_rate(t, loss, plateau: float, drop: float = 10.0) -> float:
+    r"""Decay rate of the excess loss: ``ln(drop) / t*`` with ``t*`` the first time
+    ``L(t) − plateau ≤ (L(0) − plateau)/drop``, ``log(L − plateau)`` interpolated linearly in ``t``.
+
+    >>> t = np.linspace(0, 5, 51)
+    >>> round(decay_rate(t, 1e-3 + np.exp(-2 * t), 1e-3), 6)
+    2.0
+    """
+    t, loss = np.asarray(t, float), np.asarray(loss, float)
+    ex = loss - plateau
+    goal = ex[0] / drop
+    hit = np.nonzero(ex <= goal)[0]
+    if ex[0] <= 0 or hit.size == 0:
+        return float("nan")
+    j = int(hit[0])
+    if j == 0:
+        return float("nan")
+    y0, y1 = math.log(max(ex[j - 1], 1e-300)), math.log(max(ex[j], 1e-300))
+    g = math.log(goal)
+    tj = t[j] if y1 == y0 else t[j - 1] + (t[j] - t[j - 1]) * (g - y0) / (y1 - y0)
+    return float(math.log(drop) / tj)
+
+
+def _key(cfg) -> tuple:
+    return (cfg.data, cfg.n_train, getattr(cfg, "n_test", 0), getattr(cfg, "d", 10), getattr(cfg, "target", "linear"),
+            tuple(getattr(cfg, "classes", (0, 1))), cfg.activation, cfg.seed)
+
+
+def _prep(cfg):
+    return _prepared(*_key(cfg))
+
+
+def _init(cfg, d: int, m: int, alpha: float, s: int):
+    from ...networks import init_network
+
+    return init_network("mean-field", d, m, seed=_ss(cfg.seed, INIT_KEY, s), alpha=alpha, symmetric=True,
+                        dtype=cfg.dtype, activation=cfg.activation)
+
+
+
+
+# ============================================================================ data sets with a smaller λ₀
+def near_duplicate(X, eps: float, rng) -> np.ndarray:
+    r"""``X`` (n, d) with its last row replaced by a near-duplicate of row 0:
+    ``x_{n−1} = (x_0 + ε u)/‖x_0 + ε u‖`` with ``u ⟂ x_0`` a random unit vector from ``rng``.
+
+    Two inputs at distance ``≈ ε`` make the Gram matrix of a smooth kernel nearly singular:
+    ``λ₀ = λ_min(H) ∝ ε²`` as ``ε → 0`` (the difference of the two feature maps is
+    ``ε·∂_u φ(x_0) + O(ε²)``), while ``λ_max(H)`` (set by all n points) hardly moves. So a sweep
+    over ε changes λ₀ at a fixed step size ``η ∝ 1/λ_max``.
+
+    >>> X = np.eye(3)
+    >>> Y = near_duplicate(X, 0.1, np.random.default_rng(0))
+    >>> bool(np.allclose(np.linalg.norm(Y, axis=1), 1) and abs(Y[2] @ Y[0] - 1 / math.sqrt(1.01)) < 1e-12)
+    True
+    """
+    X = np.array(X, dtype=np.float64)
+    x0 = X[0]
+    u = rng.standard_normal(X.shape[1])
+    u -= (u @ x0) * x0
+    u /= np.linalg.norm(u)
+    z = x0 + float(eps) * u
+    X[-1] = z / np.linalg.norm(z)
+    return X
+
+
+@functools.lru_cache(maxsize=8)
+def _duplicated(key: tuple, eps: float):
+    """The data of ``key`` with a near-duplicate pair at distance ``eps`` (:func:`near_duplicate`,
+    stream ``DUP_KEY``), the worst-case labels ``y = v_min/max|v_min|`` (the bottom eigenvector of
+    its generalized NTK Gram, scaled to ``|y| ≤ 1``), and the eigenpairs of that Gram."""
+    ds = _prepared(*key)[0]
+    X = near_duplicate(ds.X, eps, _rng(key[-1], DUP_KEY))
+    mu, V = np.linalg.eigh(generalized_ntk(X, activation=key[6]))
+    v = V[:, 0] * (1.0 if V[np.argmax(np.abs(V[:, 0])), 0] > 0 else -1.0)
+    return X, v / np.max(np.abs(v)), mu, V
