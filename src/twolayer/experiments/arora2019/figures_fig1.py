@@ -161,7 +161,7 @@ def plot_gram_concentration(widths, gram: np.ndarray, bound: Sequence[float], *,
 
 # ------------------------------------------------------------------------------ movement
 @P._styled
-def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, tol: float, flip_limit: float,
+def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, tol: float, flip_limit: float | None = None,
                   title: str | None = None) -> Figure:
     r"""Movement of the first layer against the width, one colour per init scale κ (every κ of the run).
 
@@ -187,7 +187,8 @@ def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, tol: f
         a2.plot(w, first * np.sqrt(w[0] / w), ":", color=c, lw=1.1, label=rf"$\propto m^{{-1/2}}$, {lab}")
     a1.axhspan(1 - tol, 1 + tol, color=_GREY, alpha=0.15, lw=0, label=f"1 ± {tol:g}")
     a1.axhline(1.0, color=_GREY, ls="--", lw=1.1)
-    a3.axhline(flip_limit, color="k", lw=1.1, ls="-.", label=f"kernel-regime check {flip_limit:.0%}")
+    if flip_limit is not None:
+        a3.axhline(flip_limit, color="k", lw=1.1, ls="-.", label=f"{flip_limit:.0%}")
     for ax in (a1, a2, a3):
         ax.set_xscale("log")
         ax.set_xlabel("width $m$ (log scale)")
