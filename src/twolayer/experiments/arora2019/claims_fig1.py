@@ -92,7 +92,8 @@ def _extrapolate(res, kappa, lab) -> tuple[float, float, float]:
     ok = np.isfinite(means) & (means > 0)
     lw, lm = np.log(np.asarray(ws, float)[ok]), np.log(means[ok])
     b = float(np.mean(lm) - slope * np.mean(lw))
-    m_tol = math.exp((math.log(KERNEL_TOL) - b) / slope) if slope < 0 else float("inf")
+    e = (math.log(KERNEL_TOL) - b) / slope if slope < 0 else float("inf")
+    m_tol = math.exp(e) if e < 700 else float("inf")
     return slope, se, m_tol
 
 
