@@ -43,7 +43,7 @@ GRAM_KEY, GRAM_GROUPS = 17, 8
 # =============================================================================== config
 @dataclass(frozen=True)
 class Fig1Config:
-    """``arora2019-fig1``. Defaults = laptop preset (digits 0 vs 1, n = 100, ~1 min on 2 cores).
+    """``arora2019-fig1``. Defaults = laptop preset (digits 0 vs 1, n = 60, ~1 min on 2 cores).
 
     ``width``/``kappa`` is the setting of the loss-curve figure (also a point of the width
     sweep); ``widths × kappas`` is the Theorem 4.1 / Lemma C.3 sweep; ``true_labels = "random"``
@@ -53,20 +53,20 @@ class Fig1Config:
 
     data: str = "digits"
     classes: tuple[int, ...] = (0, 1)
-    n_train: int | None = 100
+    n_train: int | None = 60
     n_test: int | None = 0
     seed: int = 0
     seeds: int = 3
-    width: int = 3200
+    width: int = 4000
     kappa: float = 0.01
-    widths: tuple[int, ...] = (200, 800, 3200)
+    widths: tuple[int, ...] = (250, 1000, 4000)
     kappas: tuple[float, ...] = (0.01, 1.0)
     gram_widths: tuple[int, ...] = (16, 64, 256, 1024, 4096)
     gram_draws: int = 128
     true_labels: str = "data"
     lr: float | None = None
     lr_fraction: float = 0.5
-    steps: int = 800
+    steps: int = 600
     records: int = 40
     dtype: str = "float64"
 
