@@ -31,11 +31,11 @@ from ._shared import PAPER, INIT_KEY, _prep, _learning_rate, _start, _steps_bar
 # ============================================================================== movement
 @dataclass(frozen=True)
 class MovementConfig:
-    """``arora2019-movement``. Defaults = laptop preset (digits 0 vs 1, n = 100, ~1 min)."""
+    """``arora2019-movement``. Defaults = laptop preset (digits 0 vs 1, n = 60, ~1 min on 2 cores)."""
 
     data: str = "digits"
     classes: tuple[int, ...] = (0, 1)
-    n_train: int | None = 100
+    n_train: int | None = 60
     n_test: int | None = 0
     seed: int = 0
     seeds: int = 3
