@@ -111,7 +111,7 @@ def test_killed_run_restarts_and_completes_with_the_same_results(fig2, tmp_path)
     assert len(after) == 6 and all(after[k] == v for k, v in before.items())  # nothing computed twice
     assert (out / "metrics.csv").read_text() == (fig2 / "metrics.csv").read_text()
     assert load_meta(out)["status"] == "complete"
-    assert not [p for p in out.rglob("*") if p.name != ".sweep.lock" and (p.name.startswith(".") or ".tmp" in p.name)]
+    assert not [p for p in out.rglob("*") if p.name not in (".sweep.lock", ".run.lock") and (p.name.startswith(".") or ".tmp" in p.name)]
 
 
 def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_continue(tmp_path):
