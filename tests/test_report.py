@@ -21,7 +21,8 @@ IMG_RE = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
     return reproduce("arora2019-fig1", out=tmp_path_factory.mktemp("orig") / "original_run", quiet=True,
-                     sets=["n_train=60", "width=300", "steps=400", "records=12"], formats=("png",))
+                     sets=["n_train=60", "width=300", "steps=400", "records=12", "widths=100,300", "kappas=0.01",
+                           "gram_draws=8"], formats=("png",))
 
 
 def test_rebuilds_from_copied_folder(demo_run, tmp_path):
