@@ -194,3 +194,9 @@ def test_train_on_singular_data_gives_no_meaningless_predicted_distance(capsys, 
     assert json.loads(out)["predicted_final_dist"] is None           # NaN -> null in JSON
     code, out, err = run(capsys, "train", str(path), "--width", "64", "--lr", "0.001", "--steps", "10")
     assert "undefined: the kernel is numerically singular" in out
+
+
+def test_fig2_refuses_one_training_point_before_any_point_runs(capsys, tmp_path):
+    one_line_error(capsys, "reproduce", "arora2019-fig2", "--set", "n_train=1", "--out", str(tmp_path / "r"),
+                   match="n_train must be an integer >= 2")
+    assert not (tmp_path / "r").exists()

@@ -129,11 +129,13 @@ def test_pickle_allocating_through_numpy_ndarray_is_capped(protocol):
         safe_unpickle(pickle.dumps(_Bomb((-1,)), protocol=protocol), "batch")
 
 
-def test_float_labels_are_refused_not_truncated():
+@pytest.mark.parametrize("labels", [[0.9, 1.0], [2**70, 1], ["3", 1]])
+def test_float_overflowing_or_text_labels_are_refused_not_truncated(labels):
+    from twolayer.data.cifar import _parse_py_batch
+
     data = np.zeros((2, 3072), np.uint8)
     with pytest.raises(DataError, match="not a list of integers"):
-        from twolayer.data.cifar import _parse_py_batch
-        _parse_py_batch(py_bytes(data, [0.9, 1.0]), "batch")
+        _parse_py_batch(py_bytes(data, labels), "batch")
 
 
 def test_tarball_with_duplicate_batch_names_is_refused(tmp_path):

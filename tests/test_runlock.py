@@ -137,3 +137,34 @@ def test_status_is_complete_only_with_the_report(monkeypatch, tmp_path):
                   sets=["n_values=20,40", "targets=linear", "seeds=1"])
     meta = load_meta(out)
     assert meta["status"] == "failed" and "No space left" in meta["error"]
+
+
+def _killer_point(params, seed_seq):
+    if params["seed"] == 1:
+        os.kill(os.getpid(), signal.SIGKILL)   # a pool worker killed (out of memory, by hand, ...)
+    return [{"metric": "x", "value": 1.0}], {}
+
+
+def _killer_run(cfg, ctx):
+    from twolayer.sweep import grid
+
+    ctx.sweep(_killer_point, grid(seed=[0, 1, 2]), seed=0)
+
+
+@pytest.fixture
+def killer_experiment():
+    register(Experiment(name="unit-killer", summary="unit", config=_Cfg, run=_killer_run,
+                        presets={"laptop": {}, "paper": {}}))
+    yield
+    EXPERIMENTS.pop("unit-killer")
+
+
+def test_a_killed_pool_worker_is_one_line_and_status_failed(killer_experiment, tmp_path, capsys):
+    from twolayer.cli import main
+
+    out = tmp_path / "run"
+    assert main(["reproduce", "unit-killer", "--jobs", "2", "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("twolayer: error: a worker process died") and err.count("\n") == 1
+    meta = load_meta(out)
+    assert meta["status"] == "failed" and "BrokenProcessPool" in meta["error"]

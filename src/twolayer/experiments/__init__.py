@@ -408,7 +408,12 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
             rf.finish("failed")
         raise InputError(f"{reason}; free space or choose another --out, then run the same command to continue "
                          f"from the stored points") from None
-    except BaseException:
+    except Exception as exc:  # a worker that died, a cluster that failed, a bug: "failed", with what happened
+        rf.meta["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        with contextlib.suppress(OSError):
+            rf.finish("failed")
+        raise
+    except BaseException:  # Ctrl-C, SIGTERM, SIGHUP
         rf.finish("interrupted")
         raise
     rf.meta["timings_s"]["run"] = round(time.perf_counter() - t, 6)

@@ -256,7 +256,7 @@ def run_fig1(cfg: Fig1Config, ctx: RunContext) -> None:
 
     who = "random ±1 labels standing in for the true labels (control)" if cfg.true_labels == "random" else "true labels"
     title = (rf"GD on {ds.name}, $n={ds.n}$: $m={cfg.width}$, $\kappa={cfg.kappa:g}$, $\eta={lr:.3g}$ "
-             rf"($={lr / max_lr:.2g}\times 2n/\lambda_{{\max}}$), mean of {len(main)} seed(s); "
+             rf"($={lr / max_lr:.2g}\times 2n/\lambda_{{\max}}$), mean of {len(main)} seed(s)" "\n"
              r"dashed: kernel prediction (eq. 8) from each network's $u(0)$")
     ctx.save_figure(F.plot_fig1_loss(steps, {lab: mean_pred[b] for b, lab in enumerate(LABEL_SETS)},
                                      {lab: mean_loss[b] for b, lab in enumerate(LABEL_SETS)}, title),

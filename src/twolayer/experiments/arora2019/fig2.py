@@ -79,6 +79,11 @@ class Fig2Config:
         _check_positive("width", self.width, True)
         _check_positive("steps", self.steps, True)
         _check_positive("seeds", self.seeds, True)
+        for name in ("n_train", "n_test"):  # refused here, before any point runs
+            v = getattr(self, name)
+            if v is not None and not (isinstance(v, int) and v >= 2):
+                raise InputError(f"{name} must be an integer >= 2 (the expected complexity under noise and the "
+                                 f"test error need at least two points), got {v!r}")
         levels = tuple(float(p) for p in self.noise_levels)
         if len(levels) < 2 or len(set(levels)) != len(levels) or any(not 0 <= p <= 1 for p in levels):
             raise InputError(f"noise_levels must be at least two distinct portions in [0, 1], got {self.noise_levels!r}")

@@ -120,6 +120,7 @@ def plot_width_sweep(sweep: Mapping[float, Mapping], tol: float, *, title: str) 
     a2.axhline(1.0, color="k", lw=1.1, ls="-.", label="kernel-regime check passes below 1")
     for ax in (a1, a2):
         ax.set_xscale("log")
+        P.plain_log_ticks(ax, w)
         ax.set_xlabel("width $m$ (log scale)")
     a1.set_yscale("log")
     a1.set_ylabel(r"$\max_k |L(k)-\hat L(k)|\,/\,L(0)$ (log scale)")
@@ -152,6 +153,7 @@ def plot_gram_concentration(widths, gram: np.ndarray, bound: Sequence[float], *,
     ax.plot(w, first * np.sqrt(w[0] / w), ":", color=_GREY, lw=1.3, label=r"$\propto m^{-1/2}$")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    P.plain_log_ticks(ax, w)
     ax.set_xlabel("width $m$ (log scale)")
     ax.set_ylabel("distance at initialization (log scale)")
     _below(fig, ax, 2)
@@ -191,6 +193,7 @@ def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, tol: f
         a3.axhline(flip_limit, color="k", lw=1.1, ls="-.", label=f"{flip_limit:.0%}")
     for ax in (a1, a2, a3):
         ax.set_xscale("log")
+        P.plain_log_ticks(ax, w)
         ax.set_xlabel("width $m$ (log scale)")
     a2.set_yscale("log")
     a3.set_yscale("log")

@@ -29,16 +29,6 @@ def _plotting():
     return P
 
 
-def _int_ticks(ax, values) -> None:
-    """Major ticks at ``values`` labelled plainly (no ``6×10¹``), no minor tick labels."""
-    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
-
-    ax.xaxis.set_major_locator(FixedLocator(list(values)))
-    ax.xaxis.set_major_formatter(lambda v, pos: f"{v:g}")
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_minor_formatter(NullFormatter())
-
-
 def plot_gap(widths, curves, *, fit_from: float, stops=None, title: str | None = None):
     """NN–RF gap (sup and RMS over the test grid) against the width, one colour per β setting,
     with the bound's ``m^{-1/2}`` and an ``m^{-2}`` guide (log–log); ``stops`` (β setting →
@@ -260,7 +250,7 @@ def plot_early_stopping_scaling(ns, scaling, kernel, f_norm: float, *, title: st
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("training samples $n$")
-            _int_ticks(ax, ns)
+            P.plain_log_ticks(ax, ns)
         a1.set_ylabel(r"natural time of the minimum, $s^* = m\,t^*$")
         a1.set_title("(a) where the test risk is smallest")
         a2.set_ylabel(r"test risk $\|f - f^*\|^2$")
@@ -302,7 +292,7 @@ def plot_long_time_rf(ratios, itab, kernel_refs, *, title: str | None = None):
             ax.set_xscale("log")
             ax.set_yscale("log")
             ax.set_xlabel("width / samples, $m/n$")
-            _int_ticks(ax, [q for q in (0.25, 0.5, 1, 2, 4, 8, 16, 32) if ratios[0] <= q <= ratios[-1]])
+            P.plain_log_ticks(ax, [q for q in (0.25, 0.5, 1, 2, 4, 8, 16, 32) if ratios[0] <= q <= ratios[-1]])
         a1.set_ylabel(r"test risk $\|f - f^*\|^2$")
         a1.set_title("(a) random features: long time vs. early stopping")
         a2.set_ylabel(r"$\lambda_{\min}$ of $\Phi\Phi^\top/(mn)$ or $\Phi^\top\Phi/(mn)$")
