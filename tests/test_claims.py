@@ -87,6 +87,15 @@ def test_missing_statistics_are_inconclusive_never_agree():
         C.Outcome("maybe")
 
 
+def test_an_agrees_whose_assumptions_fail_is_never_reported_as_agrees():
+    ok = C.Outcome(C.AGREES, 1.0, 0.5, reason="x passes.", assumptions_met=False)
+    rec, = C.evaluate([_claim(lambda r: ok)], [])
+    assert rec["verdict"] == C.INCONCLUSIVE and rec["assumptions_met"] is False
+    assert "assumptions are not met" in rec["reason"] and "m large" in rec["reason"]
+    bad = C.Outcome(C.DISAGREES, 0.1, 0.5, assumptions_met=False)
+    assert C.evaluate([_claim(lambda r: bad)], [])[0]["verdict"] == C.DISAGREES   # a refutation stays one
+
+
 def test_results_accessors():
     rows = [{"metric": "a", "value": 1.0, "seed": 0}, {"metric": "a", "value": 3.0, "seed": 1},
             {"metric": "a", "value": 10.0}, {"metric": "b", "value": 2.0, "width": 100, "kappa": 1.0}]

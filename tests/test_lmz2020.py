@@ -230,9 +230,17 @@ def _claims(run) -> dict:
 
 @pytest.fixture(scope="module")
 def sep_good(tmp_path_factory):
-    """Adam variant, d = 8 and 12, 3 replicates, budget 1200·(d/8)² steps: every claim decidable."""
+    """Adam variant, d = 8 and 12, 3 replicates, budget 1200·(d/8)² steps: every statistic decidable,
+    but Adam is not the paper's algorithm, so no claim may say agrees."""
     return reproduce("lmz2020-separation", out=tmp_path_factory.mktemp("sep") / "good", quiet=True, formats=("png",),
-                     sets=TINY + ["dims=8,12", "steps=1200", "steps_exponent=2"])
+                     sets=TINY + ["dims=8,12", "steps=1200", "steps_exponent=2", "algorithm=adam"])
+
+
+@pytest.fixture(scope="module")
+def sep_gd(tmp_path_factory):
+    """The paper's plain GD, d = 6 and 8, 3 replicates, budget 6000·(d/6)³ steps (about 25 s)."""
+    return reproduce("lmz2020-separation", out=tmp_path_factory.mktemp("sep") / "gd", quiet=True, formats=("png",),
+                     sets=TINY + ["dims=6,8", "steps=6000", "steps_exponent=3", "algorithm=gd"])
 
 
 @pytest.fixture(scope="module")
@@ -257,10 +265,18 @@ def test_separation_figures_and_captions(sep_good):
     assert metric_value(m, "steps_budget", model="network", d=12, width=120, seed=0) == 2700
 
 
-def test_separation_beats_kernels_agrees(sep_good):
-    rec = _claims(sep_good)["separation-beats-kernels"]
+def test_separation_beats_kernels_agrees(sep_gd):
+    rec = _claims(sep_gd)["separation-beats-kernels"]
     assert rec["verdict"] == "agrees" and all(v > 0 for v in rec["statistic"].values())
-    assert rec["assumptions_met"] is False and "not the paper's plain GD" in rec["reason"]   # Adam variant
+    assert rec["assumptions_met"] is True
+
+
+def test_the_adam_variant_passes_the_statistics_but_cannot_confirm_the_paper(sep_good):
+    for cid in ("separation-beats-kernels", "separation-network-o-1-over-d", "alignment-recovers-teacher"):
+        rec = _claims(sep_good)[cid]
+        assert rec["verdict"] == "inconclusive" and rec["assumptions_met"] is False, cid
+        assert "not the paper's plain GD" in rec["reason"] and "assumptions are not met" in rec["reason"], cid
+    assert all(v > 0 for v in _claims(sep_good)["separation-beats-kernels"]["statistic"].values())
 
 
 def test_separation_beats_kernels_negative_control_short_budget(sep_short):
@@ -268,9 +284,19 @@ def test_separation_beats_kernels_negative_control_short_budget(sep_short):
     assert rec["verdict"] == "disagrees" and all(v < 0 for v in rec["statistic"].values())
 
 
-def test_o_one_over_d_agrees_with_a_growing_budget(sep_good):
-    rec = _claims(sep_good)["separation-network-o-1-over-d"]
-    assert rec["verdict"] == "agrees" and rec["statistic"] < 0
+def test_o_one_over_d_agrees_with_a_growing_budget(sep_good, sep_gd):
+    # the Adam variant's measured d × loss falls with d (slope + 2 se < 0); judged as if the paper's
+    # algorithm had produced the same numbers, the rule says agrees. Plain GD does not get there within
+    # a CI budget (d × loss still grows at d = 6, 8): the real GD run must not agree.
+    import tomllib
+
+    rows = [dict(r) for r in load_metrics(sep_good)]
+    cfg = tomllib.loads((sep_good / "config.toml").read_text())
+    cfg["algorithm"] = "gd"
+    exp = experiments.get_experiment("lmz2020-separation")
+    rec = {r["claim"]: r for r in evaluate(exp.claims, rows, cfg)}["separation-network-o-1-over-d"]
+    assert rec["verdict"] == "agrees" and rec["statistic"] < 0 and rec["assumptions_met"] is True
+    assert _claims(sep_gd)["separation-network-o-1-over-d"]["verdict"] != "agrees"
 
 
 def test_o_one_over_d_negative_controls(sep_short, tmp_path):
@@ -287,11 +313,9 @@ def test_o_one_over_d_negative_controls(sep_short, tmp_path):
     assert rec["verdict"] == "inconclusive" and "same step budget" in rec["reason"]
 
 
-def test_stagewise_agrees_at_the_first_fitted_records(tmp_path):
-    run = reproduce("lmz2020-separation", out=tmp_path / "d8", quiet=True, formats=("png",),
-                    sets=TINY + ["dims=8", "steps=2500"])
-    rec = _claims(run)["stagewise-orders-0-2-before-4"]
-    assert rec["verdict"] == "agrees" and rec["statistic"]["8"] > math.log(10)   # order 4 ≥ 10× later
+def test_stagewise_agrees_at_the_first_fitted_records(sep_gd):
+    rec = _claims(sep_gd)["stagewise-orders-0-2-before-4"]
+    assert rec["verdict"] == "agrees" and min(rec["statistic"].values()) > math.log(10)   # order 4 ≥ 10× later
 
 
 def test_stagewise_negative_control_short_budget(sep_short, sep_good):
@@ -317,15 +341,15 @@ def test_stagewise_judges_the_first_fitted_record_not_the_last(sep_good):
     assert rec["verdict"] == "disagrees" and rec["assumptions_met"] is True
 
 
-def test_alignment_agrees_and_negative_control(sep_good, sep_short):
-    good = _claims(sep_good)["alignment-recovers-teacher"]
+def test_alignment_agrees_and_negative_control(sep_gd, sep_short):
+    good = _claims(sep_gd)["alignment-recovers-teacher"]
     assert good["verdict"] == "agrees" and min(good["statistic"].values()) > 0.9
     bad = _claims(sep_short)["alignment-recovers-teacher"]
     assert bad["verdict"] == "disagrees" and max(bad["statistic"].values()) < 0.9
 
 
-def test_hermite_energies_valid_on_runs_and_negative_control(sep_good):
-    assert _claims(sep_good)["hermite-energies-valid"]["verdict"] == "agrees"
+def test_hermite_energies_valid_on_runs_and_negative_control(sep_gd):
+    assert _claims(sep_gd)["hermite-energies-valid"]["verdict"] == "agrees"
     # hand-made rows: an estimate of −0.14 with a standard error 0.02 (issue 13) is a defect
     rows = [{"metric": "teacher_hermite_energy", "value": -0.14, "d": 32, "order": 4, "seed": 0},
             {"metric": "teacher_hermite_energy_se", "value": 0.02, "d": 32, "order": 4, "seed": 0},
@@ -365,7 +389,7 @@ def test_a_diverging_point_is_recorded_and_claims_say_why(tmp_path):
 @pytest.fixture(scope="module")
 def width_good(tmp_path_factory):
     return reproduce("lmz2020-width", out=tmp_path_factory.mktemp("w") / "good", quiet=True, formats=("png",),
-                     sets=TINY + ["dims=8", "steps=1500", "width_factors=1,10", "poly_degrees="])
+                     sets=TINY + ["dims=8", "steps=4000", "width_factors=1,10", "poly_degrees=", "algorithm=gd"])
 
 
 def test_width_narrow_worse_agrees(width_good):
@@ -382,7 +406,7 @@ def test_width_narrow_worse_agrees(width_good):
 def test_width_negative_control_two_wide_networks(tmp_path):
     # m = 8d against m = 10d: both over-parameterized, the claimed gap is absent
     run = reproduce("lmz2020-width", out=tmp_path / "wide", quiet=True, formats=("png",),
-                    sets=TINY + ["dims=8", "steps=1500", "width_factors=8,10", "poly_degrees="])
+                    sets=TINY + ["dims=8", "steps=4000", "width_factors=8,10", "poly_degrees=", "algorithm=gd"])
     rec = _claims(run)["width-narrow-worse"]
     assert rec["verdict"] != "agrees" and rec["assumptions_met"] is False and "not m ~ d" in rec["reason"]
 
@@ -400,10 +424,11 @@ def test_listed_with_presets():
 
     names = {e["name"]: e for e in list_experiments()}
     for name in ("lmz2020-separation", "lmz2020-width"):
-        assert set(names[name]["presets"]) >= {"laptop", "paper", "gd"}
+        assert set(names[name]["presets"]) >= {"laptop", "paper", "gd", "adam"}
         paper = resolve_config(get_experiment(name), preset="paper")
         assert paper.algorithm == "gd" and 64 in paper.dims and paper.steps_exponent > 0
         gd = resolve_config(get_experiment(name), preset="gd")
         assert gd.algorithm == "gd" and L.points.weight_decay_of(gd) == 0.0 and gd.seeds >= 3
-        laptop = resolve_config(get_experiment(name), preset="laptop")
-        assert laptop.seeds >= 3 and laptop.algorithm == "adam"
+        laptop = resolve_config(get_experiment(name), preset="laptop")   # the paper's algorithm
+        assert laptop.seeds >= 3 and laptop.algorithm == "gd" and laptop.steps_exponent > 0
+        assert resolve_config(get_experiment(name), preset="adam").algorithm == "adam"

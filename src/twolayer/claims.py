@@ -7,7 +7,9 @@ the statement holds. Its ``judge`` is a pure function ``Results -> Outcome``: it
 rows of ``metrics.csv`` and the resolved ``config.toml``, so the same claim can be judged on a
 fresh run, on a copied run folder, or on hand-made rows in a test.
 
-Verdicts are three: ``agrees`` (the statistic passes the rule with its uncertainty),
+Verdicts are three: ``agrees`` (the statistic passes the rule with its uncertainty, and the
+assumptions are not known to fail: :func:`evaluate` turns an ``agrees`` with
+``assumptions_met=False`` into ``inconclusive``),
 ``disagrees`` (it fails beyond its uncertainty, or the run diverged / hit a numerical failure
 that the claim rules out) and ``inconclusive`` (the uncertainty across seeds straddles the
 threshold, too few points to fit a slope, a sweep with one value, a statistic that could not
@@ -188,6 +190,11 @@ def evaluate(claims: Iterable[Claim], metrics: Sequence[Mapping], config: Mappin
             o = Outcome(INCONCLUSIVE, reason=f"not evaluated: numerical failure computing the statistic ({exc})")
         if not isinstance(o, Outcome):
             raise TypeError(f"claim {c.id}: judge returned {type(o).__name__}, expected Outcome")
+        if o.verdict == AGREES and o.assumptions_met is False:  # the rule, enforced for every claim
+            o = Outcome(INCONCLUSIVE, o.statistic, o.threshold,
+                        f"{o.reason} The statistic passes, but the paper's assumptions are not met at this setting"
+                        f"{' (' + c.assumptions + ')' if c.assumptions else ''}, so this run cannot confirm the "
+                        f"claim.".strip(), False)
         out.append({"figure": c.figure, "claim": c.id, "statement": c.statement, "source": c.source,
                     "verdict": o.verdict, "statistic": _plain(o.statistic), "threshold": _plain(o.threshold),
                     "reason": o.reason, "assumptions_met": o.assumptions_met, "rule": c.rule,

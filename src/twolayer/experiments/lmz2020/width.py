@@ -66,7 +66,9 @@ def run_width(cfg: WidthConfig, ctx: RunContext) -> None:
 register(Experiment(
     name="lmz2020-width", paper=PAPER, config=WidthConfig, run=run_width,
     summary="Over-parameterization is needed: the network with m ~ d vs m = 10d vs the NTK on f* = a^T|W*x|",
-    presets={"laptop": {},
+    # laptop: the paper's plain GD at d = 6, 8, 10, budget 6000·(d/6)³; adam: the Adam variant at d = 8, 16, 24
+    presets={"laptop": {"algorithm": "gd", "dims": (6, 8, 10), "steps": 6000, "steps_exponent": 3.0},
+             "adam": {},
              "gd": {"algorithm": "gd", "dims": (8, 12), "seeds": 3, "steps": 4000, "steps_exponent": 2.0},
              "paper": {"dims": (8, 16, 32, 64), "seeds": 3, "width_factors": (1.0, 2.0, 4.0, 10.0, 50.0),
                        "n_test": 20_000, "algorithm": "gd", "lr": 2.0, "steps": 20_000, "steps_exponent": 1.0,
