@@ -4,6 +4,9 @@ r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) 
   (``κ_0``, the first-layer NTK ``H^∞`` of Arora et al. 2019 eq. 3, the random-feature kernel
   ``κ_1``, the two-layer NTK ``κ_1 + H^∞``), their scalar forms and the blocked builder
   :func:`arccos_kernel` (:func:`gram`).
+* :mod:`twolayer.kernels.hermite` — Hermite coefficients of activations (``tanh``, ``sigmoid`` by
+  quadrature; ``|z|`` and ``relu`` in closed form), the generalized NTK of smooth activations by
+  Mehler's formula (Chen et al. 2020) and the reproducing kernels of the degree-k Hermite spaces.
 * :mod:`twolayer.kernels.empirical` — the tangent kernel of a finite network, :func:`empirical_gram`.
 * :mod:`twolayer.kernels._blocks` — memory estimates and the panelled self Gram shared by the builders.
 
@@ -16,6 +19,7 @@ from ._blocks import GRAM_PANEL_ROWS, MemoryEstimate, estimate_kernel_memory, gr
 from .arccos import (KERNELS, ArccosMember, arccos_kernel, first_layer_ntk, first_layer_ntk_cos, gram, kappa0_cos,
                      network_kernel_kinds, random_features_cos, random_features_kernel, two_layer_ntk,
                      two_layer_ntk_cos)
+from . import hermite  # noqa: F401  (twolayer.kernels.hermite)
 from .empirical import empirical_gram
 
 __all__ = [
