@@ -19,8 +19,10 @@ import numpy as np
 
 from . import __version__
 from ._errors import InputError, TwolayerError
+from .kernels.arccos import network_kernel_kinds
 
-KERNEL_KINDS = ("first-layer", "random-features", "two-layer")
+#: ``--kind`` choices: the members of :data:`twolayer.kernels.KERNELS` that are a network's kernel.
+KERNEL_KINDS = network_kernel_kinds()
 #: Builds whose result exceeds this many bytes announce their memory estimate on stderr first.
 ANNOUNCE_BYTES = 64 * 2**20
 

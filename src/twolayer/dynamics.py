@@ -34,7 +34,8 @@ from ._errors import DivergenceError, InputError
 from ._io import atomic_save_npz, to_json
 from .bounds import MAX_CONDITION, movement_bound
 from .kernels import first_layer_ntk, random_features_kernel
-from .networks import (ACTIVATIONS, Network, Workspace, child_seeds, forward, get_parameterization, loss_and_grads,
+from .kernels.empirical import _derivative_and_value, _tangent_gram
+from .networks import (Network, Workspace, child_seeds, forward, get_parameterization, loss_and_grads,
                        seed_record)
 from .spectra import Spectrum, spectrum
 
@@ -197,20 +198,19 @@ def reference_kernel(net: Network, X, Z=None) -> np.ndarray | None:
 
 
 def empirical_reference(net: Network, X, Z=None, b: int = 0) -> np.ndarray:
-    """The finite network's own tangent kernel at its current weights (network ``b``), same units."""
+    """The finite network's own tangent kernel at its current weights (network ``b``), same units.
+
+    :func:`twolayer.kernels.empirical_gram` with the network's activation, the layers its
+    parameterization trains and the scale ``s² · grad_multiplier(m)``; without the input checks,
+    so that a diverged network gives non-finite entries rather than an error.
+    """
     p = get_parameterization(net.param)
     Wb, ab = net.W[b].astype(np.float64), net.a[b].astype(np.float64)
-    act = ACTIVATIONS[net.activation]
+    layers = {frozenset({"W"}): "first", frozenset({"a"}): "second", frozenset({"W", "a"}): "both"}[frozenset(p.trains)]
     Xa = np.asarray(X, np.float64)
-    Za = Xa if Z is None else np.asarray(Z, np.float64)
-    PX, PZ = Xa @ Wb.T, Za @ Wb.T
-    K = np.zeros((Xa.shape[0], Za.shape[0]))
     s2 = net.scale**2 * p.grad_multiplier(net.width)
-    if "W" in p.trains:
-        K += ((act.deriv(PX) * ab**2) @ act.deriv(PZ).T) * (Xa @ Za.T)
-    if "a" in p.trains:
-        K += act.value(PX) @ act.value(PZ).T
-    return K * s2
+    return _tangent_gram(Xa, Wb, ab**2, None if Z is None else np.asarray(Z, np.float64), layers, s2,
+                         *_derivative_and_value(net.activation))
 
 
 # --------------------------------------------------------------------------- results

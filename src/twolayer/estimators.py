@@ -75,14 +75,15 @@ from ._errors import SingularKernelError
 from ._validation import unit_normalize
 from .bounds import KernelSolver
 from .dynamics import ALGORITHMS, train
-from .kernels import arccos_kernel
+from .kernels import arccos_kernel, network_kernel_kinds
 from .networks import ACTIVATIONS, PARAMETERIZATIONS, forward, init_network
 
 __all__ = ["KERNEL_CHOICES", "KernelRegressor", "NTKRegressor", "RandomFeatureRegressor", "unit_rows",
            "TwoLayerNetworkRegressor"]
 
-#: Accepted values of ``KernelRegressor(kernel=...)``.
-KERNEL_CHOICES = ("first-layer", "two-layer", "random-features", "precomputed")
+#: Accepted values of ``KernelRegressor(kernel=...)``: the members of :data:`twolayer.kernels.KERNELS`
+#: that are a network's kernel (:func:`twolayer.kernels.network_kernel_kinds`), and ``"precomputed"``.
+KERNEL_CHOICES = (*network_kernel_kinds(), "precomputed")
 
 #: A precomputed training kernel counts as symmetric when ``max|K − Kᵀ| ≤ this · max|K|``.
 _SYM_TOL = 1e-10

@@ -1,5 +1,6 @@
-"""Shared pieces of the Chen, Cao, Gu, Zhang (2020) experiments: the generalized NTK (Hermite series),
-Algorithm 1 with its data-free twin, the linearized (kernel-regime) theory, data preparation and seeds."""
+"""Shared pieces of the Chen, Cao, Gu, Zhang (2020) experiments: Algorithm 1 with its data-free twin,
+the linearized (kernel-regime) theory, data preparation and seeds. The generalized NTK (Hermite series)
+lives in :mod:`twolayer.kernels.hermite`; it is re-exported here under its old names."""
 
 from __future__ import annotations
 
@@ -9,13 +10,13 @@ import math
 import numpy as np
 
 from ..._errors import DivergenceError, InputError
+from ...kernels.hermite import SMOOTH, generalized_ntk, hermite_coefficients  # noqa: F401  (their home; re-exported)
 from .._common import rng as _rng, seed_sequence as _ss
 
 PAPER = ("Chen, Cao, Gu, Zhang. A generalized neural tangent kernel analysis for two-layer neural networks. "
          "NeurIPS 2020 (arXiv 2002.04026)")
 
 INIT_KEY, NOISE_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, DUP_KEY = 21, 22, 23, 24, 25
-SMOOTH = ("tanh", "sigmoid")
 #: :func:`noisy_gd` calls a run diverged once its loss exceeds ``BLOWUP·(L(0) + 1)`` (as
 #: :func:`twolayer.dynamics.train` does for GD): no stable run leaves ``[0, L(0)]`` by that much.
 BLOWUP = 1e3
@@ -26,72 +27,6 @@ def _check_values(name: str, values, minimum: int = 1, integer: bool = False) ->
     if len(vals) < minimum or len(set(vals)) != len(vals) or any(not (v > 0) for v in vals):
         raise InputError(f"{name} must be at least {minimum} distinct positive values, got {values!r}")
     return tuple(sorted(vals))
-
-
-# ============================================================================ the generalized NTK
-@functools.lru_cache(maxsize=8)
-def hermite_coefficients(activation: str = "tanh", terms: int = 140, nodes: int = 250) -> np.ndarray:
-    r"""Normalized Hermite coefficients ``c_k = E[h(z) He_k(z)] / sqrt(k!)``, ``z ~ N(0, 1)``, ``k < terms``.
-
-    Computed by Gauss–Hermite quadrature with ``nodes`` points (exact to rounding for the smooth
-    activations here: ``Σ c_k² = E[h²]`` is checked to 1e-12).
-
-    >>> c = hermite_coefficients("tanh")
-    >>> bool(abs(c[0]) < 1e-15 and abs(c[2]) < 1e-15)      # tanh is odd
-    True
-    """
-    from numpy.polynomial.hermite_e import hermegauss
-
-    from ...networks import ACTIVATIONS
-
-    if activation not in SMOOTH:
-        raise InputError(f"activation must be smooth (one of {', '.join(SMOOTH)}) for Chen et al.'s analysis, "
-                         f"got {activation!r}")
-    z, w = hermegauss(nodes)
-    w = w / math.sqrt(2 * math.pi)
-    hz = ACTIVATIONS[activation].value(z)
-    out = np.empty(terms)
-    prev, cur = np.zeros_like(z), np.ones_like(z)          # ψ_{-1}, ψ_0 (ψ_k = He_k / sqrt(k!))
-    for k in range(terms):
-        out[k] = float(np.sum(w * hz * cur))
-        prev, cur = cur, (z * cur - math.sqrt(k) * prev) / math.sqrt(k + 1)
-    second = float(np.sum(w * hz * hz))
-    if abs(float(np.sum(out**2)) - second) > 1e-10 * max(second, 1e-300):
-        raise RuntimeError(f"Hermite series of {activation} not converged ({np.sum(out**2)} vs E[h^2] = {second})")
-    return out
-
-
-def generalized_ntk(X, Z=None, *, activation: str = "tanh") -> np.ndarray:
-    r"""Chen et al.'s two-layer (generalized) NTK Gram matrix on unit-norm inputs.
-
-    .. math:: H(x, z) = E_{(θ,u)∼N(0,I)}[h(θ^Tx)h(θ^Tz) + u^2 h'(θ^Tx)h'(θ^Tz)\,x^Tz]
-                      = \sum_k (1 + k)\, c_k^2\, ρ^k,\qquad ρ = x^Tz,
-
-    with ``c_k`` from :func:`hermite_coefficients` (Mehler's formula). The tangent kernel of
-    ``f = (α/m)Σ u_j h(θ_jᵀx)`` in mean-field time is ``α²H`` as ``m → ∞``. Shapes: ``X`` (n, d),
-    ``Z`` (n_z, d) → (n, n_z).
-
-    >>> X = np.eye(3)
-    >>> H = generalized_ntk(X)
-    >>> bool(np.allclose(H, H[0, 0] * np.eye(3)))   # orthogonal inputs: E[h]^2 = 0 for tanh
-    True
-    """
-    Xa = np.asarray(X, dtype=np.float64)
-    Za = Xa if Z is None else np.asarray(Z, dtype=np.float64)
-    for name, A in (("X", Xa), ("Z", Za)):
-        if A.ndim != 2 or not np.all(np.isfinite(A)):
-            raise InputError(f"{name} must be a finite 2-D array")
-        if not np.allclose(np.linalg.norm(A, axis=1), 1.0, atol=1e-8):
-            raise InputError(f"{name} must have unit-norm rows (the Hermite form of the kernel assumes ‖x‖ = 1); "
-                             f"normalize the inputs first")
-    c = hermite_coefficients(activation)
-    coef = (1.0 + np.arange(c.size)) * c**2
-    rho = np.clip(Za @ Xa.T, -1.0, 1.0).T if Z is not None else np.clip(Xa @ Xa.T, -1.0, 1.0)
-    K = np.polynomial.polynomial.polyval(rho, coef)
-    if Z is None:
-        np.fill_diagonal(K, float(np.sum(coef)))
-        K = 0.5 * (K + K.T)
-    return K
 
 
 # ============================================================================ Algorithm 1 and its twin

@@ -7,16 +7,20 @@ the degree-k Hermite spaces (Mehler's formula), the **exact** population energie
 U-statistic estimate of ``‖P_k r‖²`` for any function given on a Gaussian sample (kernel
 predictors) **with its standard error**, Hermite features, polynomial and kernel ridge
 regression, and the neuron–teacher alignment. Pure functions, no I/O.
+
+The coefficients of ``|z|`` and ``relu`` and the kernels ``K_k`` are core mathematics and live in
+:mod:`twolayer.kernels.hermite`; they are re-exported here under their old names.
 """
 
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 
 import numpy as np
 
 from ..._errors import InputError
+from ...kernels.hermite import (abs_hermite_coefficient, abs_hermite_coefficient_sq, abs_hermite_tail,  # noqa: F401
+                                hermite_kernel, hermite_sum_kernel, relu_hermite_coefficient)
 
 HERMITE_ORDERS = (0, 1, 2, 3, 4)
 
@@ -25,80 +29,12 @@ VAR_ABS = 1.0 - 2.0 / math.pi
 
 
 # =============================================================================== mathematics
-def abs_hermite_coefficient_sq(k: int) -> float:
-    r"""``c_k²``: squared coefficient of ``|z|`` on the orthonormal Hermite polynomial
-    ``He_k/√k!`` under ``z ~ N(0, 1)``.
-
-    ``c_0² = 2/π``, odd ``k``: 0, ``c_{2j}² = (2/π)((2j−3)!!)²/(2j)!`` for ``j ≥ 1``
-    (papers.md §4.2).
-
-    >>> round(abs_hermite_coefficient_sq(2) * math.pi, 12), round(abs_hermite_coefficient_sq(4) * 12 * math.pi, 12)
-    (1.0, 1.0)
-    """
-    k = int(k)
-    if k < 0:
-        raise InputError(f"Hermite order must be >= 0, got {k}")
-    if k % 2:
-        return 0.0
-    if k == 0:
-        return 2.0 / math.pi
-    j = k // 2
-    if j <= 60:  # exact ratio of integers: (2j−3)!!, with (−1)!! = 1
-        dfact = math.prod(range(2 * j - 3, 0, -2)) if 2 * j - 3 > 0 else 1
-        return (2.0 / math.pi) * float(Fraction(dfact**2, math.factorial(2 * j)))
-    # (2j−3)!! = (2j−2)! / (2^{j−1} (j−1)!) in logarithms
-    log_dfact = math.lgamma(2 * j - 1) - (j - 1) * math.log(2.0) - math.lgamma(j)
-    return (2.0 / math.pi) * math.exp(2.0 * log_dfact - math.lgamma(2 * j + 1))
-
-
-def abs_hermite_tail(degree: int) -> float:
-    r"""``Σ_{k > degree} c_k² = 1 − Σ_{k ≤ degree} c_k²`` (Parseval: ``E|z|² = 1``): the population
-    loss of the best degree-≤``degree`` polynomial approximation of ``|z|`` (per unit ``Σ a_i²``
-    for the teacher). ``1 − 3/π`` for degree 2.
-
-    >>> round(abs_hermite_tail(2), 5), round(abs_hermite_tail(4), 5)
-    (0.04507, 0.01854)
-    """
-    return 1.0 - sum(abs_hermite_coefficient_sq(k) for k in range(int(degree) + 1))
-
-
 def teacher_hermite_energies(a, orders=HERMITE_ORDERS) -> dict[int, float]:
     r"""Exact order-k energies ``‖P_k f*‖²`` of ``f* = Σ a_i |w*_iᵀx|`` with orthonormal rows
     ``w*_i``: ``(Σa_i)² c_0²`` for ``k = 0`` and ``Σ a_i² c_k²`` for ``k ≥ 1`` (the order-k
     components of different neurons are orthogonal for ``k ≥ 1``)."""
     a = np.asarray(a, dtype=float)
     return {int(k): float((a.sum() ** 2 if k == 0 else a @ a) * abs_hermite_coefficient_sq(k)) for k in orders}
-
-
-def hermite_kernel(k: int, S, A, B, d: int):
-    r"""Reproducing kernel ``K_k`` of the degree-k Hermite polynomials under ``N(0, I_d)``.
-
-    Parameters
-    ----------
-    k : int in 0..4
-    S : ndarray — inner products ``xᵀx'`` (any shape)
-    A, B : ndarray broadcastable to ``S`` — ``‖x‖²`` and ``‖x'‖²``
-    d : int — dimension
-
-    ``K_k(x, x') = Σ_{|α| = k} h_α(x) h_α(x')`` with ``h_α = Π_i He_{α_i}(x_i)/√α_i!``; the
-    closed forms are the ``ρ^k`` coefficients of Mehler's kernel (module docstring).
-
-    >>> float(hermite_kernel(2, np.array(3.0), 2.0, 5.0, 2))     # (9 − (2 + 5 − 2))/2
-    2.0
-    """
-    t = A + B - d
-    if k == 0:
-        return np.ones_like(S * t, dtype=float)
-    if k == 1:
-        return S + 0.0 * t
-    s2 = S * S
-    if k == 2:
-        return 0.5 * (s2 - t)
-    if k == 3:
-        return S * (s2 - 3.0 * t + 6.0) / 6.0
-    if k == 4:
-        return (s2 * s2 - 6.0 * t * s2 + 3.0 * t * t + 24.0 * s2 - 12.0 * (t + d) + 6.0 * d) / 24.0
-    raise InputError(f"Hermite kernels are implemented for orders 0..4, got {k}")
 
 
 class HermiteProjector:
@@ -169,33 +105,6 @@ class HermiteProjector:
 
 
 # ------------------------------------------------------------------------------ exact energies
-def abs_hermite_coefficient(k: int) -> float:
-    r"""Signed coefficient ``c_k`` of ``|z|`` on ``He_k/√k!``: ``√(c_k²)`` with the sign
-    ``(−1)^{j+1}`` for ``k = 2j ≥ 2`` (``c_2 = 1/√π > 0``, ``c_4 = −1/√(12π) < 0``), 0 for odd k.
-
-    >>> round(abs_hermite_coefficient(4) ** 2 * 12 * math.pi, 12), abs_hermite_coefficient(4) < 0
-    (1.0, True)
-    """
-    k = int(k)
-    mag = math.sqrt(abs_hermite_coefficient_sq(k))
-    if k == 0 or k % 2:
-        return mag
-    return mag if (k // 2) % 2 == 1 else -mag
-
-
-def relu_hermite_coefficient(k: int) -> float:
-    r"""Coefficient of ``relu(z) = (z + |z|)/2`` on ``He_k/√k!``: ``1/√(2π)`` (k = 0), ``1/2``
-    (k = 1), ``c_k/2`` for even ``k ≥ 2`` and 0 for odd ``k ≥ 3``.
-
-    >>> round(relu_hermite_coefficient(0) ** 2 * 2 * math.pi, 12), relu_hermite_coefficient(1)
-    (1.0, 0.5)
-    """
-    k = int(k)
-    if k == 1:
-        return 0.5
-    return 0.5 * abs_hermite_coefficient(k) if k % 2 == 0 else 0.0
-
-
 def _units(amplitudes, directions):
     """Amplitudes ``α_p ‖u_p‖`` and unit directions of ridge functions ``α_p σ(u_pᵀx)`` (positive
     homogeneity of relu and |·|); zero directions get amplitude 0."""
@@ -298,25 +207,6 @@ def hermite_features(X, degree: int, weights=None) -> np.ndarray:
                 i = j
             cols.append(col)
     return np.stack(cols, axis=1)
-
-
-def hermite_sum_kernel(X, Z, degree: int, weights=None, block: int = 1024) -> np.ndarray:
-    """``Σ_{k≤degree} w_k K_k(x, z)`` between the rows of ``X`` and ``Z`` (the feature kernel of
-    :func:`hermite_features`; all ``w_k = 1`` by default), in row blocks."""
-    X = np.asarray(X, dtype=np.float64)
-    Z = np.asarray(Z, dtype=np.float64)
-    w = np.ones(degree + 1) if weights is None else np.asarray(weights, dtype=float)
-    A = np.einsum("ij,ij->i", X, X)
-    B = np.einsum("ij,ij->i", Z, Z)[None, :]
-    out = np.empty((X.shape[0], Z.shape[0]))
-    for lo in range(0, X.shape[0], block):
-        hi = min(X.shape[0], lo + block)
-        S = X[lo:hi] @ Z.T
-        acc = np.zeros_like(S)
-        for k in range(int(degree) + 1):
-            acc += w[k] * hermite_kernel(k, S, A[lo:hi, None], B, X.shape[1])
-        out[lo:hi] = acc
-    return out
 
 
 def kernel_ridge(K, y, K_test, lam: float) -> np.ndarray:

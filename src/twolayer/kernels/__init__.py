@@ -1,0 +1,43 @@
+r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) kernels, finite-width Grams.
+
+* :mod:`twolayer.kernels.arccos` — the table :data:`KERNELS` of the arc-cosine members
+  (``κ_0``, the first-layer NTK ``H^∞`` of Arora et al. 2019 eq. 3, the random-feature kernel
+  ``κ_1``, the two-layer NTK ``κ_1 + H^∞``), their scalar forms and the blocked builder
+  :func:`arccos_kernel` (:func:`gram`).
+* :mod:`twolayer.kernels.hermite` — Hermite coefficients of activations (``tanh``, ``sigmoid`` by
+  quadrature; ``|z|`` and ``relu`` in closed form), the generalized NTK of smooth activations by
+  Mehler's formula (Chen et al. 2020) and the reproducing kernels of the degree-k Hermite spaces.
+* :mod:`twolayer.kernels.empirical` — the tangent kernel of a finite network, :func:`empirical_gram`.
+* :mod:`twolayer.kernels._blocks` — memory estimates and the panelled self Gram shared by the builders.
+
+Every public name is importable from ``twolayer.kernels``.
+"""
+
+from __future__ import annotations
+
+from ._blocks import GRAM_PANEL_ROWS, MemoryEstimate, estimate_kernel_memory, gram_upper_tiles
+from .arccos import (KERNELS, ArccosMember, arccos_kernel, first_layer_ntk, first_layer_ntk_cos, gram, kappa0_cos,
+                     network_kernel_kinds, random_features_cos, random_features_kernel, two_layer_ntk,
+                     two_layer_ntk_cos)
+from . import hermite  # noqa: F401  (twolayer.kernels.hermite)
+from .empirical import empirical_gram
+
+__all__ = [
+    "KERNELS",
+    "ArccosMember",
+    "network_kernel_kinds",
+    "kappa0_cos",
+    "first_layer_ntk_cos",
+    "random_features_cos",
+    "two_layer_ntk_cos",
+    "arccos_kernel",
+    "first_layer_ntk",
+    "random_features_kernel",
+    "two_layer_ntk",
+    "gram",
+    "empirical_gram",
+    "MemoryEstimate",
+    "estimate_kernel_memory",
+    "GRAM_PANEL_ROWS",
+    "gram_upper_tiles",
+]
