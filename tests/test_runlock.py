@@ -168,3 +168,27 @@ def test_a_killed_pool_worker_is_one_line_and_status_failed(killer_experiment, t
     assert err.startswith("twolayer: error: a worker process died") and err.count("\n") == 1
     meta = load_meta(out)
     assert meta["status"] == "failed" and "BrokenProcessPool" in meta["error"]
+
+
+def test_temporaries_a_killed_run_left_are_removed_by_the_next_owner(tmp_path):
+    out = tmp_path / "run"
+    sets = ["n_values=20,40", "targets=linear", "seeds=1"]
+    reproduce("arora2019-thm6", out=out, quiet=True, formats=("png",), sets=sets)
+    stale = [out / ".metrics.csv.abcd1234.tmp", out / "figures" / ".target_complexity.png.x1y2z3.tmp"]
+    for p in stale:
+        p.write_bytes(b"half-written")
+    keep = out / "notes.tmp.txt"            # not one of our temporaries
+    keep.write_text("mine")
+    reproduce("arora2019-thm6", out=out, quiet=True, formats=("png",), sets=sets)
+    assert not any(p.exists() for p in stale) and keep.read_text() == "mine"
+
+
+def test_point_files_record_the_package_version(tmp_path):
+    import twolayer
+    from twolayer.sweep import _read_npz
+
+    out = tmp_path / "run"
+    reproduce("arora2019-thm6", out=out, quiet=True, formats=("png",), sets=["n_values=20,40", "targets=linear",
+                                                                          "seeds=1"])
+    files = sorted((out / "points").glob("*.npz"))
+    assert files and all(_read_npz(f)[1]["twolayer"] == twolayer.__version__ for f in files)

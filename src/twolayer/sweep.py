@@ -491,6 +491,7 @@ class ResultStore:
             "rows": result.rows,
             "seconds": result.seconds,
             "fingerprint": self._fingerprint_sha,
+            "twolayer": _package_version(),
             "seed": None if seed is None else {"root": int(seed.entropy), "spawn_key": list(seed.spawn_key)},
         }
         blob = np.frombuffer(to_json(meta).encode("utf-8"), dtype=np.uint8)
@@ -542,6 +543,12 @@ def _init_worker(threads: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
                      name="twolayer-sweep-watchdog").start()
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
 
 
 def _run_point(func, params: dict, seed: np.random.SeedSequence, threads: int | None = None):
