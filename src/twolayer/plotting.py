@@ -32,8 +32,7 @@ from ._io import atomic_write_bytes
 __all__ = [
     "OKABE_ITO", "STYLE", "LABEL_COLORS", "LABEL_NAMES", "label_color", "label_name",
     "save_figure", "plot_loss_curves", "plot_spectrum_projections", "plot_complexity_vs_noise",
-    "plot_eigenvalues", "plot_bound_terms", "plot_target_complexity", "plot_movement",
-    "plot_noise_twin_axes",
+    "plot_eigenvalues", "plot_bound_terms", "plot_target_complexity", "plot_noise_twin_axes", "plain_log_ticks",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -621,62 +620,6 @@ def plot_target_complexity(n_values, measured: Mapping[str, tuple], bounds: Mapp
 
 
 # ------------------------------------------------------------------------------ movement
-@_styled
-def plot_movement(widths, curves: Mapping[float, Mapping[str, tuple]], *, title: str | None = None) -> Figure:
-    r"""Movement of the first layer against the width, one colour per init scale κ.
-
-    Parameters
-    ----------
-    widths : array_like, shape (W,)
-    curves : dict[kappa, dict[metric, (mean (W,), sd (W,))]]
-        Metrics ``dist_ratio`` (``‖W(T)−W(0)‖_F / sqrt(rᵀH∞⁻¹r)``), ``max_neuron_move``,
-        ``lemma_c1_bound`` and ``activation_flips``.
-
-    Panels: (a) the distance ratio (→ 1 in the kernel regime, §5.2); (b) the largest per-neuron
-    movement with the Lemma C.1 bound (dashed) and an ``m^{-1/2}`` guide, log–log; (c) the
-    fraction of activation patterns flipped since initialization.
-    """
-    w = _vec(widths, "widths")
-    if not curves:
-        raise InputError("curves is empty; pass {kappa: {metric: (mean, sd)}}")
-    fig = Figure(figsize=(13.5, 4.4), layout="constrained")
-    a1, a2, a3 = fig.subplots(1, 3)
-    for j, (kappa, tab) in enumerate(curves.items()):
-        c = _CYCLE[j % len(_CYCLE)]
-        lab = rf"$\kappa = {_fmt(kappa)}$"
-        for ax, metric in ((a1, "dist_ratio"), (a2, "max_neuron_move"), (a3, "activation_flips")):
-            mean, sd = tab[metric]
-            mu = _vec(mean, metric, w.size)
-            ax.plot(w, _positive(mu) if ax is a2 else mu, "-o", color=c, label=lab)
-            if sd is not None:
-                s = _vec(sd, metric, w.size)
-                ax.fill_between(w, mu - s, mu + s, color=c, alpha=0.18, lw=0)
-        if "lemma_c1_bound" in tab:
-            a2.plot(w, _positive(_vec(tab["lemma_c1_bound"][0], "lemma_c1_bound", w.size)), "--", color=c, lw=1.2,
-                    label=rf"Lemma C.1 bound, $\kappa = {_fmt(kappa)}$")
-    first = next(iter(curves.values()))["max_neuron_move"][0]
-    guide = _vec(first, "max_neuron_move", w.size)[0] * np.sqrt(w[0] / w)
-    a2.plot(w, guide, ":", color=_GREY, lw=1.3, label=r"$\propto m^{-1/2}$")
-    a1.axhline(1.0, color=_GREY, ls="--", lw=1.2, label=r"kernel regime: $\sqrt{r^\top H^{-1} r}$")
-    for ax in (a1, a2, a3):
-        ax.set_xscale("log")
-        ax.set_xlabel("width $m$")
-    a2.set_yscale("log")
-    a1.set_ylabel(r"$\|W(T)-W(0)\|_F \,/\, \sqrt{r^\top (H^\infty)^{-1} r}$")
-    a1.set_title("(a) total movement vs. kernel prediction")
-    a2.set_ylabel(r"$\max_r \|w_r(T)-w_r(0)\|$")
-    a2.set_title("(b) largest per-neuron movement")
-    a3.set_ylabel("fraction of activation patterns flipped")
-    a3.set_title("(c) activation flips since init")
-    a3.set_ylim(bottom=0)
-    for ax in (a1, a2, a3):
-        ax.legend(loc="best")
-    if title:
-        fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig
-
-
-# ------------------------------------------------------------------ Figure 2, paper layout
 @_styled
 def plot_noise_twin_axes(noise, losses: Mapping[str, tuple], complexity: tuple, *, title: str | None = None) -> Figure:
     r"""Arora et al. Fig. 2 in the paper's layout: one panel, test losses on the left axis (0–1
