@@ -111,7 +111,7 @@ class KernelSolver:
     Cost: Cholesky ``n³/3`` flops (n = 10,000 ≈ 5 s on 2 cores) + ``O(n²)`` per solve + about
     10% of the Cholesky for the estimated extreme eigenvalues. The factorization is
     :func:`twolayer._linalg.cholesky_lower`: in place on a copy of ``H`` (none with
-    ``overwrite``), blocked through GEMMs above 8,192 rows.
+    ``overwrite``), blocked through GEMMs above 12,000 rows.
     """
 
     def __init__(self, H, *, ridge: float = 0.0, spectrum: Spectrum | None = None, overwrite: bool = False,
