@@ -24,6 +24,7 @@ import base64
 import html
 import json
 import math
+import numbers
 from pathlib import Path
 
 from ._errors import DataError
@@ -78,10 +79,9 @@ _LABEL_TEXT = {"true": "true labels", "random": "random labels", "worst_case": "
 # ------------------------------------------------------------------------------- helpers
 def _fmt(v, digits: int = 4) -> str:
     """Compact number: integers as such, others with ``digits`` significant digits."""
-    try:
-        x = float(v)
-    except (TypeError, ValueError):
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
         return str(v)
+    x = float(v)
     if math.isnan(x):
         return "–"
     if math.isinf(x):
