@@ -283,8 +283,7 @@ def decide_above(value: float, threshold: float, se: float = 0.0, *, factor: flo
 
 def decide_below(value: float, threshold: float, se: float = 0.0, *, factor: float = 2.0) -> str:
     """Mirror of :func:`decide_above`: ``agrees`` if ``value + factor·se < threshold``."""
-    flipped = decide_above(-value, -threshold, se, factor=factor)
-    return flipped
+    return decide_above(-value, -threshold, se, factor=factor)
 
 
 def decide_within(value: float, target: float, tol: float, se: float = 0.0, *, factor: float = 2.0) -> str:

@@ -10,7 +10,6 @@ import hashlib
 import json
 import math
 import numbers
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +18,8 @@ from .._errors import DataError, InputError
 
 __all__ = [
     "as_generator", "check_seed", "child_rng", "sha256_bytes", "sha256_file", "file_record",
-    "read_bytes", "read_raw", "jsonable", "check_count", "check_fraction", "PURPOSES",
-    "check_expansion", "max_data_bytes", "gunzip_stream", "check_zip_sizes",
+    "read_raw", "jsonable", "check_count", "check_fraction", "PURPOSES",
+    "check_expansion", "max_data_bytes", "gunzip_stream", "check_zip_sizes", "GZIP_MAGIC",
 ]
 
 #: Default cap on what one data file may expand to in memory (bytes); ``TWOLAYER_MAX_DATA_BYTES``
@@ -45,7 +44,7 @@ PURPOSES = {
     "teacher": 9,
 }
 
-_GZIP_MAGIC = b"\x1f\x8b"
+GZIP_MAGIC = b"\x1f\x8b"  # the first two bytes of every gzip stream
 
 
 def check_seed(seed, name: str = "seed") -> int:
@@ -132,26 +131,6 @@ def read_raw(path) -> bytes:
         raise DataError(f"cannot read {p}: {exc.strerror or exc}; check the path and permissions") from None
 
 
-def read_bytes(path) -> tuple[bytes, dict]:
-    """Read a file, transparently gunzipping it; return ``(payload, provenance record)``.
-
-    A file is treated as gzip when its name ends in ``.gz`` or its first two bytes are the gzip
-    magic ``1f 8b``. The record's checksum is that of the file on disk (compressed bytes).
-    """
-    p = Path(path)
-    raw = read_raw(p)
-    record = file_record(p, raw)
-    if p.name.endswith(".gz") or raw[:2] == _GZIP_MAGIC:
-        try:
-            payload = gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataError(f"{p} is not a valid gzip file ({exc}); the download is corrupt or "
-                            f"truncated: download it again or decompress it yourself") from None
-        record["gzip"] = True
-        return payload, record
-    return raw, record
-
-
 def max_data_bytes() -> tuple[int, bool]:
     """``(cap, explicit)``: the expansion cap in bytes and whether ``TWOLAYER_MAX_DATA_BYTES`` set it."""
     import os
@@ -186,7 +165,7 @@ def check_expansion(declared: int, stored: int, source: str, what: str = "its he
                         f"{MAX_EXPANSION_RATIO}x); the file is corrupt or a decompression bomb ({fix})")
 
 
-def gunzip_stream(raw: bytes, source: str):
+def gunzip_stream(raw: bytes):
     """A file object decompressing the gzip bytes ``raw`` lazily (read only what is asked for)."""
     import io
 

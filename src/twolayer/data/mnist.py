@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError, InputError
-from ._common import check_expansion, check_zip_sizes, file_record, gunzip_stream, read_raw
+from ._common import GZIP_MAGIC, check_expansion, check_zip_sizes, file_record, gunzip_stream, read_raw
 from ._dataset import Dataset
 from .preprocess import protocol_dataset
 
@@ -139,13 +139,13 @@ def read_idx(path, kind: str | None = None) -> tuple[np.ndarray, dict]:
     raw = read_raw(p)
     record = file_record(p, raw)
     source = str(path)
-    if not (p.name.endswith(".gz") or raw[:2] == b"\x1f\x8b"):
+    if not (p.name.endswith(".gz") or raw[:2] == GZIP_MAGIC):
         arr = parse_idx(raw, source, kind)
         record["dims"] = list(arr.shape)
         return arr, record
     record["gzip"] = True
     try:
-        with gunzip_stream(raw, source) as fh:
+        with gunzip_stream(raw) as fh:
             head = fh.read(4)
             if len(head) == 4:
                 head += fh.read(4 * head[3])
