@@ -10,6 +10,7 @@ import contextlib
 import errno
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -18,15 +19,27 @@ import numpy as np
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
-__all__ = ["TMP_GLOB", "atomic_path", "atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_write_json",
+__all__ = ["TMP_RE", "remove_stale_temporaries", "atomic_path", "atomic_open", "atomic_write_text", "atomic_write_bytes", "atomic_write_json",
            "atomic_save_npy", "atomic_save_npz"]
 
 
 #: Temporary files are ``.NAME.XXXXXXXX.tmp`` with NAME cut to this many characters, so that a
 #: destination name the file system accepts never fails because of its temporary's longer name.
 _TMP_NAME_CHARS = 96
-#: Pattern of the temporaries :func:`atomic_path` makes (for cleaning those a killed run left).
-TMP_GLOB = ".*.tmp"
+#: Names of the temporaries :func:`atomic_path` makes: ``.NAME.XXXXXXXX.tmp``.
+TMP_RE = re.compile(r"^\..+\.[^.]+\.tmp$")
+
+
+def remove_stale_temporaries(folder, pattern: re.Pattern = TMP_RE) -> None:
+    """Remove the temporaries (regular files, not links) a killed writer left in ``folder``; only
+    for a caller that owns the folder (holds its lock), so no live write is removed."""
+    folder = Path(folder)
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    for p in folder.iterdir():
+        if pattern.match(p.name) and p.is_file() and not p.is_symlink():
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
 
 
 def _named(exc: OSError, path: Path) -> OSError:

@@ -103,7 +103,7 @@ from pathlib import Path
 import numpy as np
 
 from ._errors import InputError
-from ._io import atomic_open, atomic_write_json, to_json
+from ._io import atomic_open, atomic_write_json, remove_stale_temporaries, to_json
 from ._progress import inner_progress, progress_bar
 
 __all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning"]
@@ -507,14 +507,8 @@ class ResultStore:
         from ._lock import hold
 
         with hold(self.directory / LOCK_FILE, f"the sweep folder {self.directory}"):
-            self._remove_stale_temporaries()
+            remove_stale_temporaries(self.directory, _TMP_RE)
             yield
-
-    def _remove_stale_temporaries(self) -> None:
-        for path in self.directory.iterdir():
-            if _TMP_RE.match(path.name) and path.is_file():
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
 
 
 # ------------------------------------------------------------------------------ running

@@ -41,6 +41,7 @@ from .._errors import DivergenceError
 
 #: Failures of a whole run that end it with every claim marked unjudged instead of a traceback.
 _RUN_FAILURES = (DivergenceError, FloatingPointError)
+from .._io import remove_stale_temporaries
 from .._lock import hold
 from ..runfolder import RunFolder
 
@@ -377,7 +378,8 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     from ..sweep import ResultStore, blas_threads
 
     name = exp.name
-    _remove_stale_temporaries(out)
+    for folder in (out, out / "figures"):  # what a killed run left; we own the folder now
+        remove_stale_temporaries(folder)
     store = ResultStore(out / "points", fingerprint(exp, cfg, threads))
     rf = RunFolder(out, experiment=name)
     record = config_record(exp, cfg, preset)
@@ -403,15 +405,11 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
         raise
     except OSError as exc:  # disk full, read-only file system, ...: say so, and record it where possible
         reason = f"cannot write in {out} ({exc.strerror or exc})"
-        rf.meta["error"] = reason
-        with contextlib.suppress(OSError):
-            rf.finish("failed")
+        _fail(rf, reason)
         raise InputError(f"{reason}; free space or choose another --out, then run the same command to continue "
                          f"from the stored points") from None
     except Exception as exc:  # a worker that died, a cluster that failed, a bug: "failed", with what happened
-        rf.meta["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        with contextlib.suppress(OSError):
-            rf.finish("failed")
+        _fail(rf, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")
         raise
     except BaseException:  # Ctrl-C, SIGTERM, SIGHUP
         rf.finish("interrupted")
@@ -423,9 +421,7 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
         _report.build_report(rf.path)
     except OSError as exc:
         reason = f"cannot write the claims or the report in {out} ({exc.strerror or exc})"
-        rf.meta["error"] = reason
-        with contextlib.suppress(OSError):
-            rf.finish("failed")
+        _fail(rf, reason)
         raise InputError(f"{reason}; free space or choose another --out, then run the same command again "
                          f"(the stored points are reused)") from None
     if not quiet:
@@ -433,16 +429,11 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     return rf.path
 
 
-def _remove_stale_temporaries(out: Path) -> None:
-    """Temporaries of atomic writes that a killed run left in the folder and its figures (we own the folder)."""
-    from .._io import TMP_GLOB
-
-    for folder in (out, out / "figures"):
-        if folder.is_dir():
-            for p in folder.glob(TMP_GLOB):
-                if p.is_file() and not p.is_symlink():
-                    with contextlib.suppress(FileNotFoundError):
-                        p.unlink()
+def _fail(rf: RunFolder, reason: str) -> None:
+    """Record ``reason`` and the status "failed" in ``meta.json``, as far as the disk still allows."""
+    rf.meta["error"] = reason
+    with contextlib.suppress(OSError):
+        rf.finish("failed")
 
 
 def _judge(exp: Experiment, run: Path, config: Mapping, failure: BaseException | None = None) -> list[dict]:
