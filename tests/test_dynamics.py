@@ -150,7 +150,7 @@ def test_scale_decay_and_adam_rules_algebra():
     out, state = rule.update({"W": g["W"].copy()}, state, p)
     # first Adam step is g / (|g| + eps) elementwise: the sign up to eps
     np.testing.assert_allclose(out["W"], g["W"] / (np.abs(g["W"]) + 1e-8), rtol=1e-12)
-    assert state["t"] == 1
+    assert state.t == 1
     with pytest.raises(InputError, match="unknown algorithm"):
         D.make_rule("sgd", lr=0.1)
 

@@ -500,8 +500,9 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
         if self.activation is not None:
             _check_choice(self.activation, "activation", tuple(ACTIVATIONS))
             default = PARAMETERIZATIONS[self.param].activation
-            if self.activation != default and self.param != "mean-field":
-                raise ValueError(f"activation={self.activation!r} is only available for param='mean-field'; the "
+            if self.activation != default and not PARAMETERIZATIONS[self.param].free_activation:
+                free = [k for k, v in PARAMETERIZATIONS.items() if v.free_activation]
+                raise ValueError(f"activation={self.activation!r} is only available for param in {free}; the "
                                  f"{self.param!r} parameterization's reference kernel is for {default!r}")
         if self.lr is None and self.algorithm == "adam":
             raise ValueError("algorithm='adam' has no stable-rate default; pass an explicit lr (e.g. lr=1e-3)")
@@ -531,7 +532,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
         # (the closed-form reference kernels need non-zero rows) and its constant added back.
         zero = ~Xk.any(axis=1)
         const = 0.0
-        if zero.any() and p.init != "mean-field":
+        if zero.any() and p.reference is not None:
             if norm != "sum":
                 raise ValueError(f"X has {int(zero.sum())} all-zero row(s); with the '{norm}' loss convention they "
                                  f"change the effective step of the other rows: drop those rows")

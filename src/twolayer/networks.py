@@ -49,105 +49,178 @@ import numpy as np
 
 from ._errors import InputError
 
-__all__ = ["ACTIVATIONS", "PARAMETERIZATIONS", "Parameterization", "Network", "init_network", "forward",
-           "loss_and_grads", "Workspace"]
+from .activations import ACTIVATIONS, Activation  # noqa: F401  (their home; re-exported)
 
-
-# --------------------------------------------------------------------------- activations
-@dataclass(frozen=True)
-class Activation:
-    """``φ`` and ``φ'`` applied in place to a pre-activation buffer.
-
-    ``value_(P)`` overwrites ``P`` with ``φ(P)``; ``deriv_from_value_(V)`` overwrites
-    ``V = φ(P)`` with ``φ'(P)`` (possible for every activation here, so no second buffer of
-    size n × m is needed).
-    """
-
-    name: str
-    value: Callable[[np.ndarray], np.ndarray]
-    deriv: Callable[[np.ndarray], np.ndarray]
-    value_: Callable[[np.ndarray], None]
-    deriv_from_value_: Callable[[np.ndarray], None]
-    smooth: bool
-
-
-def _relu_deriv_from_value_(V):
-    np.greater(V, 0, out=V)
-
-
-def _tanh_deriv_from_value_(V):
-    np.square(V, out=V)
-    np.subtract(1, V, out=V)
-
-
-def _sigmoid_(P):
-    np.negative(P, out=P)
-    np.exp(P, out=P)
-    P += 1
-    np.reciprocal(P, out=P)
-
-
-def _sigmoid(P):
-    out = np.array(P, copy=True)
-    _sigmoid_(out)
-    return out
-
-
-def _sigmoid_deriv_from_value_(V):
-    np.multiply(V, np.subtract(1, V), out=V)
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "relu": Activation("relu", lambda P: np.maximum(P, 0), lambda P: (P > 0).astype(P.dtype),
-                       lambda P: np.maximum(P, 0, out=P), _relu_deriv_from_value_, smooth=False),
-    "tanh": Activation("tanh", np.tanh, lambda P: 1 - np.tanh(P) ** 2, lambda P: np.tanh(P, out=P),
-                       _tanh_deriv_from_value_, smooth=True),
-    "sigmoid": Activation("sigmoid", _sigmoid, lambda P: _sigmoid(P) * (1 - _sigmoid(P)), _sigmoid_,
-                          _sigmoid_deriv_from_value_, smooth=True),
-}
+__all__ = ["ACTIVATIONS", "PARAMETERIZATIONS", "Parameterization", "register_parameterization", "Network",
+           "init_network", "forward", "loss_and_grads", "Workspace"]
 
 
 # --------------------------------------------------------------------------- parameterizations
+def _gaussian_draw(g: np.random.Generator, half: int, d: int, kappa: float, beta: float):
+    """Arora et al. eq. 1: ``w_r ~ N(0, κ² I)``, ``a_r ~ U{−1, 1}``."""
+    return kappa * g.standard_normal((half, d)), g.choice([-1.0, 1.0], half)
+
+
+def _sphere_draw(g: np.random.Generator, half: int, d: int, kappa: float, beta: float):
+    """E, Ma & Wu (2019) §2: ``b_k ~ U(S^{d−1})``, ``a_k = ±β``."""
+    w = g.standard_normal((half, d))
+    w /= np.linalg.norm(w, axis=1, keepdims=True)
+    return w, beta * g.choice([-1.0, 1.0], half)
+
+
+def _mean_field_draw(g: np.random.Generator, half: int, d: int, kappa: float, beta: float):
+    """Chen et al. (2020) §3: ``(θ_j, u_j) ~ N(0, I_{d+1})``."""
+    return g.standard_normal((half, d)), g.standard_normal(half)
+
+
+def _gaussian_reference(net: "Network", X: np.ndarray, Z: np.ndarray | None):
+    """``H^∞`` for W (Arora et al. eq. 3, independent of κ) plus ``κ² κ₁`` for ``a``."""
+    from .kernels import first_layer_ntk, random_features_kernel
+
+    trains = get_parameterization(net.param).trains
+    K = first_layer_ntk(X, Z) if "W" in trains else 0.0
+    if "a" in trains:
+        K = K + random_features_kernel(X, Z) * net.meta.get("kappa", 1.0) ** 2
+    return K
+
+
+def _sphere_reference(net: "Network", X: np.ndarray, Z: np.ndarray | None):
+    """E–Ma–Wu: ``m β² H^∞`` for B plus ``m κ₁ / d`` for ``a`` (their Gram ``k(x, x')`` of §2)."""
+    from .kernels import first_layer_ntk, random_features_kernel
+
+    trains = get_parameterization(net.param).trains
+    m, d, beta = net.width, net.dim, net.meta.get("beta", 1.0 / net.width)
+    K = first_layer_ntk(X, Z) * (m * beta**2) if "W" in trains else 0.0
+    if "a" in trains:
+        K = K + random_features_kernel(X, Z) * (m / d)
+    return K
+
+
+def _ntk_scale(m: int, alpha: float) -> float:
+    return 1.0 / math.sqrt(m)
+
+
+def _unit_scale(m: int, alpha: float) -> float:
+    return 1.0
+
+
+def _mean_field_scale(m: int, alpha: float) -> float:
+    return alpha / m
+
+
+def _unit_time(m: int) -> float:
+    return 1.0
+
+
+def _mean_field_time(m: int) -> float:
+    return float(m)
+
+
 @dataclass(frozen=True)
 class Parameterization:
-    """A named member of the family: scale, activation, initialization and trained layers."""
+    """One member of the family, as data: everything the rest of the package asks of it.
+
+    Attributes
+    ----------
+    name, description : str
+    activation : str
+        Default activation (a key of :data:`ACTIVATIONS`).
+    trains : frozenset of {"W", "a"}
+        Trained layers.
+    loss_normalization : {"sum", "mean"}
+        Default loss convention: ``½Σ`` or ``½n⁻¹Σ``.
+    init : str
+        Name of the initialization (``"gaussian"``, ``"sphere"``, ``"mean-field"``, or a new one).
+    output_scale : callable (m, α) -> float
+        The output scale ``s`` of ``f = s Σ a_r φ(w_r·x)``.
+    time_scale : callable (m) -> float
+        Factor on the gradients (``m`` for mean-field time, Chen et al. §3; else 1).
+    draw : callable (Generator, half, d, κ, β) -> (w (half, d), a (half,))
+        The initialization of one network's (non-mirrored) neurons.
+    reference : callable (net, X, Z) -> ndarray (n, n_z), or None
+        The infinite-width tangent kernel of the trained layers for ReLU, in function-space units
+        (GD in the kernel regime follows ``u(k+1) = u(k) − η c K (u(k) − y)``); None where there is
+        no closed form (the engine then uses the network's own H(0)).
+    free_activation : bool
+        Whether another activation than the default may be chosen (the closed-form reference
+        kernels are for ReLU).
+    bounds : frozenset of str
+        Theorems whose constants are stated for this initialization: ``"movement"`` (Arora et al.
+        Lemma C.1's ``4√n‖y − u(0)‖/(√m λ₀)``).
+    """
 
     name: str
     activation: str
-    trains: frozenset  # subset of {"W", "a"}
-    loss_normalization: str  # "sum" (½Σ) or "mean" (½n⁻¹Σ)
-    init: str  # "gaussian" (w ~ N(0, κ²I), a ~ ±1), "sphere" (b ~ U(S), a = ±β), "mean-field"
+    trains: frozenset
+    loss_normalization: str
+    init: str
     description: str
+    output_scale: Callable[[int, float], float] = _ntk_scale
+    time_scale: Callable[[int], float] = _unit_time
+    draw: Callable = _gaussian_draw
+    reference: Callable | None = None
+    free_activation: bool = False
+    bounds: frozenset = frozenset()
+
+    def __post_init__(self):
+        if not self.trains or not set(self.trains) <= {"W", "a"}:
+            raise InputError(f"parameterization {self.name!r}: trains must be a non-empty subset of {{'W', 'a'}}, "
+                             f"got {set(self.trains)}")
+        if self.loss_normalization not in ("sum", "mean"):
+            raise InputError(f"parameterization {self.name!r}: loss_normalization must be 'sum' or 'mean'")
+        if self.activation not in ACTIVATIONS:
+            raise InputError(f"parameterization {self.name!r}: unknown activation {self.activation!r}")
 
     def scale(self, m: int, alpha: float = 1.0) -> float:
-        if self.init == "sphere":
-            return 1.0
-        if self.init == "mean-field":
-            return alpha / m
-        return 1.0 / math.sqrt(m)
+        """Output scale ``s`` at width ``m``."""
+        return float(self.output_scale(m, alpha))
 
     def grad_multiplier(self, m: int) -> float:
         """Time scale of the parameterization: ``m`` for mean-field (Chen et al.), else 1."""
-        return float(m) if self.init == "mean-field" else 1.0
+        return float(self.time_scale(m))
 
 
-PARAMETERIZATIONS: dict[str, Parameterization] = {
-    "arora": Parameterization("arora", "relu", frozenset({"W"}), "sum", "gaussian",
-                              "Arora et al.: m^-1/2 sum a_r relu(w_r.x), w ~ N(0, kappa^2 I), a = +-1 fixed"),
-    "both": Parameterization("both", "relu", frozenset({"W", "a"}), "sum", "gaussian",
-                             "NTK scaling, both layers trained"),
-    "rf": Parameterization("rf", "relu", frozenset({"a"}), "sum", "gaussian",
-                           "random features: W frozen, only a trained"),
-    "ema-wu": Parameterization("ema-wu", "relu", frozenset({"W", "a"}), "mean", "sphere",
-                               "E-Ma-Wu: sum a_k relu(b_k.x), b ~ U(S^{d-1}), a = +-beta, both layers"),
-    "ema-wu-rf": Parameterization("ema-wu-rf", "relu", frozenset({"a"}), "mean", "sphere",
-                                  "E-Ma-Wu random-feature model: B frozen, only a trained"),
-    "mean-field": Parameterization("mean-field", "tanh", frozenset({"W", "a"}), "mean", "mean-field",
-                                   "Chen et al.: (alpha/m) sum u_j h(theta_j.x), (theta, u) ~ N(0, I)"),
-}
+#: name -> Parameterization; extend with :func:`register_parameterization`.
+PARAMETERIZATIONS: dict[str, Parameterization] = {}
+
+
+def register_parameterization(p: Parameterization, *, replace: bool = False) -> Parameterization:
+    """Add ``p`` to :data:`PARAMETERIZATIONS` (the CLI, the estimators and the engine then know it)."""
+    if not isinstance(p, Parameterization):
+        raise InputError(f"register_parameterization needs a Parameterization, got {type(p).__name__}")
+    if p.name in PARAMETERIZATIONS and not replace:
+        raise InputError(f"parameterization {p.name!r} is already registered; pass replace=True to overwrite it")
+    PARAMETERIZATIONS[p.name] = p
+    return p
+
+
+for _p in (
+    Parameterization("arora", "relu", frozenset({"W"}), "sum", "gaussian",
+                     "Arora et al.: m^-1/2 sum a_r relu(w_r.x), w ~ N(0, kappa^2 I), a = +-1 fixed",
+                     reference=_gaussian_reference, bounds=frozenset({"movement"})),
+    Parameterization("both", "relu", frozenset({"W", "a"}), "sum", "gaussian",
+                     "NTK scaling, both layers trained", reference=_gaussian_reference,
+                     bounds=frozenset({"movement"})),
+    Parameterization("rf", "relu", frozenset({"a"}), "sum", "gaussian",
+                     "random features: W frozen, only a trained", reference=_gaussian_reference,
+                     bounds=frozenset({"movement"})),
+    Parameterization("ema-wu", "relu", frozenset({"W", "a"}), "mean", "sphere",
+                     "E-Ma-Wu: sum a_k relu(b_k.x), b ~ U(S^{d-1}), a = +-beta, both layers",
+                     output_scale=_unit_scale, draw=_sphere_draw, reference=_sphere_reference),
+    Parameterization("ema-wu-rf", "relu", frozenset({"a"}), "mean", "sphere",
+                     "E-Ma-Wu random-feature model: B frozen, only a trained",
+                     output_scale=_unit_scale, draw=_sphere_draw, reference=_sphere_reference),
+    Parameterization("mean-field", "tanh", frozenset({"W", "a"}), "mean", "mean-field",
+                     "Chen et al.: (alpha/m) sum u_j h(theta_j.x), (theta, u) ~ N(0, I)",
+                     output_scale=_mean_field_scale, time_scale=_mean_field_time, draw=_mean_field_draw,
+                     free_activation=True),
+):
+    register_parameterization(_p)
+del _p
 
 
 def get_parameterization(name) -> Parameterization:
+    """The registered parameterization ``name`` (a Parameterization passes through)."""
     if isinstance(name, Parameterization):
         return name
     if name not in PARAMETERIZATIONS:
@@ -241,6 +314,9 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
     Network
     """
     p = get_parameterization(param)
+    if PARAMETERIZATIONS.get(p.name) is not p:
+        raise InputError(f"parameterization {p.name!r} is not registered; call "
+                         f"twolayer.networks.register_parameterization on it first")
     activation = p.activation if activation is None else activation
     if activation not in ACTIVATIONS:
         raise InputError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
@@ -264,16 +340,7 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
     a = np.empty((batch, m), dtype=dtype)
     beta = 1.0 / m if beta is None else float(beta)
     for b, g in enumerate(gens):
-        if p.init == "sphere":
-            w = g.standard_normal((half, d))
-            w /= np.linalg.norm(w, axis=1, keepdims=True)
-            s = beta * g.choice([-1.0, 1.0], half)
-        elif p.init == "mean-field":
-            w = g.standard_normal((half, d))
-            s = g.standard_normal(half)
-        else:
-            w = kappa * g.standard_normal((half, d))
-            s = g.choice([-1.0, 1.0], half)
+        w, s = p.draw(g, half, d, kappa, beta)
         if symmetric:
             w, s = np.concatenate([w, w]), np.concatenate([s, -s])
         W[b], a[b] = w, s

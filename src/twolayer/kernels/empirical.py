@@ -83,7 +83,7 @@ def _derivative_and_value(activation: str | None):
     """``(σ', σ)`` of an activation name; None → ReLU with ``σ' = 1{· ≥ 0}``."""
     if activation is None:
         return _relu_indicator, _relu
-    from ..networks import ACTIVATIONS
+    from ..activations import ACTIVATIONS
 
     if activation not in ACTIVATIONS:
         raise InputError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")

@@ -50,7 +50,7 @@ def hermite_coefficients(activation: str = "tanh", terms: int = 140, nodes: int 
     """
     from numpy.polynomial.hermite_e import hermegauss
 
-    from ..networks import ACTIVATIONS
+    from ..activations import ACTIVATIONS
 
     if activation not in SMOOTH:
         raise InputError(f"activation must be smooth (one of {', '.join(SMOOTH)}) for Chen et al.'s analysis, "
