@@ -255,7 +255,7 @@ def cmd_complexity(args) -> None:
 
 def cmd_train(args) -> None:
     from ._progress import progress_bar
-    from .dynamics import train
+    from .dynamics import make_rule, train
     from .networks import PARAMETERIZATIONS, init_network
 
     ds = _load_data(args)
@@ -263,7 +263,11 @@ def cmd_train(args) -> None:
     net = init_network(args.param, ds.d, args.width, seed=args.seed, kappa=args.init_scale, beta=args.beta,
                        alpha=args.alpha, symmetric=args.symmetric,
                        dtype=np.float32 if args.dtype == "float32" else np.float64)
-    algorithm = "noisy-gd" if (args.weight_decay or args.noise_temp) else "gd"
+    algorithm = args.algorithm or ("noisy-gd" if (args.weight_decay or args.noise_temp) else "gd")
+    if args.noise_temp is not None and not make_rule(algorithm, lr=args.lr, weight_decay=args.weight_decay,
+                                                     temperature=args.noise_temp, seed=0).stochastic:
+        raise InputError(f"--noise-temp sets the temperature of a noisy rule; --algorithm {algorithm} draws no noise "
+                         f"(use --algorithm noisy-gd, or drop --noise-temp)")
     bar = progress_bar(args.steps, desc="train", enabled=not (args.json or args.quiet))
     try:
         res = train(net, ds.X, ds.y, lr=args.lr, steps=args.steps, algorithm=algorithm,
@@ -284,7 +288,8 @@ def cmd_train(args) -> None:
              f"{res.n_steps} steps of {algorithm} at lr {args.lr:g} ({res.config['normalization']} loss), "
              f"{res.seconds:.1f} s",
              f"  reference kernel ({res.reference}): lambda_min = {res.lambda_min:.4g}, lambda_max = "
-             f"{res.lambda_max:.4g}, max stable lr = {res.max_stable_lr:.4g}",
+             f"{res.lambda_max:.4g}, max stable lr = " + (f"{res.max_stable_lr:.4g}" if math.isfinite(res.max_stable_lr)
+                                                           else f"none for {algorithm}"),
              f"  loss {records[0]['loss']:.4g} -> {last['loss']:.4g}   (kernel prediction from u(0): "
              f"{last['predicted_loss_init']:.4g}; paper form from u = 0: {last['predicted_loss']:.4g})"]
     if "dist_from_init" in last:
@@ -412,6 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="exact lambda_min/lambda_max by eigvalsh (default above n = 1000: one-sided estimates "
                         "at ~10%% of the Cholesky cost)")
 
+    from .dynamics import ALGORITHMS
     from .networks import PARAMETERIZATIONS
 
     t = _analysis_verb(sub, "train", "train a two-layer network by full-batch GD and compare with the kernel theory",
@@ -427,7 +433,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--steps", type=POSITIVE_INT, required=True, metavar="T")
     t.add_argument("--loss-normalization", choices=["sum", "mean"],
                    help="1/2 sum (default for arora/both/rf) or 1/2 mean (ema-wu, mean-field)")
-    t.add_argument("--weight-decay", type=NONNEG, default=0.0, metavar="LAMBDA", help="noisy GD weight decay")
+    t.add_argument("--algorithm", choices=list(ALGORITHMS),
+                   help="update rule (default: gd, or noisy-gd when --weight-decay/--noise-temp is given)")
+    t.add_argument("--weight-decay", type=NONNEG, default=0.0, metavar="LAMBDA", help="weight decay lambda")
     t.add_argument("--noise-temp", type=NONNEG, metavar="TAU", help="noise temperature (default: lambda)")
     t.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     t.add_argument("--records", type=_records, default="60", help="number of log-spaced records, or 'all'")
