@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from twolayer.bounds import complexity, polynomial_target_bound
+from twolayer.bounds import polynomial_target_bound
 from twolayer.claims import evaluate
 from twolayer.data import load
 from twolayer.experiments import get_experiment, reproduce

@@ -8,7 +8,6 @@ import gzip
 import io
 import pickle
 import struct
-import tarfile
 import tracemalloc
 import zipfile
 

@@ -439,7 +439,7 @@ def test_resume_after_interrupt_gives_identical_records(tmp_path, param, algorit
         D.train(net, X, Y, checkpoint=ck, checkpoint_every=10, progress=_Interrupt(37), **args)
     assert ck.exists()
     seen = []
-    resumed = D.train(net, X, Y, checkpoint=ck, checkpoint_every=10, progress=lambda k, s, l: seen.append(k), **args)
+    resumed = D.train(net, X, Y, checkpoint=ck, checkpoint_every=10, progress=lambda k, s, loss: seen.append(k), **args)
     assert seen[0] == 31  # resumed from the checkpoint at step 30, not from scratch
     _assert_same_result(ref, resumed)
 
@@ -519,7 +519,7 @@ def test_divergence_during_training_raises_divergence_error(param):
     lr = 3 * _safe_lr(net, X, y, 1.0)
     seen = []
     with pytest.raises(D.DivergenceError, match="diverged at step"):
-        D.train(net, X, y, lr=lr, steps=5000, check_stability=False, progress=lambda k, s, l: seen.append(k))
+        D.train(net, X, y, lr=lr, steps=5000, check_stability=False, progress=lambda k, s, loss: seen.append(k))
     assert seen and seen[-1] > 1  # raised during training, not before
 
 
@@ -535,7 +535,7 @@ def test_divergence_of_the_finite_network_is_caught_early_when_checking():
     lr = 0.99 * 2 / lam_ref
     seen = []
     with pytest.raises(D.DivergenceError, match="diverged at step"):
-        D.train(net, X, y, lr=lr, steps=5000, progress=lambda k, s, l: seen.append(k))
+        D.train(net, X, y, lr=lr, steps=5000, progress=lambda k, s, loss: seen.append(k))
     # |1 − η λ_emp| ≈ 1.83: the loss passes 1000× its initial value after ~6 steps
     assert 3 <= seen[-1] <= 30
 

@@ -154,7 +154,7 @@ def test_hermite_coefficients_obey_parseval_and_are_the_projections(activation):
     c = H.hermite_coefficients(activation)
     assert float(np.sum(c**2)) == pytest.approx(_gauss_expectation(lambda z: h(z) ** 2), abs=1e-11)
     for k in range(9):
-        ck = _gauss_expectation(lambda z: h(z) * eval_hermitenorm(k, z) / math.sqrt(math.factorial(k)))
+        ck = _gauss_expectation(lambda z, k=k: h(z) * eval_hermitenorm(k, z) / math.sqrt(math.factorial(k)))
         assert c[k] == pytest.approx(ck, abs=1e-11), k
 
 
@@ -203,9 +203,9 @@ def test_relu_and_abs_coefficients_are_the_projections():
 
     for k in range(9):
         psi = lambda z, k=k: eval_hermitenorm(k, z) / math.sqrt(math.factorial(k))  # noqa: E731
-        assert H.relu_hermite_coefficient(k) == pytest.approx(_gauss_expectation(lambda z: max(z, 0.0) * psi(z)),
+        assert H.relu_hermite_coefficient(k) == pytest.approx(_gauss_expectation(lambda z, psi=psi: max(z, 0.0) * psi(z)),
                                                              abs=1e-11), k
-        assert H.abs_hermite_coefficient(k) == pytest.approx(_gauss_expectation(lambda z: abs(z) * psi(z)),
+        assert H.abs_hermite_coefficient(k) == pytest.approx(_gauss_expectation(lambda z, psi=psi: abs(z) * psi(z)),
                                                             abs=1e-11), k
         assert H.abs_hermite_coefficient(k) ** 2 == pytest.approx(H.abs_hermite_coefficient_sq(k), rel=1e-14, abs=1e-300)
 

@@ -42,4 +42,7 @@ class SingularKernelError(TwolayerError, ValueError):
 
 class DivergenceError(TwolayerError):
     """Training diverged (the loss blew up or became non-finite): the learning rate is above the
-    largest stable one for this kernel; the message gives that rate."""
+    largest stable one for this kernel; the message gives that rate. ``step`` is the iteration at
+    which it was detected (None when refused before the first step)."""
+
+    step: int | None = None

@@ -92,7 +92,7 @@ def atomic_path(path, *, size: int | None = None):
 def atomic_open(path, mode: str = "wb"):
     """Open a temporary file next to ``path``; rename it onto ``path`` only on success."""
     with atomic_path(path) as tmp:
-        with open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as fh:
+        with open(tmp, mode, encoding=None if "b" in mode else "utf-8") as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())

@@ -716,7 +716,7 @@ def _collect(get, key, params, seed, store, results, bar, total) -> None:
 def _run_serial(func, todo, store, root_seed, results, bar, total, threads) -> None:
     for key, params in todo:
         seed = point_seed(root_seed, params)
-        _collect(lambda: _run_point(func, params, seed, threads), key, params, seed, store, results, bar, total)
+        _collect(lambda params=params, seed=seed: _run_point(func, params, seed, threads), key, params, seed, store, results, bar, total)
 
 
 #: A cluster executor reporting no live workers for this long ends the sweep with a message.

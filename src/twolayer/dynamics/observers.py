@@ -126,7 +126,8 @@ class Diagnostics(Observer):
     def __init__(self, recorder: Recorder, reference: Reference | None = None, *, gram: bool = False,
                  test: tuple | None = None):
         self.rc, self.ref, self.gram, self.test = recorder, reference, gram, test
-        self.u0 = self.act0 = None
+        self.u0: np.ndarray = np.zeros((0, 0))    # outputs at step 0 (B, n), set by start
+        self.act0: np.ndarray = np.zeros((0, 0), bool)  # activation pattern at step 0 (n, B·m)
         self.H0: list = []
 
     def start(self, state, out) -> None:
@@ -187,7 +188,7 @@ class KernelGap(Observer):
 
     def __init__(self, recorder: Recorder, reference: Reference, lr: float, *, test: tuple | None = None):
         self.rc, self.ref, self.lr, self.test = recorder, reference, lr, test
-        self.u0 = None
+        self.u0: np.ndarray = np.zeros((0, 0))  # set by start
         self._predictors: list = []
 
     def start(self, state, out) -> None:
@@ -199,9 +200,8 @@ class KernelGap(Observer):
     def load_state_dict(self, tree) -> None:
         self.u0 = tree["u0"]
 
-    def _test_outputs(self, state, b: int, k: int) -> np.ndarray:
+    def _test_outputs(self, state, b: int, k: int, Xt: np.ndarray) -> np.ndarray:
         if not self._predictors:
-            Xt, _ = self.test
             pr, net0 = state.problem, state.net0
             X64, Xt64 = pr.X.astype(np.float64), Xt.astype(np.float64)
             f0 = forward(net0, Xt).astype(np.float64)
@@ -225,7 +225,7 @@ class KernelGap(Observer):
         if self.test is not None:
             ft = forward(state.net, self.test[0]).astype(np.float64)
             for b in range(state.net.batch):
-                gap = ft[b] - self._test_outputs(state, b, k)
+                gap = ft[b] - self._test_outputs(state, b, k, self.test[0])
                 self.rc.set("test_kernel_gap_sup", np.max(np.abs(gap)), b)
                 self.rc.set("test_kernel_gap_rms", np.sqrt(np.mean(gap**2)), b)
 
@@ -252,8 +252,8 @@ class PlateauStop(Observer):
     def __init__(self, rtol: float, steps: int, reference: Reference, lr: float):
         self.rtol, self.steps, self.ref, self.lr = rtol, steps, reference, lr
         self.every = max(1, steps // 400)
-        self.prev = None
-        self.u0 = None
+        self.prev: tuple[int, list[float]] | None = None
+        self.u0: np.ndarray = np.zeros((0, 0))  # set by start
 
     def start(self, state, out) -> None:
         self.u0 = np.asarray(out["u"], dtype=np.float64).copy()
@@ -296,7 +296,7 @@ class DivergenceGuard(Observer):
     def __init__(self, factor: float | None = 1e3, offset: float = 1.0, floor: float = 1e-300, *,
                  what: str = "training", hint: str = "use a smaller --lr"):
         self.factor, self.offset, self.floor, self.what, self.hint = factor, offset, floor, what, hint
-        self.loss0 = None
+        self.loss0: np.ndarray = np.zeros(0)  # set by start
 
     def start(self, state, out) -> None:
         self.loss0 = np.maximum(np.asarray(out["loss"], dtype=np.float64), self.floor)

@@ -179,7 +179,7 @@ def chain(*rules: UpdateRule, **properties) -> UpdateRule:
             new.append(s)
         return grads, tuple(new)
 
-    kw = {"name": " -> ".join(r.name for r in rules), "stochastic": any(r.stochastic for r in rules)}
+    kw: dict[str, Any] = {"name": " -> ".join(r.name for r in rules), "stochastic": any(r.stochastic for r in rules)}
     kw.update(properties)
     return UpdateRule(init, update, **kw)
 

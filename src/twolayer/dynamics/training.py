@@ -69,7 +69,7 @@ class TrainResult:
         """One dict per recorded step for network ``b`` (what ``twolayer train --json`` prints)."""
         out = []
         for j, k in enumerate(self.steps):
-            rec = {"step": int(k)}
+            rec: dict[str, float | int | None] = {"step": int(k)}
             for name, arr in self.metrics.items():
                 v = float(arr[b, j])
                 rec[name] = finite_or_none(v)
@@ -214,7 +214,7 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
                                                      1.0, hint=hint)]
     if tol is not None:
         obs.append(ToleranceStop(tol))
-    if rtol is not None:
+    if rtol is not None and ref is not None:
         obs.append(PlateauStop(rtol, steps, ref, lr))
     obs.append(Diagnostics(recorder, ref, gram=gram_on, test=test))
     kgap = KernelGap(recorder, ref, lr, test=test) if ref is not None else None
@@ -226,7 +226,7 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
 
     steps_rec, metrics = recorder.result()
     pfd = np.full(B, np.nan)
-    if kgap is not None:
+    if kgap is not None and ref is not None:
         Y64 = pr.Y.astype(np.float64)
         u0 = kgap.u0
         sps = ref.spectra

@@ -36,14 +36,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DataError, InputError, TwolayerError
-from .._errors import DivergenceError
-
-#: Failures of a whole run that end it with every claim marked unjudged instead of a traceback.
-_RUN_FAILURES = (DivergenceError, FloatingPointError)
+from .._errors import DataError, DivergenceError, InputError, TwolayerError
 from .._io import remove_stale_temporaries
 from .._lock import hold
 from ..runfolder import RunFolder
+
+#: Failures of a whole run that end it with every claim marked unjudged instead of a traceback.
+_RUN_FAILURES = (DivergenceError, FloatingPointError)
 
 __all__ = ["Experiment", "RunContext", "EXPERIMENTS", "register", "get_experiment", "list_experiments",
            "resolve_config", "reproduce", "parse_sets", "summarize", "dask_executor", "judge_run"]

@@ -6,20 +6,13 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..._errors import InputError
-from .. import Experiment, RunContext, register, summarize
+from .. import RunContext
 from .._common import (
-    loglog_slope as _slope,
-    seed_sequence as _ss,
-    rng as _rng,
-    check_positive as _check_positive,
     Rows as _Rows,
-    gather as _gather,
-    table as _table,
 )
 
 PAPER = "Arora, Du, Hu, Li, Wang. Fine-grained analysis of optimization and generalization for " \

@@ -192,7 +192,7 @@ def judge_deviation_falls(res) -> Outcome:
             if kappa == top:
                 raise Missing(f"a second width at kappa={kappa} (the sweep has {len(ws)})")
             continue
-        slope, se, k = _slope_over_seeds(res, "kernel_deviation", lambda w: dict(kappa=kappa, width=w, labels="all"),
+        slope, se, k = _slope_over_seeds(res, "kernel_deviation", lambda w, kappa=kappa: dict(kappa=kappa, width=w, labels="all"),
                                          ws, seeds)
         _, _, m_tol = _extrapolate(res, kappa, "all")
         parts.append(f"κ = {fmt(kappa)}: slope {fmt(slope, 2)} ± {fmt(se, 2)} over m = {fmt(min(ws))}–{fmt(max(ws))}, "

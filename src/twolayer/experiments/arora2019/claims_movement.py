@@ -8,11 +8,10 @@ names the κ where it breaks. Rows read (ids ``kappa, width, seed``): ``dist_rat
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from ...claims import (AGREES, DISAGREES, INCONCLUSIVE, Claim, Missing, Outcome, decide_below, decide_within, fmt,
+from ...claims import (AGREES, INCONCLUSIVE, Claim, Missing, Outcome, decide_below, decide_within, fmt,
                        mean_se, slope_fit, worst_verdict)
 
 #: |ratio − 1| allowed for "the total movement equals the kernel prediction".

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...claims import AGREES, DISAGREES, INCONCLUSIVE, Claim, Missing, Outcome, decide_below, fmt, mean_se, \
+from ...claims import AGREES, DISAGREES, Claim, Missing, Outcome, decide_below, fmt, mean_se, \
     slope_fit, worst_verdict
 
 SRC = "Arora et al. 2019"
