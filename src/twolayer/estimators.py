@@ -74,7 +74,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._errors import SingularKernelError
 from ._validation import unit_normalize
 from .bounds import KernelSolver
-from .dynamics import ALGORITHMS, train
+from .dynamics import ALGORITHMS, make_rule, train
 from .kernels import arccos_kernel, network_kernel_kinds
 from .networks import ACTIVATIONS, PARAMETERIZATIONS, forward, init_network
 
@@ -384,7 +384,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
 
     ``fit`` draws ``init_network(param, d, width, seed=random_state, …)`` and trains it with
     :func:`twolayer.dynamics.train` on the squared loss ``½Σ(u_i − y_i)²`` (or ``½n⁻¹Σ`` for the
-    mean-field / E–Ma–Wu parameterizations, see ``normalization``); ``predict`` is the trained
+    mean-field / E–Ma–Wu parameterizations, see ``loss_normalization``); ``predict`` is the trained
     network's output. In the kernel regime (``param="arora"``, large ``width``) the trained
     network approaches the init-corrected kernel predictor
     ``f_0(x) + H^∞(x, X) (H^∞)^{-1} (y − u(0))`` (Arora et al. 2019, §4), and with
@@ -407,7 +407,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
     steps : int, default 1000
         GD iterations.
     algorithm : {"gd", "noisy-gd", "adam"}
-    normalization : {"sum", "mean"}, optional
+    loss_normalization : {"sum", "mean"}, optional
         Loss convention (default: the parameterization's).
     tol, rtol : float, optional
         Early stopping, as in :func:`~twolayer.dynamics.train`.
@@ -456,7 +456,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, param="arora", width=1000, kappa=1.0, lr=None, lr_fraction=0.5, steps=1000,
-                 algorithm="gd", normalization=None, tol=None, rtol=None, weight_decay=0.0, temperature=None,
+                 algorithm="gd", loss_normalization=None, tol=None, rtol=None, weight_decay=0.0, temperature=None,
                  beta=None, alpha=1.0, activation=None, symmetric=False, normalize=True, n_records=60,
                  random_state=0):
         self.param = param
@@ -466,7 +466,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
         self.lr_fraction = lr_fraction
         self.steps = steps
         self.algorithm = algorithm
-        self.normalization = normalization
+        self.loss_normalization = loss_normalization
         self.tol = tol
         self.rtol = rtol
         self.weight_decay = weight_decay
@@ -490,8 +490,8 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
         _check_number(self.lr_fraction, "lr_fraction", low=0.0, high=1.0, low_open=True, high_open=True,
                       hint=" (a fraction of the largest stable rate 2/lambda_max)")
         _check_number(self.steps, "steps", low=0, integer=True)
-        if self.normalization is not None:
-            _check_choice(self.normalization, "normalization", ("sum", "mean"))
+        if self.loss_normalization is not None:
+            _check_choice(self.loss_normalization, "loss_normalization", ("sum", "mean"))
         _check_number(self.tol, "tol", low=0.0, low_open=True, allow_none=True)
         _check_number(self.weight_decay, "weight_decay", low=0.0)
         _check_number(self.temperature, "temperature", low=0.0, allow_none=True)
@@ -504,8 +504,9 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
                 free = [k for k, v in PARAMETERIZATIONS.items() if v.free_activation]
                 raise ValueError(f"activation={self.activation!r} is only available for param in {free}; the "
                                  f"{self.param!r} parameterization's reference kernel is for {default!r}")
-        if self.lr is None and self.algorithm == "adam":
-            raise ValueError("algorithm='adam' has no stable-rate default; pass an explicit lr (e.g. lr=1e-3)")
+        if self.lr is None and make_rule(self.algorithm, lr=1.0).stable_step(1.0) is None:
+            raise ValueError(f"algorithm={self.algorithm!r} declares no stable step to take a fraction of; pass an "
+                             f"explicit lr (e.g. lr=1e-3)")
         return width
 
     def _inputs(self, X: np.ndarray) -> np.ndarray:
@@ -526,7 +527,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
         net = init_network(self.param, X.shape[1], width, seed=seed, kappa=self.kappa, beta=self.beta,
                            alpha=self.alpha, symmetric=bool(self.symmetric), activation=self.activation)
         p = PARAMETERIZATIONS[self.param]
-        norm = self.normalization or p.loss_normalization
+        norm = self.loss_normalization or p.loss_normalization
         # A zero input row gives φ(0) = 0 features and zero gradients for every ReLU
         # parameterization: it only adds ½ y_i² to a ½Σ loss, so it is dropped from the run
         # (the closed-form reference kernels need non-zero rows) and its constant added back.
@@ -539,7 +540,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
             const = 0.5 * float(np.sum(y[zero] ** 2))
             Xk, y = Xk[~zero], y[~zero]
         kw = dict(algorithm=self.algorithm, weight_decay=float(self.weight_decay), temperature=self.temperature,
-                  noise_seed=noise_seed, normalization=self.normalization, gram_diagnostics=False)
+                  noise_seed=noise_seed, normalization=self.loss_normalization, gram_diagnostics=False)
         if Xk.shape[0] == 0:  # only zero rows: nothing can be learned, the network keeps f(0) = 0
             self.network_ = self.initial_network_ = net
             self.n_iter_, self.stopped_ = 0, "steps"
