@@ -56,6 +56,23 @@ def _data(n=20, d=5, seed=3):
     return X, np.sign(X[:, 0] - 0.2 * X[:, 2])
 
 
+def _interrupt_at(step: int):
+    """A progress callback that stops the run (as Ctrl-C would) after update ``step``."""
+
+    def progress(k, steps, loss):
+        if k == step:
+            raise KeyboardInterrupt
+
+    return progress
+
+
+def _interrupted_and_resumed(net, X, y, ck, *, at: int, every: int, **args):
+    """``train`` stopped after update ``at`` with checkpoints every ``every`` steps, then rerun."""
+    with pytest.raises(KeyboardInterrupt):
+        D.train(net, X, y, checkpoint=ck, checkpoint_every=every, progress=_interrupt_at(at), **args)
+    return D.train(net, X, y, checkpoint=ck, checkpoint_every=every, **args)
+
+
 def test_heavy_ball_on_random_features_is_the_explicit_momentum_recursion():
     """``rf`` trains only ``a``: the loss ½‖sΦa − y‖² is quadratic, so heavy ball is the linear
     recursion ``a_{k+1} = a_k + μ(a_k − a_{k−1}) − η sΦᵀ(sΦa_k − y)``, written out here."""
@@ -80,15 +97,7 @@ def test_a_registered_rule_trains_resumes_and_is_offered_by_the_cli(tmp_path, re
     net = init_network("both", X.shape[1], 24, seed=2, batch=2)
     args = dict(lr=0.02, steps=40, algorithm="heavy-ball", n_records=8)
     ref = D.train(net, X, y, **args)
-    ck = tmp_path / "hb.npz"
-
-    def stop_at(k, steps, loss):
-        if k == 23:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        D.train(net, X, y, checkpoint=ck, checkpoint_every=10, progress=stop_at, **args)
-    resumed = D.train(net, X, y, checkpoint=ck, checkpoint_every=10, **args)
+    resumed = _interrupted_and_resumed(net, X, y, tmp_path / "hb.npz", at=23, every=10, **args)
     np.testing.assert_array_equal(ref.network.W, resumed.network.W)
     np.testing.assert_array_equal(ref.metrics["loss"], resumed.metrics["loss"])
     # the velocity is state that matters: a resume that dropped it would restart with v = 0
@@ -109,13 +118,8 @@ def test_every_registered_rule_resumes_exactly_through_the_generic_checkpoint(tm
     D.run(uninterrupted, 25)
     ck = tmp_path / "r.npz"
     first = D.init(net, X, y, D.make_rule(algorithm, **kw))
-
-    def interrupt(k, steps, loss):
-        if k == 13:
-            raise KeyboardInterrupt
-
     with pytest.raises(KeyboardInterrupt):
-        D.run(first, 25, checkpoint=ck, checkpoint_every=5, progress=interrupt)
+        D.run(first, 25, checkpoint=ck, checkpoint_every=5, progress=_interrupt_at(13))
     again = D.init(net, X, y, D.make_rule(algorithm, **kw))
     D.run(again, 25, checkpoint=ck, checkpoint_every=5)
     np.testing.assert_array_equal(uninterrupted.net.W, again.net.W)
@@ -196,15 +200,7 @@ def test_a_new_parameterization_trains_with_its_reference_kernel_and_resumes(tmp
     L, Lp = res.metrics["loss"][0], res.metrics["predicted_loss_init"][0]
     assert L[-1] < 0.05 * L[0]
     np.testing.assert_allclose(L, Lp, rtol=0.1, atol=1e-3 * L[0])
-    ck = tmp_path / "p.npz"
-
-    def interrupt(k, steps, loss):
-        if k == 77:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        D.train(net, X, y, checkpoint=ck, checkpoint_every=25, progress=interrupt, **args)
-    again = D.train(net, X, y, checkpoint=ck, checkpoint_every=25, **args)
+    again = _interrupted_and_resumed(net, X, y, tmp_path / "p.npz", at=77, every=25, **args)
     np.testing.assert_array_equal(res.network.W, again.network.W)
     np.testing.assert_array_equal(res.metrics["kernel_gap_sup"], again.metrics["kernel_gap_sup"])
 
