@@ -95,7 +95,7 @@ from __future__ import annotations
 
 from ._core import (BLOWUP, DUP_KEY, INIT_KEY, NOISE_KEY, NOISE_TEST_KEY, NOISE_TRAIN_KEY, PAPER, SMOOTH,  # noqa: F401
                     _rng, decay_rate, generalized_ntk, hermite_coefficients, linear_theory, near_duplicate, noisy_gd)
-from . import alpha, width, generalization  # noqa: E402  (registers the three experiments in this order)
+from . import alpha, width, generalization  # noqa: E402,F401  (registers the three experiments in this order)
 from .alpha import AlphaConfig  # noqa: E402,F401
 from .width import WidthConfig  # noqa: E402,F401
 from .generalization import GeneralizationConfig  # noqa: E402,F401
