@@ -222,29 +222,64 @@ def _small():
     return ds, net
 
 
+def _ou_twin(net0, *, lr: float, weight_decay: float, steps: int, noise_seed):
+    r"""Closed-form twin: ``z̃(k+1) = (1 − ηλ) z̃(k) + sqrt(2ηλ) ξ(k)`` from ``z̃(0) = z(0)``, with the
+    noise ``ξ`` drawn as :func:`twolayer.dynamics.add_noise` documents it (network ``b`` uses child
+    ``b`` of the noise seed; per step ``W`` then ``a``). Returns ``(W, a)`` after ``steps``."""
+    from twolayer.dynamics import noise_seed_sequence
+    from twolayer.networks import child_seeds
+
+    std = math.sqrt(2 * weight_decay * lr)
+    W, a = net0.W.astype(np.float64).copy(), net0.a.astype(np.float64).copy()
+    rngs = [np.random.default_rng(s) for s in child_seeds(noise_seed_sequence(noise_seed), net0.batch)]
+    for _ in range(steps):
+        for b, g in enumerate(rngs):
+            W[b] = (1 - lr * weight_decay) * W[b] + std * g.standard_normal(W.shape[1:])
+        for b, g in enumerate(rngs):
+            a[b] = (1 - lr * weight_decay) * a[b] + std * g.standard_normal(a.shape[1:])
+    return W, a
+
+
 def test_twin_is_the_closed_form_ou_recursion_with_the_same_noise():
     ds, net = _small()
     lr, lam, steps = 0.05, 0.3, 40
     res = C.noisy_gd(net, ds.X, ds.y, lr=lr, steps=steps, weight_decay=lam, noise_seed=11, record_steps=[0, steps])
-    W, a = C.ou_twin(net, lr=lr, weight_decay=lam, steps=steps, noise_seed=11)
+    W, a = _ou_twin(net, lr=lr, weight_decay=lam, steps=steps, noise_seed=11)
     np.testing.assert_allclose(res["twin"].W, W, rtol=1e-12, atol=1e-13)
     np.testing.assert_allclose(res["twin"].a, a, rtol=1e-12, atol=1e-13)
     # a different noise seed gives a different twin (the check can fail)
-    W2, _ = C.ou_twin(net, lr=lr, weight_decay=lam, steps=steps, noise_seed=12)
+    W2, _ = _ou_twin(net, lr=lr, weight_decay=lam, steps=steps, noise_seed=12)
     assert np.max(np.abs(W2 - W)) > 1e-2
-    # D is the mean squared particle distance to the twin
+    # D is the mean squared particle distance to the twin, the raw distances those to z(0)
     dW, da = res["network"].W[0] - W[0], res["network"].a[0] - a[0]
     assert res["twin_dist"][-1] == pytest.approx(float((np.sum(dW**2) + np.sum(da**2)) / net.width), rel=1e-9)
+    dW, da = W[0] - net.W[0], a[0] - net.a[0]
+    assert res["twin_raw_dist"][-1] == pytest.approx(float((np.sum(dW**2) + np.sum(da**2)) / net.width), rel=1e-9)
+    assert res["twin_dist"][0] == res["raw_dist"][0] == res["twin_raw_dist"][0] == 0.0
 
 
-def test_engine_matches_dynamics_train_exactly():
+def test_engine_path_matches_dynamics_train_exactly():
+    """noisy_gd (engine, ½n⁻¹Σ, noisy-gd rule, its own observers) ends where dynamics.train ends; the
+    twin draws from its own generators, so running it leaves the network's noise stream untouched."""
+    from twolayer.dynamics import make_rule
+    from twolayer.dynamics.twin import TwinCoupling
+
     ds, net = _small()
     kw = dict(lr=0.05, steps=30, weight_decay=0.2)
-    mine = C.noisy_gd(net, ds.X, ds.y, noise_seed=7, record_steps=[0, 30], twin=False, **kw)
-    ref = train(net, ds.X, ds.y, algorithm="noisy-gd", noise_seed=7, n_records=2, gram_diagnostics=False, **kw)
-    np.testing.assert_array_equal(mine["network"].W, ref.network.W)
-    np.testing.assert_array_equal(mine["network"].a, ref.network.a)
-    assert mine["loss"][-1] == pytest.approx(float(ref.metrics["loss"][0, -1]), rel=1e-12)
+    tw = TwinCoupling(make_rule("noisy-gd", lr=0.05, weight_decay=0.2, seed=7))
+    ref = train(net, ds.X, ds.y, algorithm="noisy-gd", noise_seed=7, n_records=2, gram_diagnostics=False,
+                observers=[tw], **kw)
+    for twin in (False, True):
+        mine = C.noisy_gd(net, ds.X, ds.y, noise_seed=7, record_steps=[0, 30], twin=twin, **kw)
+        np.testing.assert_array_equal(mine["network"].W, ref.network.W)
+        np.testing.assert_array_equal(mine["network"].a, ref.network.a)
+        assert mine["loss"][-1] == pytest.approx(float(ref.metrics["loss"][0, -1]), rel=1e-12)
+    # the same observer inside train records the same twin distance as noisy_gd
+    assert float(tw.values["twin_dist"][-1][0]) == mine["twin_dist"][-1]
+    np.testing.assert_array_equal(tw.W, mine["twin"].W)
+    # and a run with another noise seed does not end there (the check can fail)
+    other = C.noisy_gd(net, ds.X, ds.y, noise_seed=8, record_steps=[0, 30], twin=False, **kw)
+    assert np.max(np.abs(other["network"].W - ref.network.W)) > 1e-3
 
 
 def test_generalized_ntk_is_the_tangent_kernel_of_a_wide_network():

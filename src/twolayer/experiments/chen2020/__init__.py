@@ -31,22 +31,22 @@ Three experiments:
     (Thm 4.5), both must rise together, and the complexity stays above the error (Arora et al.
     Fig. 2 with Chen et al.'s kernel).
 
-Modules: :mod:`._core` (kernel, Algorithm 1 and its twin, linearized theory, data), one module
-per experiment (config, points, run, registration), :mod:`.figures` (figure builders and their
-descriptive captions), :mod:`.claims` (the declared, falsifiable claims). Algorithm 1 runs
-through :func:`~._core.noisy_gd` for ``chen2020-alpha`` and ``chen2020-width`` (it needs the
-twin in lock-step and the outputs at every record, which :func:`twolayer.dynamics.train` does
-not record; it applies ``train``'s own update rule, test ``test_engine_matches_dynamics_train_exactly``)
-and through :func:`twolayer.dynamics.train` for ``chen2020-generalization``.
+Modules: :mod:`._core` (Algorithm 1 with its twin through the engine, linearized theory, data),
+one module per experiment (config, points, run, registration), :mod:`.figures` (figure builders
+and their descriptive captions), :mod:`.claims` (the declared, falsifiable claims). No module
+here holds a training loop: ``chen2020-alpha`` and ``chen2020-width`` run Algorithm 1 through
+:func:`~._core.noisy_gd`, a thin front of :func:`twolayer.dynamics.engine.run` with the twin as
+an observer (:class:`twolayer.dynamics.twin.TwinCoupling`) and a probe of the outputs at every
+record, and ``chen2020-generalization`` through :func:`twolayer.dynamics.train`.
 
 The distance from initialization (what approximates the KL)
 -----------------------------------------------------------
 The injected noise moves every particle by ``O(1)`` even without data (the Ornstein–Uhlenbeck
 part ``dz = −λz dt + sqrt(2λ) dW`` leaves ``p₀`` invariant but not the particles), so the raw mean
 squared movement ``(1/m)Σ‖z_j(t) − z_j(0)‖²`` measures the noise, not the distance of ``p_t`` from
-``p₀``. We run a *twin*: the same initial particles driven by the *same* noise ``ξ`` without the
-data term, ``z̃ ← (1 − ηλ) z̃ + sqrt(2ηλ) ξ`` (the closed-form OU recursion; its law stays ``p₀`` up to
-the discrete-time variance ``2/(2 − ηλ)``), and measure
+``p₀``. We run a *twin* (:class:`twolayer.dynamics.twin.TwinCoupling`): the same initial particles driven
+by the *same* noise ``ξ`` without the data term, ``z̃ ← (1 − ηλ) z̃ + sqrt(2ηλ) ξ`` (the OU recursion;
+its law stays ``p₀`` up to the discrete-time variance ``2/(2 − ηλ)``), and measure
 
     D(t) = (1/m) Σ_j ‖z_j(t) − z̃_j(t)‖²,
 
@@ -94,9 +94,8 @@ level of a replicate shares its draws (common random numbers), and ``jobs`` does
 from __future__ import annotations
 
 from ._core import (BLOWUP, DUP_KEY, INIT_KEY, NOISE_KEY, NOISE_TEST_KEY, NOISE_TRAIN_KEY, PAPER, SMOOTH,  # noqa: F401
-                    _rng, decay_rate, generalized_ntk, hermite_coefficients, linear_theory, near_duplicate, noisy_gd,
-                    ou_twin)
-from . import alpha, width, generalization  # noqa: E402  (registers the three experiments in this order)
+                    _rng, decay_rate, generalized_ntk, hermite_coefficients, linear_theory, near_duplicate, noisy_gd)
+from . import alpha, width, generalization  # noqa: E402,F401  (registers the three experiments in this order)
 from .alpha import AlphaConfig  # noqa: E402,F401
 from .width import WidthConfig  # noqa: E402,F401
 from .generalization import GeneralizationConfig  # noqa: E402,F401

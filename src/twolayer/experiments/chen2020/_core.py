@@ -1,4 +1,4 @@
-"""Shared pieces of the Chen, Cao, Gu, Zhang (2020) experiments: Algorithm 1 with its data-free twin,
+"""Shared pieces of the Chen, Cao, Gu, Zhang (2020) experiments: Algorithm 1 with its data-free twin (a thin front of the engine),
 the linearized (kernel-regime) theory, data preparation and seeds. The generalized NTK (Hermite series)
 lives in :mod:`twolayer.kernels.hermite`; it is re-exported here under its old names."""
 
@@ -9,7 +9,7 @@ import math
 
 import numpy as np
 
-from ..._errors import DivergenceError, InputError
+from ..._errors import InputError
 from ...kernels.hermite import SMOOTH, generalized_ntk, hermite_coefficients  # noqa: F401  (their home; re-exported)
 from .._common import rng as _rng, seed_sequence as _ss
 
@@ -17,8 +17,9 @@ PAPER = ("Chen, Cao, Gu, Zhang. A generalized neural tangent kernel analysis for
          "NeurIPS 2020 (arXiv 2002.04026)")
 
 INIT_KEY, NOISE_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, DUP_KEY = 21, 22, 23, 24, 25
-#: :func:`noisy_gd` calls a run diverged once its loss exceeds ``BLOWUP·(L(0) + 1)`` (as
-#: :func:`twolayer.dynamics.train` does for GD): no stable run leaves ``[0, L(0)]`` by that much.
+#: :func:`noisy_gd` calls a run diverged once its loss exceeds ``BLOWUP·(L(0) + 1)`` (a
+#: :class:`~twolayer.dynamics.DivergenceGuard` with factor and offset ``BLOWUP``, as
+#: :func:`twolayer.dynamics.train` guards GD): no stable run leaves ``[0, L(0)]`` by that much.
 BLOWUP = 1e3
 
 
@@ -30,105 +31,52 @@ def _check_values(name: str, values, minimum: int = 1, integer: bool = False) ->
 
 
 # ============================================================================ Algorithm 1 and its twin
-def ou_twin(net0, *, lr: float, weight_decay: float, steps: int, noise_seed, temperature: float | None = None):
-    r"""Closed-form twin: ``z̃(k+1) = (1 − ηλ) z̃(k) + sqrt(2ητ) ξ(k)`` from ``z̃(0) = z(0)``, with the
-    noise ``ξ`` drawn exactly as :func:`twolayer.dynamics.add_noise` draws it (network ``b`` uses
-    child ``b`` of the noise seed; per step ``W`` then ``a``). Returns ``(W, a)`` after ``steps``."""
-    from ...dynamics import noise_seed_sequence
-    from ...networks import child_seeds
-
-    tau = weight_decay if temperature is None else temperature
-    std = math.sqrt(2 * tau * lr)
-    W, a = net0.W.astype(np.float64).copy(), net0.a.astype(np.float64).copy()
-    rngs = [np.random.default_rng(s) for s in child_seeds(noise_seed_sequence(noise_seed), net0.batch)]
-    for _ in range(steps):
-        for b, g in enumerate(rngs):
-            W[b] = (1 - lr * weight_decay) * W[b] + std * g.standard_normal(W.shape[1:])
-        for b, g in enumerate(rngs):
-            a[b] = (1 - lr * weight_decay) * a[b] + std * g.standard_normal(a.shape[1:])
-    return W, a
-
-
 def noisy_gd(net, X, y, *, lr: float, steps: int, weight_decay: float, noise_seed, record_steps,
              twin: bool = True, X_test=None, y_test=None) -> dict:
-    r"""Algorithm 1 on a mean-field network, with its data-free twin run in lock-step.
+    r"""Algorithm 1 on a mean-field network through the training engine, with its data-free twin.
 
-    The update is :data:`twolayer.dynamics.ALGORITHMS` ``["noisy-gd"]`` (weight decay λ, temperature
-    λ, noise stream ``noise_seed``), applied by the same sequence of operations as
-    :func:`twolayer.dynamics.train` (so the final network is identical to ``train``'s). The twin
-    applies the same rule, with the same noise stream, to zero data gradients.
+    :func:`twolayer.dynamics.engine.run` applies :data:`twolayer.dynamics.ALGORITHMS` ``["noisy-gd"]``
+    (weight decay λ, temperature λ, noise stream ``noise_seed``) in the ``½n⁻¹Σ`` convention, so
+    the final network is :func:`twolayer.dynamics.train`'s. The observers are a
+    :class:`~twolayer.dynamics.DivergenceGuard`, a :class:`~twolayer.dynamics.Probe` of the outputs
+    (and test metrics) and, with ``twin``, the :class:`~twolayer.dynamics.twin.TwinCoupling`
+    (the same rule and noise stream on zero data gradients).
 
     Returns arrays over the recorded steps (network 0 of the batch): ``steps``, ``loss``,
     ``twin_dist`` (``D = (1/m)Σ‖z_j − z̃_j‖²``), ``raw_dist`` (``(1/m)Σ‖z_j − z_j(0)‖²``),
     ``twin_raw_dist``, ``test_error`` / ``test_loss`` when test data are given, ``outputs``
-    (R, n) on ``X``; and ``network`` / ``twin``, the final parameters.
+    (R, n) on ``X``; and ``network`` / ``twin``, the final parameters (``twin`` a Network).
 
     Raises :class:`twolayer.DivergenceError` (with the attribute ``step``) once the loss is
     non-finite or above ``BLOWUP·(L(0) + 1)``.
     """
-    from ...dynamics import make_rule
-    from ...networks import Workspace, forward, get_parameterization, loss_and_grads
+    from ...dynamics import DivergenceGuard, Probe, engine, make_rule
+    from ...dynamics.twin import TwinCoupling, mean_sq_distance
+    from ...networks import forward
 
-    p = get_parameterization(net.param)
-    Xa = np.ascontiguousarray(np.asarray(X, dtype=net.dtype))
-    n, m = Xa.shape[0], net.width
-    Y = np.ascontiguousarray(np.broadcast_to(np.asarray(y, dtype=net.dtype), (net.batch, n)))
-    rec = set(int(k) for k in record_steps)
-    cur, net0 = net.copy(), net.copy()
-    params = {k: getattr(cur, k) for k in sorted(p.trains)}
-    rule = make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None, seed=noise_seed)
-    state = rule.init(params)
-    tw = net.copy() if twin else None
-    tparams = {k: getattr(tw, k) for k in sorted(p.trains)} if twin else None
-    tstate = make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None,
-                       seed=noise_seed).init(tparams) if twin else None
-    trule = make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None, seed=noise_seed) if twin else None
-    ws = Workspace(n, cur)
-    out_steps, cols = [], {k: [] for k in ("loss", "twin_dist", "raw_dist", "twin_raw_dist", "test_error",
-                                           "test_loss", "outputs")}
-    gm = p.grad_multiplier(m)
+    def rule():
+        return make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None, seed=noise_seed)
 
-    def msq(A, B):
-        dW = (A.W[0] - B.W[0]).astype(np.float64)
-        da = (A.a[0] - B.a[0]).astype(np.float64)
-        return float((np.einsum("md,md->", dW, dW) + da @ da) / m)
+    def probe(state, out):
+        vals = {"loss": float(out["loss"][0]), "outputs": out["u"][0].astype(np.float64)}
+        if not twin:
+            cur, net0 = state.net, state.net0
+            vals["raw_dist"] = float(mean_sq_distance(cur.W[:1], cur.a[:1], net0.W[:1], net0.a[:1])[0])
+        if X_test is not None:
+            ft = forward(state.net, X_test)[0].astype(np.float64)
+            vals["test_error"] = float(np.mean(np.sign(ft) != np.sign(y_test)))
+            vals["test_loss"] = float(0.5 * np.mean((ft - y_test) ** 2))
+        return vals
 
-    with np.errstate(over="ignore", invalid="ignore"):
-        for k in range(steps + 1):
-            out = loss_and_grads(cur, Xa, Y, normalization="mean", trains=p.trains, grad_multiplier=gm, ws=ws)
-            loss = float(out["loss"][0])
-            if k == 0:
-                loss0 = loss
-            if not math.isfinite(loss) or loss > BLOWUP * (loss0 + 1.0):
-                err = DivergenceError(f"noisy GD diverged at step {k} (loss {loss:.3g}, initially {loss0:.3g}; "
-                                      f"lr = {lr:g}); lower lr_fraction or raise alpha")
-                err.step = k
-                raise err
-            if k in rec:
-                out_steps.append(k)
-                cols["loss"].append(loss)
-                cols["raw_dist"].append(msq(cur, net0))
-                if twin:
-                    cols["twin_dist"].append(msq(cur, tw))
-                    cols["twin_raw_dist"].append(msq(tw, net0))
-                if X_test is not None:
-                    ft = forward(cur, X_test)[0].astype(np.float64)
-                    cols["test_error"].append(float(np.mean(np.sign(ft) != np.sign(y_test))))
-                    cols["test_loss"].append(float(0.5 * np.mean((ft - y_test) ** 2)))
-                cols["outputs"].append(out["u"][0].astype(np.float64).copy())
-            if k == steps:
-                break
-            grads = {"W": out["gW"], "a": out["ga"]}
-            updates, state = rule.update(grads, state, params)
-            for key, upd in updates.items():
-                params[key] += upd
-            if twin:
-                zero = {key: np.zeros_like(v) for key, v in tparams.items()}
-                tupd, tstate = trule.update(zero, tstate, tparams)
-                for key, upd in tupd.items():
-                    tparams[key] += upd
-    res = {"steps": np.array(out_steps), **{k: np.array(v) for k, v in cols.items() if v}}
-    res["network"], res["twin"] = cur, tw
+    state = engine.init(net, X, y, rule(), normalization="mean")
+    rec = Probe(probe)
+    tw = TwinCoupling(rule()) if twin else None
+    guard = DivergenceGuard(BLOWUP, BLOWUP, what="noisy GD", hint=f"lr = {lr:g}: lower lr_fraction or raise alpha")
+    engine.run(state, steps, [guard, rec] + ([tw] if twin else []), record_steps=record_steps)
+    res = {"steps": np.array(rec.steps), **{k: np.array(v) for k, v in rec.values.items()}}
+    if twin:
+        res.update({k: np.array([v[0] for v in tw.values[k]]) for k in ("raw_dist", "twin_dist", "twin_raw_dist")})
+    res["network"], res["twin"] = state.net, tw.network(state.net) if twin else None
     return res
 
 
