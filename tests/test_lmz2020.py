@@ -1,4 +1,6 @@
-"""Li, Ma, Zhang (2020) experiments: the mathematics they rest on, then each experiment end to end."""
+"""Li, Ma, Zhang (2020) experiments: the baselines, the engine run of a network point, then each experiment
+end to end. The Hermite mathematics they rest on is tested in ``test_kernels_hermite.py`` (closed forms,
+U-statistic) and ``test_dynamics_probes.py`` (the probe of the exact energies, the alignment)."""
 
 from __future__ import annotations
 
@@ -14,93 +16,6 @@ from twolayer.experiments import reproduce
 experiments._load_all()  # register every paper in the canonical order before this module's own import
 import twolayer.experiments.lmz2020 as L  # noqa: E402
 from twolayer.runfolder import load_claims, load_metrics, metric_value
-
-
-# ------------------------------------------------------------------------------ Hermite facts
-def test_abs_hermite_coefficients_match_numerical_integration():
-    from scipy.integrate import quad
-    from scipy.special import eval_hermitenorm
-
-    for k in range(9):
-        # c_k = E[|z| He_k(z)]/sqrt(k!), z ~ N(0, 1)
-        val, _ = quad(lambda z: abs(z) * eval_hermitenorm(k, z) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi),
-                      -np.inf, np.inf, points=None, limit=200)
-        c = val / math.sqrt(math.factorial(k))
-        assert c * c == pytest.approx(L.abs_hermite_coefficient_sq(k), abs=1e-10), k
-    assert L.abs_hermite_coefficient_sq(2) == pytest.approx(1 / math.pi)
-    assert L.abs_hermite_coefficient_sq(4) == pytest.approx(1 / (12 * math.pi))
-    # Parseval: the squared coefficients sum to E|z|^2 = 1 (slowly: tail ~ k^{-1/2})
-    partial = sum(L.abs_hermite_coefficient_sq(k) for k in range(0, 20001, 2))
-    assert 0.99 < partial < 1.0
-    assert L.abs_hermite_tail(2) == pytest.approx(1 - 3 / math.pi)
-    assert L.abs_hermite_tail(0) == pytest.approx(1 - 2 / math.pi)
-
-
-def test_hermite_kernels_equal_the_explicit_feature_gram():
-    rng = np.random.default_rng(0)
-    X, Z = rng.standard_normal((6, 3)), rng.standard_normal((5, 3))
-    for degree in range(5):
-        F, G = L.hermite_features(X, degree), L.hermite_features(Z, degree)
-        assert F.shape[1] == L.hermite_feature_count(3, degree)
-        np.testing.assert_allclose(F @ G.T, L.hermite_sum_kernel(X, Z, degree), rtol=1e-10, atol=1e-10)
-    # single orders: the degree-k block of the features
-    F4 = L.hermite_features(X, 4)[:, L.hermite_feature_count(3, 3):]
-    G4 = L.hermite_features(Z, 4)[:, L.hermite_feature_count(3, 3):]
-    S, A, B = X @ Z.T, (X * X).sum(1)[:, None], (Z * Z).sum(1)[None, :]
-    np.testing.assert_allclose(F4 @ G4.T, L.hermite_kernel(4, S, A, B, 3), rtol=1e-10, atol=1e-10)
-
-
-def test_hermite_features_are_orthonormal_under_the_gaussian():
-    X = np.random.default_rng(1).standard_normal((200_000, 2))
-    F = L.hermite_features(X, 4)
-    np.testing.assert_allclose(F.T @ F / X.shape[0], np.eye(F.shape[1]), atol=0.1)
-
-
-def test_hermite_projector_is_the_u_statistic_of_the_feature_projection():
-    # exact identity: sum_{i != j} r_i K_k(x_i, x_j) r_j = ||F_k^T r||^2 - sum_i r_i^2 ||F_k(x_i)||^2
-    rng = np.random.default_rng(2)
-    X = rng.standard_normal((50, 3))
-    r = rng.standard_normal(50) + 2.0
-    est = L.HermiteProjector(X, block=16).energies(r)
-    for k in range(5):
-        lo, hi = (L.hermite_feature_count(3, k - 1) if k else 0), L.hermite_feature_count(3, k)
-        F = L.hermite_features(X, k)[:, lo:hi]
-        v = r if k == 0 else r - r.mean()
-        want = (np.sum((F.T @ v) ** 2) - np.sum(v**2 * np.sum(F**2, axis=1))) / (50 * 49)
-        assert est[k] == pytest.approx(want, rel=1e-9, abs=1e-12), k
-
-
-def test_hermite_projector_recovers_known_energies():
-    # r has known Hermite energies {0: 0.25, 1: 1, 2: 1, 3: 0, 4: 0.25}; the estimator is unbiased,
-    # so the mean over 8 samples of 1500 points lands within a few standard errors
-    est = []
-    for seed in range(8):
-        X = np.random.default_rng(seed).standard_normal((1500, 4))
-        he4 = (X[:, 3] ** 4 - 6 * X[:, 3] ** 2 + 3) / math.sqrt(24)
-        r = 0.5 + X[:, 0] + X[:, 1] * X[:, 2] + 0.5 * he4
-        e = L.HermiteProjector(X).energies(r)
-        est.append([e[k] for k in range(5)])
-    mean = np.mean(est, axis=0)
-    np.testing.assert_allclose(mean, [0.25, 1.0, 1.0, 0.0, 0.25], atol=0.1)
-
-
-def test_teacher_hermite_energies_match_closed_form():
-    from twolayer.data.teacher import TeacherNetwork, random_orthogonal
-
-    rng = np.random.default_rng(3)
-    d = 3
-    t = TeacherNetwork(np.array([0.5, 0.3, 0.2]), random_orthogonal(d, rng))
-    X = rng.standard_normal((4000, d))
-    est = L.HermiteProjector(X).energies(t(X))
-    exact = L.teacher_hermite_energies(t.a)
-    assert exact[1] == exact[3] == 0.0
-    assert exact[2] == pytest.approx(float(t.a @ t.a) / math.pi)
-    for k in (1, 2, 3, 4):
-        assert est[k] == pytest.approx(exact[k], abs=0.006), (k, est[k], exact[k])
-    # the order energies add up to E f*^2
-    total = float(t.a.sum() ** 2 * 2 / math.pi + (t.a @ t.a) * (1 - 2 / math.pi))
-    assert sum(exact.values()) < total
-    assert total - sum(exact.values()) == pytest.approx(float(t.a @ t.a) * L.abs_hermite_tail(4))
 
 
 # ------------------------------------------------------------------------------ baselines
@@ -134,15 +49,6 @@ def test_polynomial_regression_is_exact_in_its_span_and_primal_equals_dual():
         np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-8)
 
 
-def test_alignment_is_one_on_the_teacher_and_small_for_random_directions():
-    from twolayer.data.teacher import random_orthogonal
-
-    Ws = random_orthogonal(20, np.random.default_rng(6))
-    np.testing.assert_allclose(L.alignment(3.0 * Ws[::-1], Ws), 1.0)
-    rand = L.alignment(np.random.default_rng(7).standard_normal((5, 20)), Ws)
-    assert rand.shape == (20,) and np.all(rand < 0.9)
-
-
 def test_config_validation():
     from twolayer import InputError
 
@@ -157,67 +63,51 @@ def test_config_validation():
     assert L.WidthConfig(dims=(16, 8)).dims == (8, 16)
 
 
-# ------------------------------------------------------------------------------ exact energies
-def test_signed_coefficients_match_numerical_integration():
-    from scipy.integrate import quad
-    from scipy.special import eval_hermitenorm
-
-    for k in range(9):
-        for f, coef in ((abs, L.abs_hermite_coefficient), (lambda z: max(z, 0.0), L.relu_hermite_coefficient)):
-            val, _ = quad(lambda z: f(z) * eval_hermitenorm(k, z) * math.exp(-z * z / 2) / math.sqrt(2 * math.pi),
-                          -np.inf, np.inf, limit=200)
-            assert val / math.sqrt(math.factorial(k)) == pytest.approx(coef(k), abs=1e-9), (k, f)
-
-
-def test_exact_ridge_energies_and_loss_equal_the_feature_projection_of_a_large_sample():
-    # g = network - teacher with arbitrary weights: exact energies vs the projection on the explicit
-    # orthonormal Hermite features of 400k Gaussian points (Monte Carlo error ~ 1e-2 relative)
-    rng = np.random.default_rng(11)
-    d = 3
-    W, a = rng.standard_normal((5, d)), rng.standard_normal(5)
-    Ws, at = np.linalg.qr(rng.standard_normal((d, d)))[0], np.full(d, 1 / d)
-    groups = [("relu", a, W), ("abs", -at, Ws)]
-    exact, mse = L.ridge_hermite_energies(groups), L.ridge_population_mse(groups)
-    X = rng.standard_normal((400_000, d))
-    g = np.maximum(X @ W.T, 0) @ a - np.abs(X @ Ws.T) @ at
-    coef = L.hermite_features(X, 4).T @ g / X.shape[0]
-    lo = 0
-    for k in range(5):
-        hi = L.hermite_feature_count(d, k)
-        assert exact[k] == pytest.approx(np.sum(coef[lo:hi] ** 2), rel=0.03, abs=1e-3), k
-        lo = hi
-    assert exact[3] == 0.0                      # relu and |.| have no order-3 part
-    assert mse == pytest.approx(np.mean(g ** 2), rel=0.01)
-    assert sum(exact.values()) < mse
-    # the teacher alone: the closed form of teacher_hermite_energies
-    t_only = L.ridge_hermite_energies([("abs", at, Ws)])
-    for k, v in L.teacher_hermite_energies(at).items():
-        assert t_only[k] == pytest.approx(v, rel=1e-9, abs=1e-15)
-
-
-def test_u_statistic_standard_error_is_calibrated():
-    # 200 independent samples: the spread of the order-2/4 estimates matches the mean reported SE
-    # (within 25 %), and the estimates are centred on the exact values
-    rng = np.random.default_rng(12)
-    d, N = 4, 300
-    Ws, at = np.linalg.qr(rng.standard_normal((d, d)))[0], np.full(d, 1 / d)
-    exact = L.teacher_hermite_energies(at)
-    est, ses = [], []
-    for _ in range(200):
-        X = rng.standard_normal((N, d))
-        e, se = L.HermiteProjector(X).energies_se(np.abs(X @ Ws.T) @ at)
-        est.append([e[2], e[4]])
-        ses.append([se[2], se[4]])
-    est, ses = np.array(est), np.array(ses)
-    for j, k in enumerate((2, 4)):
-        assert np.std(est[:, j]) == pytest.approx(np.mean(ses[:, j]), rel=0.25), k
-        assert abs(est[:, j].mean() - exact[k]) < 3 * np.std(est[:, j]) / math.sqrt(200), k
-
-
 def test_first_fitted_step():
     assert L.first_fitted_step([0, 1, 2], [1.0, 0.2, 0.05]) == 2
     assert L.first_fitted_step([0, 1, 2], [1.0, 0.5, 0.2]) == math.inf
     assert L.first_fitted_step([0, 1], [0.0, 0.0]) == math.inf
+
+
+# ------------------------------------------------------------------------------ the engine run of a network point
+def test_network_run_resumes_from_a_checkpoint_with_identical_probe_values(tmp_path):
+    import dataclasses
+
+    from twolayer.dynamics import engine
+
+    cfg = L.SeparationConfig(dims=(4,), steps=40, n_test=128, n_hermite=128, records=5, seeds=1, algorithm="adam")
+    config = {"cfg": dataclasses.asdict(cfg), "d": 4, "m": 8, "s": 0}
+    full, full_obs, rec = L.points.network_training(cfg, 4, 8, 0)
+    engine.run(full, 40, full_obs, record_steps=rec)
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_at_23(k, steps, loss):
+        if k == 23:
+            raise Interrupt
+
+    ck = tmp_path / "ck.npz"
+    state, obs, rec = L.points.network_training(cfg, 4, 8, 0)
+    with pytest.raises(Interrupt):
+        engine.run(state, 40, obs, record_steps=rec, checkpoint=ck, checkpoint_every=10, config=config,
+                   progress=stop_at_23)
+    seen = []
+    state, obs, rec = L.points.network_training(cfg, 4, 8, 0)
+    engine.run(state, 40, obs, record_steps=rec, checkpoint=ck, checkpoint_every=10, config=config,
+               progress=lambda k, s, loss: seen.append(k))
+    assert seen[0] == 21                                   # resumed at step 20, not from scratch
+    assert [k for k in rec if k <= 20] and [k for k in rec if k > 20]   # records on both sides of the resume
+    (_, losses, hermite), (_, full_losses, full_hermite) = obs, full_obs
+    assert hermite.steps == full_hermite.steps == rec
+    for key in ("energies", "population", "alignment"):
+        np.testing.assert_array_equal(hermite.result()[key], full_hermite.result()[key])
+    assert losses.values == full_losses.values
+    np.testing.assert_array_equal(state.net.W, full.net.W)
+    # the point itself returns the same records as the engine run
+    rows, arrays = L.points.network_point({"d": 4, "width": 8, "seed": 0}, None, cfg=cfg)
+    np.testing.assert_array_equal(arrays["hermite"], 4 * full_hermite.result()["energies"][:, 0])
+    np.testing.assert_array_equal(arrays["test_mse"], full_losses.values["test_mse"])
 
 
 # ------------------------------------------------------------------------------ end to end and claims

@@ -6,7 +6,9 @@ r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) 
   :func:`arccos_kernel` (:func:`gram`).
 * :mod:`twolayer.kernels.hermite` — Hermite coefficients of activations (``tanh``, ``sigmoid`` by
   quadrature; ``|z|`` and ``relu`` in closed form), the generalized NTK of smooth activations by
-  Mehler's formula (Chen et al. 2020) and the reproducing kernels of the degree-k Hermite spaces.
+  Mehler's formula (Chen et al. 2020), the reproducing kernels of the degree-k Hermite spaces and
+  their explicit features, the exact Hermite energies and population loss of relu/|·| ridge sums
+  and the U-statistic ``HermiteProjector`` (Li, Ma, Zhang 2020).
 * :mod:`twolayer.kernels.empirical` — the tangent kernel of a finite network, :func:`empirical_gram`.
 * :mod:`twolayer.kernels._blocks` — memory estimates and the panelled self Gram shared by the builders.
 

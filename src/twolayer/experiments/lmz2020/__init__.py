@@ -38,7 +38,8 @@ What is computed, exactly
   full-batch GD: ``scale(−η)``, default ``η = 2`` and no weight decay) or ``adam`` (a variant:
   ``add_decayed_weights(λ) → adam_moments() → scale(−η)``, default ``η = 6e-3``, ``λ = 1e-4``),
   composed from :mod:`twolayer.dynamics`, full batch, ``steps · (d/d_min)^steps_exponent``
-  iterations at dimension ``d``. Why not :func:`twolayer.dynamics.train`: see :mod:`.points`.
+  iterations at dimension ``d``, run by the training engine :func:`twolayer.dynamics.run`
+  (:func:`.points.network_training`).
 * **Kernel baselines**: ``α = (K + λ I)⁻¹ y`` by Cholesky, prediction ``K(test, train) α``, for
   every ``λ = ridge · mean(diag K)`` with ``ridge`` in ``ridges``; the reported loss is the
   smallest over the ridges, measured on the test set (the most favourable ridge for the kernel,
@@ -57,7 +58,8 @@ What is computed, exactly
   that it is a kernel method like the others).
 * **Hermite-order residuals**: for ``r = f − f*`` and Gaussian ``x``, the energy of the order-k
   component ``‖P_k r‖²``. For the network (a sum of relu ridge functions) minus the teacher (a
-  sum of |·| ridge functions) it is computed **exactly** (:func:`.hermite.ridge_hermite_energies`:
+  sum of |·| ridge functions) it is computed **exactly** (:func:`twolayer.kernels.hermite.ridge_hermite_energies`,
+  recorded by :class:`twolayer.dynamics.probes.HermiteProbe`:
   ``Σ_{p,q} α_p α_q γ_k(p) γ_k(q) (û_pᵀû_q)^k``, non-negative by construction), as is the population
   loss (arc-cosine formulas); ``rest`` is the population loss minus orders 0–4. For kernel
   predictors (no closed form), for the teacher's self-check and as a cross-check of the

@@ -5,15 +5,13 @@ A point is one model on one replicate at one dimension: a network (``model = "ne
 baseline (``ntk``, ``rf``, ``poly{p}``) fitted once. Every point returns tidy rows with ids
 ``model, d, seed`` (networks also ``width``, recorded steps ``step``, Hermite orders ``order``).
 
-Why the training loop is here and not :func:`twolayer.dynamics.train` (which has the
-algorithms ``gd`` and ``adam``): (1) ``train`` builds the ``n × n`` reference kernel and its full
-eigendecomposition before the first step, unconditionally (8192 × 8192 at ``d = 32``, ``n = 8d²``:
-more time than the training itself); (2) it records fixed diagnostics and returns only the final
-network, while the stage-wise and alignment figures need the Hermite energies and the
-neuron–teacher cosines of the network *at every recorded step*; (3) its ``gd`` and ``adam``
-rules take no weight decay (only ``noisy-gd`` does), so the Adam + weight-decay variant could
-not be expressed. The loop composes the same update rules from :mod:`twolayer.dynamics`
-(``add_decayed_weights → [adam_moments →] scale(−η)``) and the same ``loss_and_grads``.
+A network point is one run of the training engine (:func:`twolayer.dynamics.run`, set up by
+:func:`network_training`) with the rule ``make_rule(algorithm, lr, weight_decay)`` (``gd``:
+``add_decayed_weights → scale(−η)``; ``adam``: ``add_decayed_weights → adam_moments → scale(−η)``),
+a divergence guard and two probes: the losses, and the exact Hermite energies, population loss
+and neuron–teacher alignment of :class:`~twolayer.dynamics.probes.HermiteProbe` at every recorded
+step. The closed forms live in :mod:`twolayer.kernels.hermite`; this module only turns the
+probes' records into rows.
 """
 
 from __future__ import annotations
@@ -27,8 +25,8 @@ import numpy as np
 
 from ..._errors import DivergenceError, InputError
 from .._common import Rows, check_positive, rng, seed_sequence
-from .hermite import (HERMITE_ORDERS, VAR_ABS, HermiteProjector, abs_hermite_tail, alignment, hermite_feature_count,
-                      kernel_ridge, poly_ridge, ridge_hermite_energies, ridge_population_mse, teacher_hermite_energies)
+from .hermite import (HERMITE_ORDERS, VAR_ABS, HermiteProjector, abs_hermite_tail, hermite_feature_count, kernel_ridge,
+                      poly_ridge, teacher_hermite_energies)
 
 TEACHER_KEY, TRAIN_KEY, TEST_KEY, INIT_KEY = 21, 22, 23, 24
 KERNEL_MODELS = ("ntk", "rf")
@@ -188,75 +186,92 @@ def get_problem(cfg, d: int, s: int):
 
 
 # =============================================================================== points
-def update_rule(cfg):
-    """``add_decayed_weights(λ) → [adam_moments() →] scale(−η)`` from :mod:`twolayer.dynamics`."""
-    from ...dynamics import adam_moments, add_decayed_weights, chain, scale
+def network_training(cfg, d: int, m: int, s: int):
+    r"""The engine run of one network point: ``(state, observers, record_steps)`` for
+    :func:`twolayer.dynamics.run` (``steps_of(cfg, d)`` steps).
 
-    lr, wd = lr_of(cfg), weight_decay_of(cfg)
-    if cfg.algorithm == "adam":
-        return chain(add_decayed_weights(wd), adam_moments(), scale(-lr))
-    return chain(add_decayed_weights(wd), scale(-lr))
+    The network (parameterization ``both``, symmetric init) on replicate ``s``'s training sample,
+    the loss ``½ n⁻¹ Σ (f(x_i) − y_i)²``, the rule ``make_rule(cfg.algorithm, lr, weight_decay)``
+    (``add_decayed_weights(λ) → [adam_moments →] scale(−η)``) and the observers, in order:
 
+    * :class:`~twolayer.dynamics.DivergenceGuard` — a non-finite loss or one above
+      ``10⁶ · max(L(0), 10⁻¹²)`` raises :class:`~twolayer.DivergenceError` (attribute ``step``);
+    * a :class:`~twolayer.dynamics.Probe` of ``train_mse = 2 L`` and ``test_mse`` (the fresh test sample);
+    * a :class:`~twolayer.dynamics.probes.HermiteProbe` of the exact Hermite energies and population
+      loss of ``f − f*`` and the alignment with ``W*``.
+    """
+    from ...dynamics import DivergenceGuard, Probe, engine, make_rule, record_schedule
+    from ...dynamics.probes import HermiteProbe
+    from ...networks import forward, init_network
 
-def residual_groups(net, teacher):
-    """``f − f*`` as ridge groups for :func:`~.hermite.ridge_hermite_energies`."""
-    return [("relu", net.scale * np.asarray(net.a[0], np.float64), np.asarray(net.W[0], np.float64)),
-            ("abs", -np.asarray(teacher.a, np.float64), np.asarray(teacher.W, np.float64))]
+    teacher, X, y, Xt, yt = get_problem(cfg, d, s)
+    net = init_network("both", d, m, seed=seed_sequence(cfg.seed, INIT_KEY, d, m, s), kappa=cfg.kappa,
+                       symmetric=cfg.symmetric, dtype=np.dtype(cfg.dtype))
+    lr = lr_of(cfg)
+    state = engine.init(net, X, y, make_rule(cfg.algorithm, lr=lr, weight_decay=weight_decay_of(cfg)),
+                        normalization="mean")
+
+    def losses(st, out):
+        ft = forward(st.net, Xt)[0].astype(np.float64)
+        return {"train_mse": 2.0 * float(out["loss"][0]), "test_mse": float(np.mean((ft - yt) ** 2))}
+
+    observers = [DivergenceGuard(factor=1e6, offset=0.0, floor=1e-12,
+                                 what=f"training (d = {d}, m = {m}, {cfg.algorithm}, lr = {lr:g})",
+                                 hint="use a smaller lr"),
+                 Probe(losses),
+                 HermiteProbe([("abs", teacher.a, teacher.W)], HERMITE_ORDERS, align_to=teacher.W)]
+    return state, observers, record_schedule(steps_of(cfg, d), cfg.records).tolist()
 
 
 def network_point(params: dict, seed_seq, *, cfg):
-    """Train one network on replicate ``seed`` at dimension ``d`` and width ``width``; record at
-    log-spaced steps the test loss (fresh sample), the **exact** population loss and Hermite
-    energies of ``f − f*`` (:func:`~.hermite.ridge_hermite_energies`) and the alignment; at the
-    last record also the Monte Carlo estimate of the energies with its standard error.
+    """Train one network on replicate ``seed`` at dimension ``d`` and width ``width``
+    (:func:`network_training`); record at log-spaced steps the test loss (fresh sample), the
+    **exact** population loss and Hermite energies of ``f − f*``
+    (:func:`~twolayer.kernels.hermite.ridge_hermite_energies`) and the alignment; at the last
+    record also the Monte Carlo estimate of the energies with its standard error.
 
     A blow-up (non-finite or 10⁶-fold grown loss) is caught here: the point records
     ``diverged_at_step`` and NaN finals, so the run finishes and the claims that need the point
     say why they cannot agree."""
-    from ...dynamics import record_schedule
-    from ...networks import Workspace, forward, init_network, loss_and_grads
+    from ...dynamics import engine
+    from ...networks import forward
 
     d, m, s = int(params["d"]), int(params["width"]), int(params["seed"])
     teacher, X, y, Xt, yt = get_problem(cfg, d, s)
-    dtype = np.dtype(cfg.dtype)
-    net = init_network("both", d, m, seed=seed_sequence(cfg.seed, INIT_KEY, d, m, s), kappa=cfg.kappa,
-                       symmetric=cfg.symmetric, dtype=dtype)
-    Xa = np.ascontiguousarray(X, dtype=dtype)
-    Y = np.ascontiguousarray(y[None, :], dtype=dtype)
+    state, observers, rec = network_training(cfg, d, m, s)
     steps = steps_of(cfg, d)
-    rec = record_schedule(steps, cfg.records).tolist()
-    params_ = {"W": net.W, "a": net.a}
-    rule = update_rule(cfg)
-    state = rule.init(params_)
-    ws = Workspace(Xa.shape[0], net)
+    diverged = None
+    try:
+        engine.run(state, steps, observers, record_steps=rec)
+    except DivergenceError as err:
+        diverged = err.step
+    _, losses, hermite = observers
     ids = dict(model="network", d=d, width=m, seed=s)
     rows = Rows()
-    keys = ("steps", "train_mse", "test_mse", "population_mse", "alignment_mean", "alignment_min")
-    arrays = {k: np.full(len(rec), np.nan) for k in keys}
+    arrays = {k: np.full(len(rec), np.nan) for k in ("train_mse", "test_mse", "population_mse", "alignment_mean",
+                                                     "alignment_min")}
     arrays["steps"] = np.asarray(rec, dtype=float)
     arrays["hermite"] = np.full((len(rec), len(HERMITE_ORDERS)), np.nan)
-    j, loss0, diverged = 0, None, None
-    try:
-        with np.errstate(over="ignore", invalid="ignore"):
-            for k in range(steps + 1):
-                out = loss_and_grads(net, Xa, Y, normalization="mean", trains=frozenset({"W", "a"}), ws=ws)
-                loss = float(out["loss"][0])
-                loss0 = loss if loss0 is None else loss0
-                if not math.isfinite(loss) or loss > 1e6 * max(loss0, 1e-12):
-                    raise DivergenceError(f"training diverged at step {k} (d = {d}, m = {m}, {cfg.algorithm}, "
-                                          f"lr = {lr_of(cfg):g}, loss {loss:.3g} from {loss0:.3g})")
-                if j < len(rec) and k == rec[j]:
-                    _record(rows, arrays, j, net, teacher, Xt, yt, 2.0 * loss, dict(ids, step=k), d)
-                    j += 1
-                if k == steps:
-                    break
-                updates, state = rule.update({"W": out["gW"], "a": out["ga"]}, state, params_)
-                for key, upd in updates.items():
-                    params_[key] += upd
-    except DivergenceError:
-        diverged = k
-        rows.add("diverged_at_step", k, **ids)
-    last = j - 1
+    for j, k in enumerate(hermite.steps):
+        train_mse, mse = losses.values["train_mse"][j], losses.values["test_mse"][j]
+        en, pop, al = hermite.energies[j][0], float(hermite.population[j][0]), hermite.alignment[j][0]
+        step_ids = dict(ids, step=k)
+        rows.add("train_mse", train_mse, **step_ids)
+        rows.add("test_mse", mse, **step_ids)
+        rows.add("d_test_mse", d * mse, **step_ids)
+        rows.add("d_population_mse", d * pop, **step_ids)
+        for order, e in zip(HERMITE_ORDERS, en):
+            rows.add("hermite_residual", d * float(e), order=order, **step_ids)
+        rows.add("hermite_residual_rest", max(d * (pop - sum(float(e) for e in en)), 0.0), **step_ids)
+        rows.add("alignment_mean", float(np.mean(al)), **step_ids)
+        rows.add("alignment_min", float(np.min(al)), **step_ids)
+        for key, v in (("train_mse", train_mse), ("test_mse", mse), ("population_mse", pop),
+                       ("alignment_mean", float(np.mean(al))), ("alignment_min", float(np.min(al)))):
+            arrays[key][j] = v
+        arrays["hermite"][j] = [d * float(e) for e in en]
+    if diverged is not None:
+        rows.add("diverged_at_step", diverged, **ids)
+    last = len(hermite.steps) - 1
     ok = diverged is None
     for name, key in (("final_test_mse", "test_mse"), ("final_population_mse", "population_mse"),
                       ("final_train_mse", "train_mse"), ("final_alignment_mean", "alignment_mean"),
@@ -265,10 +280,10 @@ def network_point(params: dict, seed_seq, *, cfg):
     rows.add("final_d_test_mse", d * arrays["test_mse"][last] if ok else float("nan"), **ids)
     rows.add("final_d_population_mse", d * arrays["population_mse"][last] if ok else float("nan"), **ids)
     rows.add("steps_budget", steps, **ids)
-    rows.add("n", Xa.shape[0], **ids)
+    rows.add("n", X.shape[0], **ids)
     if ok:  # Monte Carlo cross-check of the exact final energies, with its standard error
         nh = min(cfg.n_hermite, Xt.shape[0])
-        r = forward(net, Xt[:nh])[0].astype(np.float64) - yt[:nh]
+        r = forward(state.net, Xt[:nh])[0].astype(np.float64) - yt[:nh]
         est, se = HermiteProjector(Xt[:nh]).energies_se(r)
         for order in HERMITE_ORDERS:
             rows.add("final_hermite_residual_mc", d * est[order], order=order, **ids)
@@ -276,30 +291,6 @@ def network_point(params: dict, seed_seq, *, cfg):
             rows.add("final_hermite_residual", arrays["hermite"][last, HERMITE_ORDERS.index(order)],
                      order=order, **ids)
     return rows, arrays
-
-
-def _record(rows: Rows, arrays: dict, j: int, net, teacher, Xt, yt, train_mse: float, step_ids: dict, d: int):
-    from ...networks import forward
-
-    ft = forward(net, Xt)[0].astype(np.float64)
-    mse = float(np.mean((ft - yt) ** 2))
-    groups = residual_groups(net, teacher)
-    en = ridge_hermite_energies(groups)
-    pop = ridge_population_mse(groups)
-    al = alignment(net.W[0], teacher.W)
-    rows.add("train_mse", train_mse, **step_ids)
-    rows.add("test_mse", mse, **step_ids)
-    rows.add("d_test_mse", d * mse, **step_ids)
-    rows.add("d_population_mse", d * pop, **step_ids)
-    for order, e in en.items():
-        rows.add("hermite_residual", d * e, order=order, **step_ids)
-    rows.add("hermite_residual_rest", max(d * (pop - sum(en.values())), 0.0), **step_ids)
-    rows.add("alignment_mean", float(np.mean(al)), **step_ids)
-    rows.add("alignment_min", float(np.min(al)), **step_ids)
-    for key, v in (("train_mse", train_mse), ("test_mse", mse), ("population_mse", pop),
-                   ("alignment_mean", float(np.mean(al))), ("alignment_min", float(np.min(al)))):
-        arrays[key][j] = v
-    arrays["hermite"][j] = [d * en[o] for o in HERMITE_ORDERS]
 
 
 def _kernel_matrices(model: str, X, Xt):
