@@ -12,10 +12,10 @@ import pytest
 from twolayer import experiments
 from twolayer.claims import evaluate
 from twolayer.experiments import reproduce
+from twolayer.runfolder import load_claims, load_metrics, metric_value
 
 experiments._load_all()  # register every paper in the canonical order before this module's own import
 import twolayer.experiments.lmz2020 as L  # noqa: E402
-from twolayer.runfolder import load_claims, load_metrics, metric_value
 
 
 # ------------------------------------------------------------------------------ baselines

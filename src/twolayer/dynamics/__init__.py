@@ -10,6 +10,7 @@ Layout (each a module of this package):
   :func:`step`, :func:`run` ``(state, steps, observers)`` with generic checkpoints.
 * :mod:`~twolayer.dynamics.observers` — recorder, diagnostics, kernel-prediction gap, stopping
   rules, divergence guard, probes.
+* :mod:`~twolayer.dynamics.probes` — exact Hermite-order energies of a ReLU network against a teacher (Li, Ma & Zhang 2020).
 * :mod:`~twolayer.dynamics.twin` — the data-free twin run coupled to a noisy run (Chen et al. 2020).
 * :mod:`~twolayer.dynamics.reference` — the reference (kernel-regime) kernel and its spectrum.
 * :mod:`~twolayer.dynamics.checkpoint` — flatten/restore of any state tree.
@@ -26,6 +27,7 @@ from .reference import Reference, build_reference, empirical_reference, referenc
 from .rules import (ALGORITHMS, AdamState, NoiseState, UpdateRule, adam_moments, add_decayed_weights, add_noise, chain,
                     gd_stable_step, make_rule, noise_seed_sequence, register_algorithm, scale)
 from .training import TrainResult, record_schedule, train
+from .probes import HermiteProbe, alignment
 from .twin import TwinCoupling, mean_sq_distance
 
 __all__ = ["UpdateRule", "NoiseState", "AdamState", "scale", "add_decayed_weights", "add_noise", "adam_moments",
@@ -33,4 +35,4 @@ __all__ = ["UpdateRule", "NoiseState", "AdamState", "scale", "add_decayed_weight
            "DivergenceError", "TrainResult", "train", "record_schedule", "reference_kernel", "empirical_reference",
            "Reference", "build_reference", "METRICS", "Problem", "TrainState", "init", "evaluate", "apply", "step",
            "run", "Observer", "Recorder", "Diagnostics", "KernelGap", "ToleranceStop", "PlateauStop",
-           "DivergenceGuard", "Probe", "TwinCoupling", "mean_sq_distance"]
+           "DivergenceGuard", "Probe", "TwinCoupling", "mean_sq_distance", "HermiteProbe", "alignment"]

@@ -122,7 +122,7 @@ def plot_convergence(curves, lambda_n: float, widths, tabs, *, title: str | None
         for b, lab in enumerate(LABEL_SETS):
             ax = axes[b]
             lows = []
-            for j, (m, (s, loss, pred)) in enumerate(curves.items()):
+            for j, (m, (s, loss, _pred)) in enumerate(curves.items()):
                 color = P._CYCLE[j % len(P._CYCLE)]
                 h = ax.plot(s, P._positive(loss[b]), "-", color=color, label=f"network, $m = {m}$")[0]
                 lows.append(loss[b])
