@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+from twolayer._errors import InputError
 from twolayer.claims import evaluate
 from twolayer.data import load
 from twolayer.experiments import get_experiment, reproduce
@@ -160,3 +161,23 @@ def test_movement_claims_fail_on_hand_made_violations(movement):
     got = {r["claim"]: r for r in evaluate(claims, rows)}
     assert got["movement-per-neuron-slope"]["verdict"] == "disagrees"
     assert got["lemma-c1-bound"]["verdict"] == "disagrees"
+
+
+def test_lr_convention_sum_is_a_step_n_times_larger_on_the_mean_loss():
+    """GD with step η on ½Σ is GD with step nη on ½n⁻¹Σ: the ``sum`` reading of the paper's η
+    (eq. 2 taken literally) only rescales the step, and its stability limit is 2/λ_max."""
+    from twolayer.experiments.arora2019._shared import _learning_rate
+    from twolayer.experiments.arora2019.fig1 import Fig1Config
+    from twolayer.spectra import spectrum
+
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((30, 30))
+    spec = spectrum(A @ A.T + np.eye(30))
+    n, eta = 30, 0.5 / spec.lambda_max
+    lr_sum, max_lr = _learning_rate(Fig1Config(lr=eta, lr_convention="sum"), spec, n)
+    lr_mean, _ = _learning_rate(Fig1Config(lr=eta * n), spec, n)
+    assert lr_sum == pytest.approx(lr_mean, rel=1e-15) and max_lr == pytest.approx(2 * n / spec.lambda_max)
+    with pytest.raises(InputError, match="below 2/lambda_max"):
+        _learning_rate(Fig1Config(lr=2.5 / spec.lambda_max, lr_convention="sum"), spec, n)
+    with pytest.raises(InputError, match="lr_convention must be one of"):
+        Fig1Config(lr_convention="median")

@@ -34,7 +34,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import (PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _start,
+from ._shared import (check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _start,
                       _steps_bar)
 from .fig2_claims import FIG2_CLAIMS
 
@@ -66,6 +66,7 @@ class Fig2Config:
     width_noise: tuple[float, ...] = (0.2,)
     kappa: float = 0.01
     lr: float | None = None
+    lr_convention: str = "mean"
     lr_fraction: float = 0.9
     steps: int = 20_000
     converge_fraction: float | None = None
@@ -76,6 +77,7 @@ class Fig2Config:
     dtype: str = "float64"
 
     def __post_init__(self):
+        check_lr_convention(self.lr_convention)
         _check_positive("width", self.width, True)
         _check_positive("steps", self.steps, True)
         _check_positive("seeds", self.seeds, True)

@@ -25,7 +25,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import PAPER, INIT_KEY, _prep, _learning_rate, _start, _steps_bar
+from ._shared import check_lr_convention, PAPER, INIT_KEY, _prep, _learning_rate, _start, _steps_bar
 
 
 # ============================================================================== movement
@@ -43,11 +43,13 @@ class MovementConfig:
     kappas: tuple[float, ...] = (0.01, 1.0)
     lr_fraction: float = 0.5
     lr: float | None = None
+    lr_convention: str = "mean"
     steps: int = 3000
     tol_ratio: float = 1e-4
     dtype: str = "float64"
 
     def __post_init__(self):
+        check_lr_convention(self.lr_convention)
         for name in ("widths", "kappas"):
             vals = getattr(self, name)
             if len(vals) < 1 or any(v <= 0 for v in vals):
