@@ -292,7 +292,11 @@ def run_fig1(cfg: Fig1Config, ctx: RunContext) -> None:
                     caption=(f"Training loss ½n⁻¹‖y − u(k)‖² of GD (solid, mean over {len(main)} seed(s)) and the "
                              f"kernel prediction of eq. (8) from each network's outputs at initialization (dashed), "
                              f"for {who}, random ±1 labels and the worst-case labels √n·v_min; n = {ds.n}, "
-                             f"m = {cfg.width}, κ = {cfg.kappa:g}, η = {lr:.3g}, {cfg.steps} steps."))
+                             f"m = {cfg.width}, κ = {cfg.kappa:g}, η = {lr:.3g} on ½n⁻¹Σ, {cfg.steps} steps"
+                             + (f" (η = {lr / ds.n:.3g} on the paper's ½Σ, lr_convention = sum)."
+                                if cfg.lr_convention == "sum" else
+                                " (lr_convention = mean: the reading of the paper's η in which its CIFAR run is "
+                                "stable; see the experiment's docstring).")))
     ctx.save_figure(F.plot_fig1_spectrum(spec.eigenvalues, proj, k_top, null_mean, null_sd), "spectrum_projections",
                     caption=(f"Eigenvalues of H∞ (n = {ds.n}) and the projections |v_iᵀy| of {who}, of one random "
                              f"±1 draw and of the worst-case labels; lower panel: cumulative share of ‖y‖² on the "
