@@ -6,7 +6,6 @@ import base64
 import re
 import shutil
 
-import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
@@ -112,29 +111,3 @@ def test_report_of_incomplete_folder(tmp_path):
     with pytest.raises(DataError, match="not a directory"):
         build_report(tmp_path / "nope")
 
-
-def test_figure_functions_edge_cases_emit_no_warnings(tmp_path):
-    """Zeros on log axes, measured vs predicted, large n, a non-positive eigenvalue: no warnings (-W error)."""
-    from twolayer import plotting as P
-
-    steps = np.array([0, 1, 2, 5, 10, 50, 100])
-    pred = {"true": 0.5 * 0.5 ** steps, "custom set": np.r_[0.5, 0.4, 0.3, 0.0, 0.0, 0.0, 0.0]}
-    meas = {"true": 0.5 * 0.52 ** steps[::2]}
-    figs = {
-        "a": P.plot_loss_curves(steps, pred, meas, measured_steps=steps[::2], title="t"),
-        "b": P.plot_loss_curves(steps, {"x": np.zeros(7)}, linear_xmax=None),
-        "c": P.plot_spectrum_projections(np.linspace(2, 0.01, 700), {"true": np.r_[26.0, np.zeros(699)],
-                                                                     "random": np.ones(700)}),
-        "d": P.plot_eigenvalues(np.array([3.0, 1.0, 0.0, -1e-12])),
-        "e": P.plot_complexity_vs_noise([0, 0.5, 1], [1, 2, 3]),
-        "f": P.plot_bound_terms([0, 1], {"c": [0.5, 2.0], "k": [0.1, 0.1]}, threshold=None),
-    }
-    for name, fig in figs.items():
-        (png,) = P.save_figure(fig, tmp_path, name, formats=("png",))
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # measured curves drawn solid with markers, predictions dashed
-    ax_lin = figs["a"].axes[0]
-    styles = {ln.get_label(): ln.get_linestyle() for ln in ax_lin.get_lines()}
-    assert styles["true labels (predicted)"] == "--" and styles["true labels (measured)"] == "-"
-    with pytest.raises(Exception, match="entries, expected"):
-        P.plot_loss_curves(steps, {"true": np.ones(3)})

@@ -3,8 +3,13 @@ r"""Paper-style figures (Arora et al. 2019, Figures 1 and 2), as pure functions 
 Every function returns a :class:`matplotlib.figure.Figure` built without :mod:`matplotlib.pyplot`
 (no global figure registry, no backend switch, nothing to close) under the package style
 :data:`STYLE`: fonts of at least 10 pt, the Okabe–Ito colour-blind-safe palette, thin spines,
-light grids, constrained layout (no ``tight_layout`` warnings). Logarithmic axes only ever
-receive positive values (non-positive entries are masked first), so no warnings are emitted.
+light grids, constrained layout (no ``tight_layout`` warnings). Lines on logarithmic axes only ever
+receive positive values (non-positive entries are masked first), so no warnings are emitted;
+a shaded ``mean ± sd`` band on a log axis whose lower edge reaches zero runs to the bottom of the
+panel. Axis limits that a function sets contain every finite value it draws, apart from the
+cut-offs its docstring names (a floor, a linear range, y axes starting at 0 for non-negative
+quantities); NaN and infinite entries are not drawn and never set a limit. An empty x array is an
+:class:`~twolayer.InputError` (nothing to plot), except where a function documents otherwise.
 
 :func:`save_figure` writes ``NAME.png`` (150 dpi) and ``NAME.pdf`` atomically.
 
@@ -129,6 +134,26 @@ def _positive(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def _nonempty(v: np.ndarray, name: str) -> np.ndarray:
+    if v.size == 0:
+        raise InputError(f"{name} is empty; there is nothing to plot")
+    return v
+
+
+def _finite_max(arrays, default: float) -> float:
+    """Largest finite entry of ``arrays`` (``default`` if there is none), without NaN warnings."""
+    vals = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays]) if arrays else np.array([])
+    vals = vals[np.isfinite(vals)]
+    return float(vals.max()) if vals.size else default
+
+
+def _set_xspan(ax, x: np.ndarray) -> None:
+    """x limits at the finite extremes of ``x`` (left to autoscaling when they coincide)."""
+    f = x[np.isfinite(x)]
+    if f.size and f.max() > f.min():
+        ax.set_xlim(float(f.min()), float(f.max()))
+
+
 def _log_limits(arrays, floor_ratio: float = 1e-12) -> tuple[float, float] | None:
     vals = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.array([])
     vals = vals[np.isfinite(vals) & (vals > 0)]
@@ -148,20 +173,30 @@ def _show_right_spine(ax) -> None:
 
 def plain_log_ticks(ax, values, axis: str = "x") -> None:
     """On a log ``axis``, major ticks exactly at ``values`` labelled plainly (``250``, ``4000``,
-    not ``2.5×10²``) and no minor tick labels, so sparse sweep values never overlap."""
+    ``1000000``, ``0.25``; not ``2.5×10²`` nor ``1e+06``), to 6 significant digits, and no minor
+    ticks, so sparse sweep values never overlap. Call it after ``set_xscale("log")`` (which
+    resets the tickers)."""
     from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
 
     a = ax.xaxis if axis == "x" else ax.yaxis
     a.set_major_locator(FixedLocator([float(v) for v in values]))
-    a.set_major_formatter(lambda v, pos: f"{v:g}")
+    a.set_major_formatter(lambda v, pos: np.format_float_positional(float(f"{v:.6g}"), trim="-"))
     a.set_minor_locator(NullLocator())
     a.set_minor_formatter(NullFormatter())
 
 
 # --------------------------------------------------------------------------------- saving
+#: Metadata left out so that PNG, PDF and SVG bytes depend on the figure alone (with a fixed SVG id salt).
+_NO_DATES = {"png": {"Software": None}, "pdf": {"CreationDate": None}, "svg": {"Date": None}}
+
+
 def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int = 150,
                 formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
     """Write ``fig`` as ``NAME.png`` and ``NAME.pdf``, each atomically; return the paths.
+
+    Each file is replaced atomically on its own (a failure keeps the previous version of that file,
+    and leaves no temporary behind). A freshly built figure gives the same PNG, PDF and SVG bytes
+    every time (no dates, software versions or random ids in them).
 
     Parameters
     ----------
@@ -173,16 +208,22 @@ def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int = 150,
         File stem: letters, digits, ``_``, ``-`` and ``.``.
     dpi : int
         Resolution of the PNG.
+    formats : sequence of str
+        File types to write, each one a format matplotlib can save; all are checked before any file
+        is written (an unknown one is an :class:`~twolayer.InputError` that leaves the folder as it was).
     """
     if not name or any(not (c.isalnum() or c in "_-.") for c in name) or name.startswith("."):
         raise InputError(f"figure name {name!r} must be a plain file stem (letters, digits, _ - .)")
+    supported = fig.canvas.get_supported_filetypes()
+    unknown = [f for f in formats if f not in supported]
+    if unknown:
+        raise InputError(f"cannot save figures as {unknown}; supported formats: {sorted(supported)}")
     folder = Path(getattr(run_folder_or_dir, "figures_dir", run_folder_or_dir))
     out = []
-    with matplotlib.rc_context(STYLE):
+    with matplotlib.rc_context({**STYLE, "svg.hashsalt": "twolayer"}):
         for fmt in formats:
             buf = io.BytesIO()
-            meta = {"Software": None} if fmt == "png" else ({"CreationDate": None} if fmt == "pdf" else None)
-            fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=meta)
+            fig.savefig(buf, format=fmt, dpi=dpi, facecolor="white", metadata=_NO_DATES.get(fmt))
             out.append(atomic_write_bytes(folder / f"{name}.{fmt}", buf.getvalue()))
     return out
 
@@ -193,7 +234,7 @@ def _auto_linear_xmax(steps: np.ndarray, curves: Mapping[str, np.ndarray]) -> fl
     hits = []
     for c in curves.values():
         c = np.asarray(c, dtype=np.float64)
-        start = c[0] if c.size and c[0] > 0 else np.nanmax(c)
+        start = c[0] if c.size and np.isfinite(c[0]) and c[0] > 0 else _finite_max([c], math.nan)
         below = np.nonzero(c <= 0.25 * start)[0]
         hits.append(steps[below[0]] if below.size else np.inf)
     hits.sort()
@@ -236,9 +277,11 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
 
     Returns
     -------
-    Figure with one panel (log–log) or two (linear, log–log).
+    Figure with one panel (log–log) or two (linear, log–log). The log panel drops step 0 and
+    masks non-positive and non-finite losses; the linear panel's y range is ``[0, 1.05 ×`` the
+    largest finite loss ``]``. Empty ``steps``: :class:`~twolayer.InputError`.
     """
-    steps = _vec(steps, "steps")
+    steps = _nonempty(_vec(steps, "steps"), "steps")
     if not curves:
         raise InputError("curves is empty; pass at least one {label: loss array}")
     curves = {k: _vec(v, f"curves[{k!r}]", steps.size) for k, v in curves.items()}
@@ -276,8 +319,8 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
 
     if two:
         draw(ax_lin, False)
-        ax_lin.set_xlim(0, linear_xmax)
-        top = max(float(np.nanmax(v)) for v in [*curves.values(), *measured.values()])
+        ax_lin.set_xlim(0, linear_xmax if linear_xmax > 0 else 1)
+        top = _finite_max([*curves.values(), *measured.values()], 0.0)
         ax_lin.set_ylim(0, top * 1.05 if top > 0 else 1)
         ax_lin.set_xlabel("GD iteration $k$")
         ax_lin.set_ylabel(ylabel)
@@ -328,15 +371,19 @@ def plot_spectrum_projections(eigenvalues, projections: Mapping[str, np.ndarray]
         (``E(v_iᵀy)² = ‖v_i‖² = 1``). ``None``: no line.
     log_index : bool
         Log-scaled eigen-index axis (zooms in on the top eigenvectors).
+
+    Non-finite entries are not drawn; ratios ``λ_i/λ_max`` that are not positive (or all of them,
+    when ``λ_max = λ_1`` is not positive) are masked. Empty ``eigenvalues``:
+    :class:`~twolayer.InputError`.
     """
-    lam = _vec(eigenvalues, "eigenvalues")
+    lam = _nonempty(_vec(eigenvalues, "eigenvalues"), "eigenvalues")
     n = lam.size
     if not projections:
         raise InputError("projections is empty; pass at least one {label: v_i^T y array}")
     projections = {k: _vec(v, f"projections[{k!r}]", n) for k, v in projections.items()}
     colors = _colors(list(projections))
     idx = np.arange(1, n + 1)
-    lam_max = float(lam[0]) if lam.size else 1.0
+    lam_max = float(lam[0])
 
     fig = Figure(figsize=(8.5, 7.0), layout="constrained")
     ax, ax_e = fig.subplots(2, 1, sharex=True, height_ratios=[1.25, 1])
@@ -350,17 +397,19 @@ def plot_spectrum_projections(eigenvalues, projections: Mapping[str, np.ndarray]
         ax.axhline(reference, ls="--", lw=1.2, color=OKABE_ITO["black"], alpha=0.7,
                    label=r"$\sqrt{E(v_i^\top y)^2} = 1$ for random $\pm1$ labels")
     ax.set_yscale("log")
-    top = max(float(np.nanmax(np.abs(p))) for p in projections.values())
+    top = _finite_max([np.abs(p) for p in projections.values()], 0.0)
+    if reference is not None and np.isfinite(reference):
+        top = max(top, float(reference))     # the reference line stays inside the panel
     ax.set_ylim(floor, max(top * 2.0, floor * 10))
     ax.set_ylabel(r"$|v_i^\top y|$ (log scale)")
 
     ax_r = ax.twinx()
     _show_right_spine(ax_r)
-    pos = _positive(lam / lam_max)
+    pos = _positive(lam / lam_max) if np.isfinite(lam_max) and lam_max > 0 else np.full(n, np.nan)
     ax_r.plot(idx, pos, "-", color=_GREY, lw=1.6, label=r"eigenvalue $\lambda_i/\lambda_{\max}$")
     ax_r.set_yscale("log")
     lo = np.nanmin(pos) if np.any(np.isfinite(pos)) else 1e-3
-    ax_r.set_ylim(lo / 3, 3)
+    ax_r.set_ylim(lo / 3, 3 * max(1.0, _finite_max([pos], 1.0)))
     ax_r.set_ylabel(rf"$\lambda_i/\lambda_{{\max}}$, $\lambda_{{\max}} = {_fmt(lam_max)}$ (log scale)", color=_GREY)
     ax_r.tick_params(axis="y", colors=_GREY)
     h1, l1 = ax.get_legend_handles_labels()
@@ -424,8 +473,12 @@ def plot_complexity_vs_noise(noise, complexity, *, spread=None, per_seed=None,
     test_losses : dict[str, (mean (P,), std (P,) or None)], optional
         Test losses against ``p`` (e.g. classification error and ℓ1 loss of a predictor); drawn in
         a second panel on the same ``p`` axis, as the paper's left axis.
+
+    Both panels' y axes start at 0 (complexities and losses are non-negative) and are otherwise
+    autoscaled to every drawn value; NaN entries leave gaps. Empty ``noise``:
+    :class:`~twolayer.InputError`.
     """
-    p = _vec(noise, "noise")
+    p = _nonempty(_vec(noise, "noise"), "noise")
     c = _vec(complexity, "complexity", p.size)
     two = bool(test_losses)
     fig = Figure(figsize=(10.5, 6.2) if two else (6.2, 6.2), layout="constrained")
@@ -485,6 +538,8 @@ def plot_eigenvalues(eigenvalues, *, title: str | None = None, annotate: bool = 
 
     With ``annotate``: ``λ_max``, ``λ_min`` (marked), the condition number and the mean
     eigenvalue ``tr(H)/n`` (= 1/2 for ``H^∞`` of unit-norm inputs) as a reference line.
+    Non-positive and non-finite eigenvalues are masked and counted in a note; an empty array
+    gives an empty panel.
     """
     lam = _vec(eigenvalues, "eigenvalues")
     n = lam.size
@@ -494,9 +549,11 @@ def plot_eigenvalues(eigenvalues, *, title: str | None = None, annotate: bool = 
     pos = _positive(lam)
     ax.plot(idx, pos, "-", color=OKABE_ITO["blue"], lw=2.0, label=r"$\lambda_i(H^\infty)$")
     ax.set_yscale("log")
-    if np.any(lam <= 0):
-        ax.text(0.02, 0.02, f"{int(np.sum(lam <= 0))} eigenvalue(s) <= 0 not shown", transform=ax.transAxes,
-                color=OKABE_ITO["vermillion"])
+    hidden = [text.format(k) for k, text in ((int(np.sum(lam <= 0)), "{} eigenvalue(s) <= 0 not shown"),
+                                             (int(np.sum(~np.isfinite(lam))), "{} non-finite eigenvalue(s) not shown"))
+              if k]
+    if hidden:
+        ax.text(0.02, 0.02, "; ".join(hidden), transform=ax.transAxes, color=OKABE_ITO["vermillion"])
     if annotate and np.any(np.isfinite(pos)):
         mean = float(np.sum(lam) / n)
         if mean > 0:
@@ -532,8 +589,11 @@ def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping
         Lines to compare the bound with (e.g. a measured test error).
     threshold : float, optional
         Horizontal line (default 1: a bound on a [0, 1] loss above 1 says nothing).
+
+    The y range ``[0, 1.08 × max]`` contains the bound, every ``compare`` line and the threshold.
+    Empty ``noise``: :class:`~twolayer.InputError`.
     """
-    p = _vec(noise, "noise")
+    p = _nonempty(_vec(noise, "noise"), "noise")
     if not terms:
         raise InputError("terms is empty; pass at least one {name: array}")
     T = {k: _vec(v, f"terms[{k!r}]", p.size) for k, v in terms.items()}
@@ -543,13 +603,14 @@ def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping
     ax.stackplot(p, *T.values(), labels=list(T), colors=fills[:len(T)], alpha=0.85, edgecolor="white", lw=0.6)
     total = np.sum(list(T.values()), axis=0)
     ax.plot(p, total, "-", color=OKABE_ITO["black"], lw=1.6, label="bound (sum)")
-    for j, (name, v) in enumerate((compare or {}).items()):
-        ax.plot(p, _vec(v, f"compare[{name!r}]", p.size), "-o", ms=4, lw=2.0,
-                color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]][j % 2], label=name)
+    cmp = {name: _vec(v, f"compare[{name!r}]", p.size) for name, v in (compare or {}).items()}
+    for j, (name, v) in enumerate(cmp.items()):
+        ax.plot(p, v, "-o", ms=4, lw=2.0, color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]][j % 2], label=name)
     if threshold is not None:
         ax.axhline(threshold, ls="--", color=_GREY, lw=1.3, label=f"{threshold:g} (trivial for a [0,1] loss)")
-    ax.set_xlim(p.min(), p.max()) if p.size > 1 else None
-    ax.set_ylim(0, max(float(np.nanmax(total)), threshold or 0) * 1.08)
+    _set_xspan(ax, p)
+    top = max(_finite_max([total, *cmp.values()], 0.0), threshold or 0)
+    ax.set_ylim(0, top * 1.08 if top > 0 else 1)
     ax.set_xlabel("portion of label noise $p$")
     ax.set_ylabel("bound on test error")
     ax.set_title("Theorem 5.1 bound, explicit terms")
@@ -578,30 +639,42 @@ def plot_target_complexity(n_values, measured: Mapping[str, tuple], bounds: Mapp
         The proof's sharper constants (dotted line).
 
     The left panel shows the values, the right one the ratio measured / bound (≤ 1 is what the
-    theorem asserts), both against ``n``.
+    theorem asserts), both against ``n``; the ratio axis is ``[0, 1.1]``, extended to contain every
+    finite ratio (a target above its bound stays visible). Non-positive means are masked on the log
+    axis. The legend's bound and proof-constant entries appear only when such lines are drawn.
+    Empty or non-positive ``n_values``: :class:`~twolayer.InputError`.
     """
-    n = _vec(n_values, "n_values")
+    n = _nonempty(_vec(n_values, "n_values"), "n_values")
+    if not np.all(np.isfinite(n) & (n > 0)):
+        raise InputError(f"n_values must be positive sample sizes (log axis), got {n.tolist()}")
     if not measured:
         raise InputError("measured is empty; pass at least one {target: (mean, sd)}")
     from matplotlib.lines import Line2D
 
     fig = Figure(figsize=(11.5, 5.2), layout="constrained")
     ax, ax2 = fig.subplots(1, 2)
-    handles = []
+    handles, ratios = [], []
+    drew_bound = drew_sharp = False
     for j, (name, (mean, sd)) in enumerate(measured.items()):
         c = _CYCLE[j % len(_CYCLE)]
         mu = _vec(mean, f"measured[{name!r}]", n.size)
-        handles.append(ax.plot(n, mu, "-o", color=c, label=name)[0])
+        handles.append(ax.plot(n, _positive(mu), "-o", color=c, label=name)[0])
         if sd is not None:
             s = _vec(sd, f"sd[{name!r}]", n.size)
             ax.fill_between(n, mu - s, mu + s, color=c, alpha=0.18, lw=0)
         if name in bounds:
             ax.axhline(bounds[name], ls="--", color=c, lw=1.2)
-            ax2.plot(n, mu / bounds[name], "-o", color=c)
+            ratios.append(_positive(mu) / bounds[name])
+            ax2.plot(n, ratios[-1], "-o", color=c)
+            drew_bound = True
         if sharp and name in sharp:
             ax.axhline(sharp[name], ls=":", color=c, lw=1.4)
-    handles += [Line2D([], [], color=_GREY, ls="--", lw=1.2, label=r"Cor. 6.2 bound $3\sum_j p_j|\alpha_j|\,\|\beta_j\|^{p_j}$"),
-                Line2D([], [], color=_GREY, ls=":", lw=1.4, label="proof constants (sharper)")]
+            drew_sharp = True
+    if drew_bound:
+        handles.append(Line2D([], [], color=_GREY, ls="--", lw=1.2,
+                              label=r"Cor. 6.2 bound $3\sum_j p_j|\alpha_j|\,\|\beta_j\|^{p_j}$"))
+    if drew_sharp:
+        handles.append(Line2D([], [], color=_GREY, ls=":", lw=1.4, label="proof constants (sharper)"))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("sample size $n$")
@@ -609,7 +682,7 @@ def plot_target_complexity(n_values, measured: Mapping[str, tuple], bounds: Mapp
     ax.set_title("(a) measured value and its bounds")
     ax2.axhline(1.0, color=_GREY, ls="--", lw=1.2)
     ax2.set_xscale("log")
-    ax2.set_ylim(0, 1.1)
+    ax2.set_ylim(0, max(1.1, 1.05 * _finite_max(ratios, 0.0)))
     ax2.set_xlabel("sample size $n$")
     ax2.set_ylabel("measured / Cor. 6.2 bound")
     ax2.set_title("(b) ratio: the theorem asserts < 1 for every $n$")
@@ -632,32 +705,39 @@ def plot_noise_twin_axes(noise, losses: Mapping[str, tuple], complexity: tuple, 
         Left axis, e.g. test ℓ1 loss and classification error.
     complexity : (mean (P,), sd (P,) or None)
         Right axis: ``sqrt(2yᵀH⁻¹y/n)`` of the training labels.
+
+    Both y ranges start at 0 and contain every finite mean and ``mean + sd`` (the left one at
+    least ``[0, 1]``). Empty ``noise``: :class:`~twolayer.InputError`.
     """
-    p = _vec(noise, "noise")
+    p = _nonempty(_vec(noise, "noise"), "noise")
     fig = Figure(figsize=(7.2, 5.4), layout="constrained")
     ax = fig.subplots(1, 1)
     right = ax.twinx()
-    handles = []
+    handles, left_vals = [], []
     for j, (name, (mean, sd)) in enumerate(losses.items()):
         c = [OKABE_ITO["orange"], OKABE_ITO["blue"], OKABE_ITO["vermillion"]][j % 3]
         mu = _vec(mean, f"losses[{name!r}]", p.size)
         handles.append(ax.plot(p, mu, "-o", color=c, label=name + " (left)")[0])
+        left_vals.append(mu)
         if sd is not None:
-            s = _vec(sd, name, p.size)
+            s = _vec(sd, f"losses[{name!r}] sd", p.size)
             ax.fill_between(p, mu - s, mu + s, color=c, alpha=0.18, lw=0)
+            left_vals.append(mu + s)
     mean, sd = complexity
     mu = _vec(mean, "complexity", p.size)
+    right_vals = [mu]
     handles.append(right.plot(p, mu, "-s", color=OKABE_ITO["green"], lw=2.2,
                               label=r"complexity $\sqrt{2y^\top (H^\infty)^{-1}y/n}$ (right)")[0])
     if sd is not None:
         s = _vec(sd, "complexity sd", p.size)
         right.fill_between(p, mu - s, mu + s, color=OKABE_ITO["green"], alpha=0.15, lw=0)
+        right_vals.append(mu + s)
     _show_right_spine(right)
     right.grid(False)
-    ax.set_xlim(float(p.min()), float(p.max()))
-    top = max(1.0, max(float(np.nanmax(_vec(m, "l", p.size))) for m, _ in losses.values()) * 1.08)
-    ax.set_ylim(0, top)
-    right.set_ylim(0, float(np.nanmax(mu)) * 1.15 if np.nanmax(mu) > 0 else 1)
+    _set_xspan(ax, p)
+    ax.set_ylim(0, max(1.0, _finite_max(left_vals, 0.0) * 1.08))
+    top = _finite_max(right_vals, 0.0)
+    right.set_ylim(0, top * 1.15 if top > 0 else 1)
     ax.set_xlabel("portion of noise $p$")
     ax.set_ylabel("loss")
     right.set_ylabel("complexity measure")
