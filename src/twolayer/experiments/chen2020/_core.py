@@ -11,6 +11,7 @@ import numpy as np
 
 from ..._errors import DivergenceError, InputError
 from ...kernels.hermite import SMOOTH, generalized_ntk, hermite_coefficients  # noqa: F401  (their home; re-exported)
+from ..._seeds import as_seed_sequence, child_seeds
 from .._common import rng as _rng, seed_sequence as _ss
 
 PAPER = ("Chen, Cao, Gu, Zhang. A generalized neural tangent kernel analysis for two-layer neural networks. "
@@ -34,13 +35,10 @@ def ou_twin(net0, *, lr: float, weight_decay: float, steps: int, noise_seed, tem
     r"""Closed-form twin: ``z̃(k+1) = (1 − ηλ) z̃(k) + sqrt(2ητ) ξ(k)`` from ``z̃(0) = z(0)``, with the
     noise ``ξ`` drawn exactly as :func:`twolayer.dynamics.add_noise` draws it (network ``b`` uses
     child ``b`` of the noise seed; per step ``W`` then ``a``). Returns ``(W, a)`` after ``steps``."""
-    from ...dynamics import noise_seed_sequence
-    from ...networks import child_seeds
-
     tau = weight_decay if temperature is None else temperature
     std = math.sqrt(2 * tau * lr)
     W, a = net0.W.astype(np.float64).copy(), net0.a.astype(np.float64).copy()
-    rngs = [np.random.default_rng(s) for s in child_seeds(noise_seed_sequence(noise_seed), net0.batch)]
+    rngs = [np.random.default_rng(s) for s in child_seeds(as_seed_sequence(noise_seed, "noise seed"), net0.batch)]
     for _ in range(steps):
         for b, g in enumerate(rngs):
             W[b] = (1 - lr * weight_decay) * W[b] + std * g.standard_normal(W.shape[1:])

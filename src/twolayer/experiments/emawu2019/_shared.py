@@ -17,6 +17,7 @@ import re
 import numpy as np
 
 from ..._errors import DivergenceError, InputError
+from ..._seeds import sample_sphere
 from .._common import (
     seed_sequence as _ss,  # noqa: F401  (re-exported for the experiment modules)
     rng as _rng,
@@ -65,10 +66,8 @@ def _single_thread(func):
 
 
 # ------------------------------------------------------------------------------ data
-def _sphere(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    """``n`` points uniform on ``S^{d-1}``; the first rows do not depend on ``n`` (nested samples)."""
-    G = rng.standard_normal((n, d))
-    return G / np.linalg.norm(G, axis=1, keepdims=True)
+#: ``n`` points uniform on ``S^{d-1}``; the first rows do not depend on ``n`` (nested samples).
+_sphere = sample_sphere
 
 
 def _k0(X, Z=None) -> np.ndarray:
