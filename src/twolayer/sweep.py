@@ -105,6 +105,7 @@ import numpy as np
 from ._errors import InputError
 from ._io import atomic_open, atomic_write_json, remove_stale_temporaries, to_json
 from ._progress import inner_progress, progress_bar
+from ._threads import blas_threads  # noqa: F401  (its home is twolayer._threads; re-exported)
 
 __all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning"]
 
@@ -528,12 +529,7 @@ def _init_worker(threads: int) -> None:
     global _WORKER_LIMITS
     for var in _THREAD_ENV:  # for libraries loaded later in this worker and for its children
         os.environ[var] = str(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        pass
-    else:  # for libraries already loaded (numpy's BLAS)
-        _WORKER_LIMITS = threadpool_limits(limits=threads)
+    _WORKER_LIMITS = blas_threads(threads)  # for libraries already loaded (numpy's BLAS); kept for the worker's life
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
                      name="twolayer-sweep-watchdog").start()
@@ -553,18 +549,6 @@ def _run_point(func, params: dict, seed: np.random.SeedSequence, threads: int | 
     with blas_threads(threads):
         out = func(dict(params), seed)
     return out, time.perf_counter() - t0
-
-
-@contextlib.contextmanager
-def blas_threads(threads: int | None):
-    """Limit BLAS/OpenMP thread pools to ``threads`` inside the block (``None``: leave them)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=int(threads)):
-        yield
 
 
 def _make_result(params: dict, out, seconds: float) -> PointResult:

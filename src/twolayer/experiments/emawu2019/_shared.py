@@ -18,6 +18,7 @@ import numpy as np
 
 from ..._errors import DivergenceError, InputError
 from ..._seeds import sample_sphere
+from ..._threads import single_threaded
 from .._common import (
     seed_sequence as _ss,  # noqa: F401  (re-exported for the experiment modules)
     rng as _rng,
@@ -49,20 +50,9 @@ def _check_target(target: str, features: int) -> None:
     _check_positive("target_features", features, True)
 
 
-def _single_thread(func):
-    """Run a point with one BLAS thread: small matrices gain nothing from more, and the numbers
-    then do not depend on ``--jobs`` (a last point run in-process would otherwise use all cores)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - comes with scikit-learn
-            return func(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return func(*args, **kwargs)
-
-    return wrapper
+#: Run a point with one BLAS thread: small matrices gain nothing from more, and the numbers then
+#: do not depend on ``--jobs`` (a last point run in-process would otherwise use all cores).
+_single_thread = single_threaded
 
 
 # ------------------------------------------------------------------------------ data
@@ -243,24 +233,6 @@ class KeyedPoint:
 
     def __call__(self, params: dict, seed=None):
         return self.func(params, **self.kw)
-
-
-class _one_blas_thread:
-    """Context manager: one BLAS thread (no-op without threadpoolctl)."""
-
-    def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover
-            self._ctx = None
-            return self
-        self._ctx = threadpool_limits(limits=1, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        if self._ctx is not None:
-            self._ctx.restore_original_limits()
-        return False
 
 
 _STEP_RE = re.compile(r"at step (\d+)")

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._errors import InputError
+from ..._threads import blas_threads
 from .. import Experiment, RunContext, register, summarize
 from .._common import Rows as _Rows, gather as _gather, loglog_slope as _slope
 from ._shared import (INIT_KEY, PAPER, DivergenceError, KeyedPoint, _check_positive, _check_step, _check_target,
-                      _kernel_path, _nets, _one_blas_thread, _provenance, _rf_path, _risk, _single_thread,
+                      _kernel_path, _nets, _provenance, _rf_path, _risk, _single_thread,
                       _sorted_unique, _ss, _target, _test_sample, _time_grid, _train_sample, diverged_rows,
                       nanmean_rows)
 from . import claims as _claims
@@ -198,7 +199,7 @@ def run_early_stopping(cfg: EarlyStoppingConfig, ctx: RunContext) -> None:
 
     ns = np.array(cfg.n_values, float)
     kernel = {}
-    with _one_blas_thread():
+    with blas_threads(1):
         for n in cfg.n_values:
             refs = [_kernel_reference(cfg, n, s) for s in range(cfg.seeds)]
             kernel[n] = refs

@@ -18,7 +18,6 @@ not be expressed. The loop composes the same update rules from :mod:`twolayer.dy
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._errors import DivergenceError, InputError
+from ..._threads import blas_threads
 from .._common import Rows, check_positive, rng, seed_sequence
 from .hermite import (HERMITE_ORDERS, VAR_ABS, HermiteProjector, abs_hermite_tail, alignment, hermite_feature_count,
                       kernel_ridge, poly_ridge, ridge_hermite_energies, ridge_population_mse, teacher_hermite_energies)
@@ -316,13 +316,7 @@ def baseline_point(params: dict, seed_seq, *, cfg):
 
     Runs with one BLAS thread: a multi-threaded SYRK/Cholesky rounds differently, and the
     numbers must not depend on ``--jobs`` (a pool worker gets one thread per core anyway)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        limits = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(limits=1)
-    with limits:
+    with blas_threads(1):
         return _baseline_point_body(params, cfg)
 
 
