@@ -69,7 +69,7 @@ def predicted_movement(spec, r0, lr: float, n: int, steps: int) -> tuple[float, 
     return math.sqrt(float(np.sum(f * f * p2 / spec.eigenvalues))), math.sqrt(float(np.sum(p2 / spec.eigenvalues)))
 
 
-def _movement_point(params: dict, seed_seq, *, cfg: MovementConfig):
+def _movement_point(params: dict, *, cfg: MovementConfig):
     from ...bounds import movement_bound
     from ...dynamics import train
     from ...networks import forward, init_network

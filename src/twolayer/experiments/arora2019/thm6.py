@@ -126,7 +126,7 @@ def in_class(target) -> bool:
     return target is not None and bool(target.cor62_applicable)
 
 
-def _thm6_point(params: dict, seed_seq, *, cfg: Thm6Config):
+def _thm6_point(params: dict, *, cfg: Thm6Config):
     from ...bounds import KernelSolver, complexity, polynomial_target_bound
     from ...kernels import first_layer_ntk
 

@@ -204,7 +204,7 @@ def residual_groups(net, teacher):
             ("abs", -np.asarray(teacher.a, np.float64), np.asarray(teacher.W, np.float64))]
 
 
-def network_point(params: dict, seed_seq, *, cfg):
+def network_point(params: dict, *, cfg):
     """Train one network on replicate ``seed`` at dimension ``d`` and width ``width``; record at
     log-spaced steps the test loss (fresh sample), the **exact** population loss and Hermite
     energies of ``f − f*`` (:func:`~.hermite.ridge_hermite_energies`) and the alignment; at the
@@ -309,7 +309,7 @@ def _kernel_matrices(model: str, X, Xt):
     return f(X, n_jobs=1), f(Xt, X, n_jobs=1)
 
 
-def baseline_point(params: dict, seed_seq, *, cfg):
+def baseline_point(params: dict, *, cfg):
     """One baseline (kernel ``ntk``/``rf`` or ``poly{p}``) on replicate ``seed`` at dimension ``d``:
     the test loss at every ridge, the best one, and the Monte Carlo Hermite energies (with
     standard errors) of the best predictor's residual.
@@ -374,10 +374,10 @@ def teacher_rows(cfg) -> Rows:
     return rows
 
 
-def dispatch_point(params: dict, seed_seq, *, cfg):
+def dispatch_point(params: dict, *, cfg):
     if params["model"] == "network":
-        return network_point(params, seed_seq, cfg=cfg)
-    return baseline_point(params, seed_seq, cfg=cfg)
+        return network_point(params, cfg=cfg)
+    return baseline_point(params, cfg=cfg)
 
 
 def sweep_points(cfg, widths_by_d: dict, baselines: list[str]) -> list[dict]:
