@@ -352,3 +352,26 @@ def test_noise_floor_is_the_stationary_noise_loss_of_the_recursion():
     assert th["bias"][-1] == pytest.approx(th["loss_inf"], rel=1e-6)
     assert th["rate_min"] == pytest.approx(alpha**2 * 0.1 / n + lam) and th["rate_max"] == pytest.approx(
         alpha**2 * 2.0 / n + lam)
+
+
+@pytest.mark.parametrize("normalization", ["sum", "mean"])
+def test_movement_equals_the_distance_travelled_by_gd_on_a_linear_model(normalization):
+    """θ ← θ − η c Jᵀ(Jθ − y) with H = JJᵀ: ‖θ(k) − θ(0)‖ is Spectrum.movement; at k = ∞ it is
+    sqrt(rᵀH⁺r) (the minimum-norm solution's distance), also for a rank-deficient H."""
+    rng = np.random.default_rng(7)
+    for n, p in ((10, 25), (10, 4)):
+        J = rng.standard_normal((n, p))
+        th0, y = 0.3 * rng.standard_normal(p), rng.standard_normal(n)
+        sp = S.spectrum(J @ J.T)
+        c = 1.0 / n if normalization == "mean" else 1.0
+        lr = 0.7 * sp.max_stable_lr(normalization)
+        steps = [0, 1, 9, 300]
+        mv = sp.movement(y, steps, lr, u0=J @ th0, normalization=normalization)
+        th = th0.copy()
+        for k in range(301):
+            if k in steps:
+                assert mv[steps.index(k)] == pytest.approx(np.linalg.norm(th - th0), rel=1e-9, abs=1e-12)
+            th = th - lr * c * J.T @ (J @ th - y)
+        r = y - J @ th0
+        inf = sp.movement(y, [np.inf], lr, u0=J @ th0, normalization=normalization)[0]
+        assert inf == pytest.approx(np.sqrt(r @ np.linalg.pinv(J @ J.T, hermitian=True) @ r), rel=1e-8)

@@ -13,7 +13,7 @@ step for full residual vectors.
 Every closed-form linear predictor of the package lives here, and the experiments call it:
 
 * :class:`Spectrum` — training residuals and losses (:meth:`~Spectrum.residuals`,
-  :meth:`~Spectrum.loss_curve`) and test outputs (:meth:`~Spectrum.predict`,
+  :meth:`~Spectrum.loss_curve`), the parameter movement (:meth:`~Spectrum.movement`) and test outputs (:meth:`~Spectrum.predict`,
   :meth:`~Spectrum.test_predictor`) of kernel GD and gradient flow, at any step including
   ``k = ∞``;
 * :class:`LinearPath` — the test outputs of kernel GD as a function of the step (what
@@ -222,6 +222,25 @@ class Spectrum:
         F, _ = self._factors(steps, lr, normalization, flow)
         loss = 0.5 * (F * F) @ p2
         return loss / self.n if normalization == "mean" else loss
+
+    def movement(self, y, steps, lr: float, *, u0=None, normalization: str = "sum", flow: bool = False) -> np.ndarray:
+        r"""Kernel-regime parameter movement ``‖θ(k) − θ(0)‖₂`` of the parameters whose tangent
+        kernel is ``H`` (Arora et al. 2019, §5.2, eq. 11: the first layer, ``H = H∞``).
+
+        GD moves ``θ`` by ``Σ_{j<k} η_eff Jᵀ r(j)`` with ``JJᵀ = H``, so
+
+        .. math:: ‖θ(k) − θ(0)‖_2^2 = Σ_i rac{(1 − f_i(k))^2 (v_i^T (y − u_0))^2}{λ_i}
+
+        with ``f_i`` the factors of :meth:`loss_curve`; ``k = ∞`` gives ``(y − u0)ᵀ H⁺ (y − u0)``
+        (modes with ``λ_i = 0`` do not move). Shapes: ``y`` (n,), ``steps`` (T,) → (T,). Cost ``O(T n)``
+        after the projection.
+        """
+        p2 = self.project(self._r0(y, u0)) ** 2
+        F, _ = self._factors(steps, lr, normalization, flow)
+        lam = self.eigenvalues
+        with np.errstate(divide="ignore", invalid="ignore"):
+            w = np.where(lam > 0, p2 / lam, 0.0)
+        return np.sqrt(((1.0 - F) ** 2) @ w)
 
     def predict(self, K_test, y, steps, lr: float, *, u0=None, f0_test=None, normalization: str = "sum",
                 flow: bool = False) -> np.ndarray:
