@@ -13,9 +13,9 @@ step for full residual vectors.
 Every closed-form linear predictor of the package lives here, and the experiments call it:
 
 * :class:`Spectrum` — training residuals and losses (:meth:`~Spectrum.residuals`,
-  :meth:`~Spectrum.loss_curve`), the parameter movement (:meth:`~Spectrum.movement`) and test outputs (:meth:`~Spectrum.predict`,
-  :meth:`~Spectrum.test_predictor`) of kernel GD and gradient flow, at any step including
-  ``k = ∞``;
+  :meth:`~Spectrum.loss_curve`), the parameter movement (:meth:`~Spectrum.movement`) and test
+  outputs (:meth:`~Spectrum.predict`, :meth:`~Spectrum.test_predictor`) of kernel GD and
+  gradient flow, at any step including ``k = ∞``;
 * :class:`LinearPath` — the test outputs of kernel GD as a function of the step (what
   :meth:`Spectrum.test_predictor` returns), and :func:`feature_gd_path`, the same for GD on a
   model linear in its parameters (random features) through the SVD of its features;

@@ -635,8 +635,9 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
     func : callable ``(params: dict, seed: SeedSequence) -> (rows, arrays)`` or ``(params: dict) -> ...``
         Computes one point: ``rows`` a list of dicts (tidy metric rows), ``arrays`` a dict of
         arrays. A function with one positional parameter is not given the seed (:func:`takes_seed`;
-        the module docstring, Seeds, says when that is the better contract). Must be picklable for ``jobs > 1`` or a process executor: a top-level function or
-        a ``functools.partial`` of one (workers look it up by module and name, so ``fork``,
+        the module docstring, Seeds, says when that is the better contract). Must be picklable
+        for ``jobs > 1`` or a process executor: a top-level function or a ``functools.partial``
+        of one (workers look it up by module and name, so ``fork``,
         ``spawn`` and ``forkserver`` all work; the pool uses the platform's default start method).
     points : sequence of mappings
         Point params (JSON scalars), e.g. from :func:`grid`; no point twice.

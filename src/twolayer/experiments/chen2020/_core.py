@@ -152,8 +152,8 @@ def _prepared(data: str, n_train, n_test, d: int, target: str, classes: tuple, a
     H = generalized_ntk(ds.X, activation=activation)
     spec = spectrum(H)
     if spec.lambda_min <= 0:
-        raise InputError(f"{ds.name}: the generalized NTK Gram matrix is singular (lambda_min = {spec.lambda_min:.3g}); "
-                         f"remove duplicate inputs or use fewer samples")
+        raise InputError(f"{ds.name}: the generalized NTK Gram matrix is singular (lambda_min = "
+                         f"{spec.lambda_min:.3g}); remove duplicate inputs or use fewer samples")
     return ds, H, spec
 
 

@@ -241,7 +241,8 @@ def run_alpha(cfg: AlphaConfig, ctx: RunContext) -> None:
         rows.add("lambda_max", spec_e.lambda_max, **ids)
         rows.add("predicted_rate_lambda0", prate, **ids)
         rows.add("slowest_rate_theory", 2 * (top**2 * spec_e.lambda_min / ds.n + cfg.weight_decay), **ids)
-        lam0_tab[eps] = dict(lambda_0=spec_e.lambda_min, rate=cell("rate_lambda0", top, cfg.weight_decay, cfg.width, eps),
+        lam0_tab[eps] = dict(lambda_0=spec_e.lambda_min,
+                             rate=cell("rate_lambda0", top, cfg.weight_decay, cfg.width, eps),
                              predicted=prate, curves=curves("loss", top, cfg.weight_decay, cfg.width, eps), lr=lr_e,
                              theory=th["loss"])
     ctx.rf.write_metrics(rows)

@@ -106,7 +106,8 @@ def run_width(cfg: WidthConfig, ctx: RunContext) -> None:
                 spread="RMS over training points of the across-seed sd of f(x_i, t); max over recorded t",
                 twin_spread="pairs of seeds (2j, 2j+1): RMS_i |f_2j(x_i,t) - f_2j+1(x_i,t)| / sqrt 2; max over t")
     rows = Rows()
-    for name, v in [("n", ds.n), ("d", ds.d), ("lr", lr), ("lambda_0", spec.lambda_min), ("lambda_max", spec.lambda_max)]:
+    for name, v in [("n", ds.n), ("d", ds.d), ("lr", lr), ("lambda_0", spec.lambda_min),
+                    ("lambda_max", spec.lambda_max)]:
         rows.add(name, v)
     results = ctx.sweep(functools.partial(width_point, cfg=cfg), grid(width=list(cfg.widths),
                                                                      seed=list(range(cfg.seeds))),
