@@ -177,3 +177,201 @@ def test_bad_inputs(problem):
         sp.loss_curve(y, [1], 0.1, normalization="avg")
     with pytest.raises(InputError, match="vectors=True"):
         S.spectrum(H, vectors=False).project(y)
+
+
+# ------------------------------------------------------------------------------ t = ∞, LinearPath
+@pytest.mark.parametrize("flow", [False, True])
+def test_infinite_time_is_kernel_regression_from_the_initial_residual(problem, flow):
+    """k = ∞: residuals vanish (H positive definite) and test outputs are f0 + K_t H^{-1}(y − u0)."""
+    X, H, y, u0, sp = problem
+    Xt = sphere(7, 5, 8)
+    Kt = K.first_layer_ntk(Xt, X)
+    f0 = np.linspace(-0.2, 0.2, 7)
+    lr = 0.9 * sp.max_stable_lr()
+    assert np.allclose(sp.residuals(y, [np.inf], lr, u0=u0, flow=flow)[0], 0.0, atol=0)
+    assert sp.loss_curve(y, [0, np.inf], lr, u0=u0, flow=flow)[1] == 0.0
+    ref = f0 + Kt @ np.linalg.solve(H, y - u0)
+    path = sp.test_predictor(Kt, y, lr, u0=u0, f0_test=f0, flow=flow)
+    assert isinstance(path, S.LinearPath)
+    out = path([0, 10, np.inf])
+    assert np.allclose(out[0], f0, atol=1e-15) and np.allclose(out[2], ref, rtol=1e-9, atol=1e-10)
+    # a long finite run approaches it
+    assert np.allclose(path([1e9])[0], ref, rtol=1e-6, atol=1e-7)
+
+
+def test_test_outputs_of_the_flow_equal_the_matrix_exponential(problem):
+    """f(t) = f0 + K_t H^{-1} (I − e^{−ηtH}) (y − u0), evaluated with expm and a linear solve."""
+    X, H, y, u0, sp = problem
+    Xt = sphere(5, 5, 9)
+    Kt = K.first_layer_ntk(Xt, X)
+    lr = 0.3
+    path = sp.test_predictor(Kt, y, lr, u0=u0, flow=True)
+    for t in (0.5, 7.25, 60.0):
+        ref = Kt @ np.linalg.solve(H, (np.eye(60) - sla.expm(-lr * t * H)) @ (y - u0))
+        assert np.allclose(path([t])[0], ref, rtol=1e-9, atol=1e-11)
+    # the same path evaluated as discrete GD on demand (flow=False) is the iterated recursion
+    u, f = u0.copy(), np.zeros(5)
+    for _ in range(25):
+        f = f + lr * Kt @ (y - u)
+        u = u - lr * H @ (u - y)
+    assert np.allclose(path([25], flow=False)[0], f, atol=1e-11)
+
+
+def test_infinite_time_with_a_null_space_keeps_that_part_and_refuses_unstable_modes():
+    """Rank-deficient H (and a consistent K_t): at t = ∞ the null-space modes stay (factor 1),
+    the test outputs are K_t H⁺ y (pseudo-inverse); an unstable GD step has no limit (NaN)."""
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((8, 3))
+    H = A @ A.T
+    sp = S.spectrum(H)
+    y = rng.standard_normal(8)
+    Kt = rng.standard_normal((2, 3)) @ A.T
+    lr = 0.5 * sp.max_stable_lr()
+    r_inf = sp.residuals(y, [np.inf], lr)[0]
+    P = A @ np.linalg.pinv(A)                          # projector on range(H)
+    assert np.allclose(r_inf, y - P @ y, atol=1e-12)
+    pinv = np.linalg.pinv(H, hermitian=True)
+    assert np.allclose(sp.predict(Kt, y, [np.inf], lr)[0], Kt @ pinv @ y, rtol=1e-9, atol=1e-10)
+    assert np.all(np.isnan(sp.predict(Kt, y, [np.inf], 1.01 * sp.max_stable_lr())[0]))
+    assert np.all(np.isnan(sp.residuals(y, [np.inf], 1.01 * sp.max_stable_lr())[0]))
+
+
+@pytest.mark.parametrize("m", [40, 6])
+@pytest.mark.parametrize("normalization", ["mean", "sum"])
+def test_feature_gd_path_equals_gd_on_the_parameters(m, normalization):
+    """The closed form equals explicitly iterated GD a ← a − lr c Φᵀ(Φa − y) on the test outputs;
+    k = ∞ is a0 + Φ⁺(y − Φa0) (numpy lstsq: minimum norm for m ≥ n, least squares for m < n);
+    the flow at time t is a0 + Φ⁺ (I − e^{−η t ΦΦᵀ}) (y − Φa0)."""
+    rng = np.random.default_rng(11)
+    n = 12
+    Phi, Phit = rng.standard_normal((n, m)), rng.standard_normal((5, m))
+    a0, y = 0.1 * rng.standard_normal(m), rng.standard_normal(n)
+    c = 1.0 / n if normalization == "mean" else 1.0
+    lam_max = np.linalg.eigvalsh(Phi @ Phi.T)[-1]
+    lr = 0.8 * 2 / (c * lam_max)
+    path = S.feature_gd_path(Phi, Phit, a0, y, lr, normalization=normalization)
+    assert path.eigenvalues.size == min(n, m)
+    assert path.eta * path.eigenvalues[0] == pytest.approx(1.6, rel=1e-12)
+    steps = [0, 1, 7, 150]
+    out = path(steps)
+    a = a0.copy()
+    for k in range(151):
+        if k in steps:
+            assert np.allclose(out[steps.index(k)], Phit @ a, rtol=1e-10, atol=1e-12)
+        a = a - lr * c * Phi.T @ (Phi @ a - y)
+    delta = np.linalg.lstsq(Phi, y - Phi @ a0, rcond=None)[0]
+    assert np.allclose(path([np.inf])[0], Phit @ (a0 + delta), rtol=1e-9, atol=1e-10)
+    t = 3.0
+    r = (np.eye(n) - sla.expm(-lr * c * t * Phi @ Phi.T)) @ (y - Phi @ a0)
+    assert np.allclose(path([t], flow=True)[0], Phit @ (a0 + np.linalg.pinv(Phi) @ r), rtol=1e-9, atol=1e-10)
+
+
+def test_feature_gd_path_drops_numerically_zero_singular_values():
+    rng = np.random.default_rng(2)
+    B = rng.standard_normal((10, 3))
+    Phi = np.hstack([B, B @ rng.standard_normal((3, 5))])          # rank 3, 8 columns
+    Phit = rng.standard_normal((4, 3)) @ np.linalg.pinv(B) @ Phi   # test features in the same row space
+    path = S.feature_gd_path(Phi, Phit, np.zeros(8), rng.standard_normal(10), 0.01)
+    assert path.eigenvalues.size == 3
+
+
+# ------------------------------------------------------------------------------ λ_max and the stable step
+def test_top_eigenvalue_and_the_largest_stable_step_against_eigvalsh(problem):
+    from twolayer.dynamics import gd_stable_step
+
+    _, H, y, _, sp = problem
+    lam = np.linalg.eigvalsh(H)[-1]
+    assert S.top_eigenvalue(H) == pytest.approx(lam, rel=1e-13)
+    assert sp.max_stable_lr() == pytest.approx(2 / lam, rel=1e-13) == gd_stable_step(sp.lambda_max)
+    assert sp.max_stable_lr("mean") == pytest.approx(2 * 60 / lam, rel=1e-13)
+    # the bound is sharp: just below it GD contracts, just above it the top mode grows
+    for frac, grows in ((0.99, False), (1.01, True)):
+        r = y.copy()
+        for _ in range(2000):
+            r = r - frac * (2 / lam) * H @ r
+        assert bool(np.linalg.norm(r) > np.linalg.norm(y)) is grows
+
+
+# ------------------------------------------------------------------------------ noisy GD, linearized
+def _noisy_recursion_mc(mu, proj, *, alpha, lr, weight_decay, m, steps, paths, seed):
+    """Monte Carlo of the linear recursion of noisy_gd_linear_theory: ĉ ← (1 − ηa)ĉ + β(p − F),
+    F ← F + sqrt(s) ξ; returns the mean and standard error of the loss and of D at every step."""
+    rng = np.random.default_rng(seed)
+    n = mu.size
+    a = alpha**2 * mu / n + weight_decay
+    q, beta = 1 - lr * a, lr * alpha / n
+    sd = np.sqrt(2 * lr * weight_decay * alpha**2 * mu / m)
+    c, F = np.zeros((paths, n)), np.zeros((paths, n))
+    loss, dist = np.empty((steps + 1, 2)), np.empty((steps + 1, 2))
+    for k in range(steps + 1):
+        L = 0.5 * np.sum((F + alpha * mu * c - proj) ** 2, axis=1) / n
+        D = (c * c) @ mu
+        loss[k] = L.mean(), L.std() / np.sqrt(paths)
+        dist[k] = D.mean(), D.std() / np.sqrt(paths)
+        c = q * c + beta * (proj - F)
+        F = F + sd * rng.standard_normal((paths, n))
+    return loss, dist
+
+
+def test_noisy_gd_linear_theory_equals_a_monte_carlo_of_its_recursion():
+    mu, proj = np.array([2.0, 0.5, 0.1]), np.array([1.0, -0.4, 0.3])
+    n, alpha, lam, m = 3, 4.0, 0.02, 20
+    lr = 0.5 * 2 * n / (alpha**2 * mu[0])
+    th = S.noisy_gd_linear_theory(mu, proj, alpha=alpha, lr=lr, weight_decay=lam, steps=300, m=m)
+    loss, dist = _noisy_recursion_mc(mu, proj, alpha=alpha, lr=lr, weight_decay=lam, m=m, steps=300, paths=20_000,
+                                     seed=1)
+    for k in (0, 5, 40, 300):
+        assert abs(th["loss"][k] - loss[k, 0]) <= 5 * loss[k, 1] + 1e-15
+        assert abs(th["dist"][k] - dist[k, 0]) <= 5 * dist[k, 1] + 1e-15
+    # the noise is visible (so the check above can fail): it adds many standard errors to the bias
+    assert th["loss"][300] - th["bias"][300] > 20 * loss[300, 1]
+    # without m the noise is left out
+    quiet = S.noisy_gd_linear_theory(mu, proj, alpha=alpha, lr=lr, weight_decay=lam, steps=300)
+    assert np.array_equal(quiet["loss"], quiet["bias"]) and quiet["floor"] == 0.0
+    # the order of the modes does not matter (element-wise; sums in the given order)
+    rev = S.noisy_gd_linear_theory(mu[::-1], proj[::-1], alpha=alpha, lr=lr, weight_decay=lam, steps=300, m=m)
+    assert np.allclose(rev["loss"], th["loss"], rtol=1e-13) and rev["floor"] == pytest.approx(th["floor"], rel=1e-14)
+
+
+def test_noise_floor_is_the_stationary_noise_loss_of_the_recursion():
+    """λ ≪ α²μ/n: the noise part of the stationary loss is (λ/m) Σ 1/(2 − ηα²μ/n) (Monte Carlo)."""
+    mu, proj = np.array([2.0, 0.5, 0.1]), np.array([1.0, -0.4, 0.3])
+    n, alpha, lam, m = 3, 4.0, 1e-3, 20
+    lr = 0.5 * 2 * n / (alpha**2 * mu[0])
+    steps = 1200                                       # ≈ 30 e-folds of the slowest mode's variance
+    th = S.noisy_gd_linear_theory(mu, proj, alpha=alpha, lr=lr, weight_decay=lam, steps=steps, m=m)
+    loss, _ = _noisy_recursion_mc(mu, proj, alpha=alpha, lr=lr, weight_decay=lam, m=m, steps=steps, paths=20_000,
+                                  seed=2)
+    noise_mc = loss[-1, 0] - th["bias"][-1]
+    assert noise_mc == pytest.approx(th["floor"], rel=5 * loss[-1, 1] / th["floor"] + 0.01)
+    assert th["loss"][-1] - th["bias"][-1] == pytest.approx(th["floor"], rel=0.01)
+    assert th["floor"] == pytest.approx(n * lam / (2 * m), rel=1.0)
+    # the noise-free stationary values are the ridge solution c_i = α p_i / (n (α²μ_i/n + λ))
+    c_inf = alpha * proj / (n * (alpha**2 * mu / n + lam))
+    assert th["loss_inf"] == pytest.approx(0.5 * np.sum((alpha * mu * c_inf - proj) ** 2) / n, rel=1e-12)
+    assert th["bias"][-1] == pytest.approx(th["loss_inf"], rel=1e-6)
+    assert th["rate_min"] == pytest.approx(alpha**2 * 0.1 / n + lam) and th["rate_max"] == pytest.approx(
+        alpha**2 * 2.0 / n + lam)
+
+
+@pytest.mark.parametrize("normalization", ["sum", "mean"])
+def test_movement_equals_the_distance_travelled_by_gd_on_a_linear_model(normalization):
+    """θ ← θ − η c Jᵀ(Jθ − y) with H = JJᵀ: ‖θ(k) − θ(0)‖ is Spectrum.movement; at k = ∞ it is
+    sqrt(rᵀH⁺r) (the minimum-norm solution's distance), also for a rank-deficient H."""
+    rng = np.random.default_rng(7)
+    for n, p in ((10, 25), (10, 4)):
+        J = rng.standard_normal((n, p))
+        th0, y = 0.3 * rng.standard_normal(p), rng.standard_normal(n)
+        sp = S.spectrum(J @ J.T)
+        c = 1.0 / n if normalization == "mean" else 1.0
+        lr = 0.7 * sp.max_stable_lr(normalization)
+        steps = [0, 1, 9, 300]
+        mv = sp.movement(y, steps, lr, u0=J @ th0, normalization=normalization)
+        th = th0.copy()
+        for k in range(301):
+            if k in steps:
+                assert mv[steps.index(k)] == pytest.approx(np.linalg.norm(th - th0), rel=1e-9, abs=1e-12)
+            th = th - lr * c * J.T @ (J @ th - y)
+        r = y - J @ th0
+        inf = sp.movement(y, [np.inf], lr, u0=J @ th0, normalization=normalization)[0]
+        assert inf == pytest.approx(np.sqrt(r @ np.linalg.pinv(J @ J.T, hermitian=True) @ r), rel=1e-8)

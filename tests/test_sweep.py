@@ -106,6 +106,14 @@ def object_point(params, seed):
     return [], {"bad": np.array([{}, 1], dtype=object)}
 
 
+def keyed_point(params, *, root):
+    """A point that takes no seed: it draws from a purpose-keyed stream of its own ids."""
+    from twolayer._seeds import rng
+
+    x = rng(root, 21, params["seed"]).standard_normal(4)
+    return [{"metric": "x0", "value": float(x[0]), **params}], {"x": x}
+
+
 @pytest.fixture(autouse=True)
 def _clear_calls():
     CALLS.clear()
@@ -592,3 +600,37 @@ def test_inner_progress_bars_only_for_points_run_here(tmp_path, monkeypatch):
                     progress=False)
     _point_with_inner_bar({"x": 3}, None)
     assert "inner" not in fake.getvalue()
+
+
+# ------------------------------------------------------------------------------ point functions without a seed
+class _Called:
+    def __call__(self, params, seed):
+        return [], {}
+
+
+def test_takes_seed_reads_the_positional_parameters():
+    assert sweep.takes_seed(noisy_point) and sweep.takes_seed(lambda params, seed: None)
+    assert sweep.takes_seed(lambda *args: None) and sweep.takes_seed(_Called())
+    assert not sweep.takes_seed(functools.partial(keyed_point, root=0))
+    assert not sweep.takes_seed(lambda params: None)
+    assert sweep.takes_seed(functools.partial(noisy_point, log=None))
+    with pytest.raises(InputError, match="no positional parameter"):
+        sweep.takes_seed(lambda *, params: None)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_point_without_a_seed_is_called_with_its_params_only(tmp_path, jobs):
+    """Its numbers come from (root, its own ids) alone: the same in any grid, order, jobs or root
+    seed of the sweep; the sweep's seed is still recorded, so a resume with another one is refused."""
+    func = functools.partial(keyed_point, root=7)
+    store = ResultStore(tmp_path / "s", FINGERPRINT)
+    res = run_sweep(func, grid(seed=[0, 1, 2]), store=store, root_seed=3, jobs=jobs, progress=False)
+    other = run_sweep(func, grid(seed=[2, 0]), store=ResultStore(tmp_path / "o", FINGERPRINT), root_seed=99,
+                      progress=False)
+    from twolayer._seeds import rng
+
+    for r in res:
+        np.testing.assert_array_equal(r.arrays["x"], rng(7, 21, r.params["seed"]).standard_normal(4))
+    assert [o.arrays["x"].tolist() for o in other] == [res[2].arrays["x"].tolist(), res[0].arrays["x"].tolist()]
+    with pytest.raises(InputError, match="root seed"):
+        run_sweep(func, grid(seed=[0, 1, 2]), store=store, root_seed=4, progress=False)

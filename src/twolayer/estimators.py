@@ -72,6 +72,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._errors import SingularKernelError
+from ._seeds import child_seed
 from ._validation import unit_normalize
 from .bounds import KernelSolver
 from .dynamics import ALGORITHMS, make_rule, train
@@ -522,8 +523,7 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
             noise_seed = seed  # train draws the noise seed from it after the initialization's draws
         else:  # init_network uses child (…, 0) of this sequence; the noise gets the sibling (…, 1)
             ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(int(seed))
-            noise_seed = np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (1,),
-                                                pool_size=ss.pool_size)
+            noise_seed = child_seed(ss, 1)
         net = init_network(self.param, X.shape[1], width, seed=seed, kappa=self.kappa, beta=self.beta,
                            alpha=self.alpha, symmetric=bool(self.symmetric), activation=self.activation)
         p = PARAMETERIZATIONS[self.param]

@@ -48,6 +48,7 @@ from typing import Callable
 import numpy as np
 
 from ._errors import InputError
+from ._seeds import child_seeds, sample_sphere  # noqa: F401  (child_seeds: its home is _seeds; re-exported)
 
 from .activations import ACTIVATIONS, Activation  # noqa: F401  (their home; re-exported)
 
@@ -63,9 +64,7 @@ def _gaussian_draw(g: np.random.Generator, half: int, d: int, kappa: float, beta
 
 def _sphere_draw(g: np.random.Generator, half: int, d: int, kappa: float, beta: float):
     """E, Ma & Wu (2019) §2: ``b_k ~ U(S^{d−1})``, ``a_k = ±β``."""
-    w = g.standard_normal((half, d))
-    w /= np.linalg.norm(w, axis=1, keepdims=True)
-    return w, beta * g.choice([-1.0, 1.0], half)
+    return sample_sphere(g, half, d), beta * g.choice([-1.0, 1.0], half)
 
 
 def _mean_field_draw(g: np.random.Generator, half: int, d: int, kappa: float, beta: float):
@@ -346,12 +345,6 @@ def init_network(param, d: int, m: int, *, seed, batch: int = 1, kappa: float = 
         W[b], a[b] = w, s
     meta = {"kappa": kappa, "beta": beta, "alpha": alpha, "symmetric": symmetric, "seed": seed_rec}
     return Network(W=W, a=a, scale=p.scale(m, alpha), activation=activation, param=p.name, meta=meta)
-
-
-def child_seeds(ss: np.random.SeedSequence, count: int) -> list[np.random.SeedSequence]:
-    """The first ``count`` children of ``ss`` as ``spawn`` makes them, without mutating ``ss``."""
-    return [np.random.SeedSequence(ss.entropy, spawn_key=tuple(ss.spawn_key) + (b,), pool_size=ss.pool_size)
-            for b in range(count)]
 
 
 def _seed_int(seed):

@@ -2,7 +2,8 @@ r"""Resumable parameter sweeps: grids of independent points, each stored on disk
 
 An experiment such as Arora et al.'s Figure 2 (label-noise portion × seeds) is a list of
 *points*, each a flat mapping of JSON scalars (``{"noise": 0.5, "seed": 1}``). A top-level
-function computes one point, ``func(params, seed) -> (rows, arrays)``; :func:`run_sweep` runs the
+function computes one point, ``func(params, seed) -> (rows, arrays)`` or, if it draws from seeds
+of its own (see Seeds), ``func(params) -> (rows, arrays)``; :func:`run_sweep` runs the
 missing points (serially, on a local process pool, or on any :class:`concurrent.futures.Executor`
 such as a Dask ``Client.get_executor()``) and a :class:`ResultStore` keeps their results.
 
@@ -32,6 +33,16 @@ where ``K`` is four 32-bit words of ``sha256`` of the canonical JSON of ``params
 The numbers a point draws therefore depend only on ``(root_seed, params)``: not on the order of
 the grid, on which other points exist, on ``jobs`` or on the executor. Extending a grid keeps the
 stored points valid.
+
+A point function with a single positional parameter, ``func(params)`` (checked once with
+:func:`takes_seed`), is not handed that seed. This is how the experiments are written: a point
+derives its streams from the root seed of its config and *purpose keys* naming what it draws and
+for which replicate (``SeedSequence(cfg.seed, spawn_key=(INIT_KEY, m, s))``,
+:mod:`twolayer._seeds`), not from a hash of all its parameters. Its numbers then also depend only
+on the root seed and its own ids (so, again, not on the sweep order, ``jobs`` or the other points),
+and, unlike the per-point seed, points that differ only in a setting under comparison (β, α, the
+label noise, network vs random-feature model) share their draws: common random numbers. The
+point's seed is still recorded in its file, so a resume with another root seed is refused either way.
 
 Resume guarantee
 ----------------
@@ -83,6 +94,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import inspect
 import itertools
 import json
 import numbers
@@ -105,8 +117,9 @@ import numpy as np
 from ._errors import InputError
 from ._io import atomic_open, atomic_write_json, remove_stale_temporaries, to_json
 from ._progress import inner_progress, progress_bar
+from ._threads import blas_threads  # noqa: F401  (its home is twolayer._threads; re-exported)
 
-__all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning"]
+__all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning", "takes_seed"]
 
 FINGERPRINT_FILE = "fingerprint.json"
 LOCK_FILE = ".sweep.lock"
@@ -528,12 +541,7 @@ def _init_worker(threads: int) -> None:
     global _WORKER_LIMITS
     for var in _THREAD_ENV:  # for libraries loaded later in this worker and for its children
         os.environ[var] = str(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        pass
-    else:  # for libraries already loaded (numpy's BLAS)
-        _WORKER_LIMITS = threadpool_limits(limits=threads)
+    _WORKER_LIMITS = blas_threads(threads)  # for libraries already loaded (numpy's BLAS); kept for the worker's life
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
                      name="twolayer-sweep-watchdog").start()
@@ -545,26 +553,44 @@ def _package_version() -> str:
     return __version__
 
 
-def _run_point(func, params: dict, seed: np.random.SeedSequence, threads: int | None = None):
+def takes_seed(func) -> bool:
+    """Whether the point function ``func`` takes the sweep's per-point seed: ``func(params, seed)``
+    (two or more positional parameters, or ``*args``) does, ``func(params)`` (one) does not.
+
+    Read from ``inspect.signature`` (a ``functools.partial`` shows its remaining parameters; a
+    callable object its ``__call__``'s); a callable without a readable signature is assumed to take
+    the seed.
+
+    >>> import functools
+    >>> def point(params, *, cfg): ...
+    >>> takes_seed(functools.partial(point, cfg=None)), takes_seed(lambda params, seed: None)
+    (False, True)
+    """
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError):
+        return True
+    positional = 0
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_POSITIONAL:
+            return True
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            positional += 1
+    if positional == 0:
+        raise InputError(f"the point function {func!r} takes no positional parameter; it must be "
+                         f"func(params) or func(params, seed)")
+    return positional >= 2
+
+
+def _run_point(func, params: dict, seed: np.random.SeedSequence, threads: int | None = None, seeded: bool = True):
     """Run one point (in a worker, in-process or on a cluster) with ``threads`` BLAS/OpenMP threads;
-    returns ``(output, seconds)``. The same thread count wherever a point runs keeps the BLAS
-    reduction order, so serial, pooled, resumed and Dask runs give bit-identical numbers."""
+    returns ``(output, seconds)``. ``seeded``: hand it ``seed`` (see :func:`takes_seed`). The same
+    thread count wherever a point runs keeps the BLAS reduction order, so serial, pooled, resumed
+    and Dask runs give bit-identical numbers."""
     t0 = time.perf_counter()
     with blas_threads(threads):
-        out = func(dict(params), seed)
+        out = func(dict(params), seed) if seeded else func(dict(params))
     return out, time.perf_counter() - t0
-
-
-@contextlib.contextmanager
-def blas_threads(threads: int | None):
-    """Limit BLAS/OpenMP thread pools to ``threads`` inside the block (``None``: leave them)."""
-    if threads is None:
-        yield
-        return
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=int(threads)):
-        yield
 
 
 def _make_result(params: dict, out, seconds: float) -> PointResult:
@@ -606,10 +632,12 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
 
     Parameters
     ----------
-    func : callable ``(params: dict, seed: SeedSequence) -> (rows, arrays)``
+    func : callable ``(params: dict, seed: SeedSequence) -> (rows, arrays)`` or ``(params: dict) -> ...``
         Computes one point: ``rows`` a list of dicts (tidy metric rows), ``arrays`` a dict of
-        arrays. Must be picklable for ``jobs > 1`` or a process executor: a top-level function or
-        a ``functools.partial`` of one (workers look it up by module and name, so ``fork``,
+        arrays. A function with one positional parameter is not given the seed (:func:`takes_seed`;
+        the module docstring, Seeds, says when that is the better contract). Must be picklable
+        for ``jobs > 1`` or a process executor: a top-level function or a ``functools.partial``
+        of one (workers look it up by module and name, so ``fork``,
         ``spawn`` and ``forkserver`` all work; the pool uses the platform's default start method).
     points : sequence of mappings
         Point params (JSON scalars), e.g. from :func:`grid`; no point twice.
@@ -643,6 +671,7 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
     """
     if not callable(func):
         raise InputError(f"func must be callable, got {func!r}")
+    seeded = takes_seed(func)
     if not isinstance(store, ResultStore):
         raise InputError(f"store must be a ResultStore, got {type(store).__name__}")
     root_seed = _check_root(root_seed)
@@ -692,9 +721,10 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
             # one point left (or jobs == 1): run it here with every core, no pool to start
             if todo and executor is None and min(jobs, len(todo)) == 1:
                 with inner_progress(progress is not False):
-                    _run_serial(func, todo, store, root_seed, results, bar, total, threads_per_point)
+                    _run_serial(func, todo, store, root_seed, results, bar, total, threads_per_point, seeded)
             elif todo:
-                _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_point)
+                _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_point,
+                              seeded)
         finally:
             bar.close()
     return [results[key] for key in keys]
@@ -713,10 +743,11 @@ def _collect(get, key, params, seed, store, results, bar, total) -> None:
     bar(len(results), total)
 
 
-def _run_serial(func, todo, store, root_seed, results, bar, total, threads) -> None:
+def _run_serial(func, todo, store, root_seed, results, bar, total, threads, seeded=True) -> None:
     for key, params in todo:
         seed = point_seed(root_seed, params)
-        _collect(lambda params=params, seed=seed: _run_point(func, params, seed, threads), key, params, seed, store, results, bar, total)
+        _collect(lambda params=params, seed=seed: _run_point(func, params, seed, threads, seeded), key, params, seed,
+                 store, results, bar, total)
 
 
 #: A cluster executor reporting no live workers for this long ends the sweep with a message.
@@ -750,7 +781,7 @@ def _completed(futures, executor):
                              f"workers (or drop --dask) and run the same command again")
 
 
-def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads) -> None:
+def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads, seeded=True) -> None:
     own = executor is None
     if own:
         workers = min(jobs, len(todo))
@@ -760,7 +791,7 @@ def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, execu
     try:
         for key, params in todo:
             seed = point_seed(root_seed, params)
-            futures[executor.submit(_run_point, func, params, seed, threads)] = (key, params, seed)
+            futures[executor.submit(_run_point, func, params, seed, threads, seeded)] = (key, params, seed)
         for fut in _completed(futures, executor):
             key, params, seed = futures[fut]
             _collect(fut.result, key, params, seed, store, results, bar, total)

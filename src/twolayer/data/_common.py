@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError, InputError
+from .._seeds import rng as _rng
 
 __all__ = [
     "as_generator", "check_seed", "child_rng", "sha256_bytes", "sha256_file", "file_record",
@@ -56,8 +57,7 @@ def check_seed(seed, name: str = "seed") -> int:
 
 def child_rng(seed: int, purpose: str) -> np.random.Generator:
     """The generator for one named ``purpose`` (see :data:`PURPOSES`) derived from ``seed``."""
-    ss = np.random.SeedSequence(check_seed(seed), spawn_key=(PURPOSES[purpose],))
-    return np.random.default_rng(ss)
+    return _rng(check_seed(seed), PURPOSES[purpose])
 
 
 def as_generator(rng, name: str = "rng") -> np.random.Generator:

@@ -6,7 +6,8 @@ import numpy as np
 
 from .._errors import InputError
 from .._validation import unit_normalize
-from ._common import as_generator, check_count, check_fraction, check_seed, child_rng
+from .._seeds import seed_sequence
+from ._common import PURPOSES, as_generator, check_count, check_fraction, check_seed, child_rng
 from ._dataset import Dataset
 from .preprocess import _noise_both
 from .targets import make_target
@@ -106,7 +107,7 @@ def synthetic_dataset(kind="sphere", *, n=200, d=10, target="linear", seed=0, n_
         y_test = None if X_test is None else rng.choice(np.array([-1.0, 1.0]), size=X_test.shape[0])
         target_record = {"name": "random", "labels": "uniform on {-1, +1}, independent of x"}
     else:
-        tgt = make_target(target, d=d, seed=np.random.SeedSequence(seed, spawn_key=(8,)),
+        tgt = make_target(target, d=d, seed=seed_sequence(seed, PURPOSES["target"]),
                           **target_options)
         y = tgt(X)
         y_test = None if X_test is None else tgt(X_test)

@@ -33,6 +33,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .._errors import InputError
+from .._seeds import as_seed_sequence, child_seeds
 
 __all__ = ["UpdateRule", "NoiseState", "AdamState", "scale", "add_decayed_weights", "add_noise", "adam_moments",
            "chain", "noise_seed_sequence", "ALGORITHMS", "register_algorithm", "make_rule", "gd_stable_step"]
@@ -94,14 +95,9 @@ def add_decayed_weights(weight_decay: float) -> UpdateRule:
 
 
 def noise_seed_sequence(seed) -> np.random.SeedSequence:
-    """A SeedSequence from an int, a SeedSequence or a Generator (drawn from, deterministically)."""
-    if isinstance(seed, np.random.SeedSequence):
-        return seed
-    if isinstance(seed, np.random.Generator):
-        return np.random.SeedSequence(int(seed.integers(2**63)))
-    if isinstance(seed, (int, np.integer)):
-        return np.random.SeedSequence(int(seed))
-    raise InputError(f"noise seed must be an int, a SeedSequence or a Generator, got {type(seed).__name__}")
+    """A SeedSequence from an int, a SeedSequence or a Generator (drawn from, deterministically):
+    :func:`twolayer._seeds.as_seed_sequence`."""
+    return as_seed_sequence(seed, "noise seed")
 
 
 class NoiseState(NamedTuple):
@@ -117,8 +113,6 @@ def add_noise(std: float, seed) -> UpdateRule:
     child ``b`` of ``seed``, so its noise does not depend on the batch size. Per step the layers
     draw in sorted order (``W`` then ``a``).
     """
-    from ..networks import child_seeds
-
     def init(params):
         B = next(iter(params.values())).shape[0]
         return NoiseState(tuple(np.random.default_rng(s) for s in child_seeds(noise_seed_sequence(seed), B)))

@@ -118,8 +118,9 @@ class RunContext:
         self.rf.write_config(self.config)
 
     def sweep(self, func, points: Sequence[Mapping], *, seed: int, desc: str = "points"):
-        """Run ``func(params, seed_sequence) -> (rows, arrays)`` over ``points`` (see
-        :func:`twolayer.sweep.run_sweep`); stored points are loaded, not recomputed."""
+        """Run ``func(params) -> (rows, arrays)`` (or ``func(params, seed_sequence)``, which is handed
+        the sweep's per-point seed) over ``points`` (see :func:`twolayer.sweep.run_sweep` and its
+        Seeds section); stored points are loaded, not recomputed."""
         from ..sweep import run_sweep
 
         with self.rf.stage(f"sweep:{desc}"):

@@ -1,23 +1,14 @@
-"""Small helpers every experiment module uses: seeds, checks, tidy rows, tables of sweep results."""
+"""Small helpers every experiment module uses: seeds (from :mod:`twolayer._seeds`), checks, tidy rows, tables of
+sweep results."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .._errors import InputError
+from .._seeds import rng, seed_sequence  # noqa: F401  (their home is twolayer._seeds; re-exported)
 
 __all__ = ["seed_sequence", "rng", "check_positive", "Rows", "gather", "value", "table", "loglog_slope"]
-
-
-def seed_sequence(seed: int, key: int, *more: int) -> np.random.SeedSequence:
-    """``SeedSequence(seed, spawn_key=(key, *more))``: one independent stream per purpose ``key``
-    (and replicate ``more``), the same on every machine."""
-    return np.random.SeedSequence(int(seed), spawn_key=(int(key), *(int(v) for v in more)))
-
-
-def rng(seed: int, key: int, *more: int) -> np.random.Generator:
-    """A generator on :func:`seed_sequence` ``(seed, key, *more)``."""
-    return np.random.default_rng(seed_sequence(seed, key, *more))
 
 
 def check_positive(name: str, value, integer: bool = False) -> None:

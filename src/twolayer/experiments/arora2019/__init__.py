@@ -29,7 +29,8 @@ with the largest stable one ``2n/λ_max(H∞)``. Seeds: a replicate ``s`` uses
 ``SeedSequence(seed, spawn_key=(KEY, s))`` for each random choice (``KEY`` = 11 init, 12
 random labels, 13 train-label noise, 14 test-label noise, 15 synthetic sample), so every
 point's numbers depend only on the root seed and the point, and noise levels share their
-draws (common random numbers).
+draws (common random numbers); the point functions take no seed from the sweep (see
+:mod:`twolayer.sweep`, Seeds).
 """
 
 from __future__ import annotations

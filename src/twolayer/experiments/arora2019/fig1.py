@@ -186,7 +186,7 @@ def gram_table(cfg: Fig1Config, X, H, widths) -> np.ndarray:
 
 
 # =============================================================================== points
-def _fig1_point(params: dict, seed_seq, *, cfg: Fig1Config):
+def _fig1_point(params: dict, *, cfg: Fig1Config):
     """One ``(kappa, width, seed)``: three networks (true, random, worst-case labels) trained as one
     batch; the Theorem 4.1 gap per label set and the largest flip fraction."""
     from ...dynamics import train

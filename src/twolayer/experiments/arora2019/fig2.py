@@ -126,7 +126,7 @@ def _noisy_labels(cfg, ds, p: float, s: int) -> tuple[np.ndarray, np.ndarray, in
     return y, yt, int(idx.size)
 
 
-def _fig2_point(params: dict, seed_seq, *, cfg: Fig2Config):
+def _fig2_point(params: dict, *, cfg: Fig2Config):
     """One (noise portion, seed[, width]): complexity and bound of the noisy training labels, then
     GD until the training loss is below ``converge_fraction`` of its initial value (or ``steps``)."""
     from ...bounds import complexity, generalization_bound

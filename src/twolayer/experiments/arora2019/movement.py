@@ -65,13 +65,13 @@ class MovementConfig:
 def predicted_movement(spec, r0, lr: float, n: int, steps: int) -> tuple[float, float]:
     r"""Kernel-regime movement of the first layer (Arora et al. §5.2, eq. 11, ``½n⁻¹Σ`` loss):
     ``‖W̃(T) − W(0)‖_F² = Σ_i (1 − (1 − ηλ_i/n)^T)² (v_iᵀr)²/λ_i`` with ``r = y − u(0)`` and ``λ_i``
-    the eigenvalues of ``H∞``; ``T → ∞`` gives ``rᵀH∞⁻¹r``. Returns ``(at T, at ∞)``."""
-    p2 = spec.project(r0) ** 2
-    f = 1.0 - (1.0 - lr * spec.eigenvalues / n) ** int(steps)
-    return math.sqrt(float(np.sum(f * f * p2 / spec.eigenvalues))), math.sqrt(float(np.sum(p2 / spec.eigenvalues)))
+    the eigenvalues of ``H∞``; ``T → ∞`` gives ``rᵀH∞⁻¹r``. Returns ``(at T, at ∞)``
+    (:meth:`twolayer.spectra.Spectrum.movement`; ``n`` is the spectrum's size)."""
+    at_T, at_inf = spec.movement(r0, [int(steps), np.inf], lr, normalization="mean")
+    return float(at_T), float(at_inf)
 
 
-def _movement_point(params: dict, seed_seq, *, cfg: MovementConfig):
+def _movement_point(params: dict, *, cfg: MovementConfig):
     from ...bounds import movement_bound
     from ...dynamics import train
     from ...networks import forward, init_network

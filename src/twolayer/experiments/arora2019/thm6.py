@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._errors import InputError
+from ..._seeds import sample_sphere
 from .. import Experiment, RunContext, register, summarize
 from .._common import (
     loglog_slope as _slope,
@@ -76,11 +77,10 @@ def _thm6_inputs(data: str, d: int, n_max: int, seed: int, s: int) -> np.ndarray
     """Nested samples: the first ``n`` rows of one draw of ``n_max`` unit-norm inputs."""
     rng = _rng(seed, SAMPLE_KEY, s)
     if data == "sphere":
-        X = rng.standard_normal((n_max, d))
-    else:
-        from sklearn.datasets import load_digits
+        return sample_sphere(rng, n_max, d)
+    from sklearn.datasets import load_digits
 
-        X = load_digits().data[rng.permutation(1797)[:n_max]].astype(float)
+    X = load_digits().data[rng.permutation(1797)[:n_max]].astype(float)
     return X / np.linalg.norm(X, axis=1, keepdims=True)
 
 
@@ -126,7 +126,7 @@ def in_class(target) -> bool:
     return target is not None and bool(target.cor62_applicable)
 
 
-def _thm6_point(params: dict, seed_seq, *, cfg: Thm6Config):
+def _thm6_point(params: dict, *, cfg: Thm6Config):
     from ...bounds import KernelSolver, complexity, polynomial_target_bound
     from ...kernels import first_layer_ntk
 

@@ -88,7 +88,9 @@ complexity term tracks the test error.
 
 Seeds: a replicate ``s`` uses ``SeedSequence(seed, spawn_key=(KEY, s))`` (``KEY`` = 21 init,
 22 noise of Algorithm 1, 23 train-label noise, 24 test-label noise), so every α, λ, m and noise
-level of a replicate shares its draws (common random numbers), and ``jobs`` does not matter.
+level of a replicate shares its draws (common random numbers), and ``jobs`` does not matter. The
+point functions therefore take no seed from the sweep (``point(params, *, cfg)``, see
+:mod:`twolayer.sweep`, Seeds).
 """
 
 from __future__ import annotations

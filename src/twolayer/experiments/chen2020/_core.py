@@ -11,6 +11,7 @@ import numpy as np
 
 from ..._errors import InputError
 from ...kernels.hermite import SMOOTH, generalized_ntk, hermite_coefficients  # noqa: F401  (their home; re-exported)
+from ...spectra import noisy_gd_linear_theory, spectrum
 from .._common import rng as _rng, seed_sequence as _ss
 
 PAPER = ("Chen, Cao, Gu, Zhang. A generalized neural tangent kernel analysis for two-layer neural networks. "
@@ -81,59 +82,15 @@ def noisy_gd(net, X, y, *, lr: float, steps: int, weight_decay: float, noise_see
 
 
 # ============================================================================ linearized theory
-def linear_theory(mu, proj, *, alpha: float, lr: float, weight_decay: float, steps: int, m: int | None = None) -> dict:
-    r"""Kernel-regime (linearized) prediction of Algorithm 1 from ``f ≡ 0``, at every step ``0..steps``.
-
-    Parameters: eigenvalues ``mu`` of ``H`` (n×n Gram, no 1/n) and label projections ``proj = Vᵀy``.
-    In the eigenbasis, with ``a_i = α²μ_i/n + λ`` and ``β = ηα/n``, the coefficients of the
-    movement follow ``ĉ_i(k+1) = (1 − ηa_i) ĉ_i(k) + β (p_i − F_i(k))``, where ``F`` is the output
-    of the data-free twin: a random walk with step variance ``s_i = 2ηλα²μ_i/m`` (the injected
-    noise seen through the tangent features; the OU drift cancels within sign-flipped pairs).
-    Means and second moments of ``(ĉ, F)`` are propagated exactly (they are Gaussian and the
-    mean and the noise parts are uncorrelated), giving
-
-    * ``loss`` = ``(1/2n) Σ_i E[(F_i + αμ_iĉ_i − p_i)²]`` and ``bias`` (its noise-free part),
-    * ``dist`` = ``E[D] = Σ_i μ_i E[ĉ_i²]`` and ``dist_mean`` (noise-free part),
-    * ``floor``: the stationary noise part of the loss ``(λ/m)Σ_i 1/(2 − ηα²μ_i/n)`` (≈ ``nλ/(2m)``),
-    * ``loss_inf``: the noise-free stationary loss (the ridge bias, ridge ``nλ/α²``),
-    * ``rate_min``: the slowest per-time rate ``min_i a_i``.
-
-    Without ``m`` the noise is left out.
-    """
-    mu, proj = np.asarray(mu, float), np.asarray(proj, float)
-    n = mu.size
-    a = alpha**2 * mu / n + weight_decay
-    q = 1 - lr * a
-    beta = lr * alpha / n
-    s = 2 * lr * weight_decay * alpha**2 * mu / m if m else np.zeros(n)
-    c = np.zeros(n)
-    C, X, F = np.zeros(n), np.zeros(n), np.zeros(n)
-    K = int(steps) + 1
-    bias, loss, dmean, dist = (np.empty(K) for _ in range(4))
-    with np.errstate(over="ignore", invalid="ignore"):      # η above 2/a_i: the prediction diverges too
-        for k in range(K):
-            r = alpha * mu * c - proj
-            bias[k] = 0.5 * float(r @ r) / n
-            fl = F + 2 * alpha * mu * X + (alpha * mu) ** 2 * C
-            loss[k] = bias[k] + 0.5 * float(np.sum(fl)) / n
-            dmean[k] = float(mu @ (c * c))
-            dist[k] = dmean[k] + float(mu @ C)
-            c = q * c + beta * proj
-            C, X = q * q * C - 2 * q * beta * X + beta * beta * F, q * X - beta * F
-            F = F + s
-    c_inf = alpha * proj / (n * a)
-    out = {"loss": loss, "bias": bias, "dist": dist, "dist_mean": dmean,
-           "loss_inf": 0.5 * float(np.sum((alpha * mu * c_inf - proj) ** 2)) / n,
-           "dist_inf": float(np.sum(mu * c_inf**2)), "rate_min": float(np.min(a)), "rate_max": float(np.max(a)),
-           "floor": float(weight_decay / m * np.sum(1.0 / (2.0 - lr * alpha**2 * mu / n))) if m else 0.0}
-    return out
+#: The kernel-regime prediction of Algorithm 1 (its home is :mod:`twolayer.spectra`).
+linear_theory = noisy_gd_linear_theory
 
 
 # ============================================================================ shared pieces
 @functools.lru_cache(maxsize=4)
 def _prepared(data: str, n_train, n_test, d: int, target: str, classes: tuple, activation: str, seed: int):
-    """Data set (unit-norm inputs), the generalized NTK Gram ``H`` of the training inputs, its
-    eigenpairs and the label projections; computed once per process."""
+    """Data set (unit-norm inputs), the generalized NTK Gram ``H`` of the training inputs and its
+    :class:`~twolayer.spectra.Spectrum` (descending); computed once per process."""
     from ...data import load
 
     if data in ("sphere", "gaussian"):
@@ -143,16 +100,19 @@ def _prepared(data: str, n_train, n_test, d: int, target: str, classes: tuple, a
     if not np.allclose(np.linalg.norm(ds.X, axis=1), 1.0, atol=1e-8):
         raise InputError(f"{ds.name}: Chen et al.'s kernel here needs unit-norm inputs; load it with normalization on")
     H = generalized_ntk(ds.X, activation=activation)
-    mu, V = np.linalg.eigh(H)
-    if mu[0] <= 0:
-        raise InputError(f"{ds.name}: the generalized NTK Gram matrix is singular (lambda_min = {mu[0]:.3g}); "
-                         f"remove duplicate inputs or use fewer samples")
-    return ds, H, mu, V
+    spec = spectrum(H)
+    if spec.lambda_min <= 0:
+        raise InputError(f"{ds.name}: the generalized NTK Gram matrix is singular (lambda_min = "
+                         f"{spec.lambda_min:.3g}); remove duplicate inputs or use fewer samples")
+    return ds, H, spec
 
 
-def _lr(cfg, mu, n: int, alpha: float) -> float:
-    """``η = lr_fraction · 2n / (α² λ_max(H))`` (largest stable kernel step in the ½n⁻¹Σ convention)."""
-    return float(cfg.lr_fraction * 2.0 * n / (alpha**2 * mu[-1]))
+def _lr(cfg, spec, n: int, alpha: float) -> float:
+    """``η = lr_fraction · 2n / (α² λ_max(H))``: the largest stable kernel step
+    (:func:`twolayer.dynamics.gd_stable_step`) of the tangent kernel ``α²H/n`` (½n⁻¹Σ convention)."""
+    from ...dynamics import gd_stable_step
+
+    return float(cfg.lr_fraction * gd_stable_step(alpha**2 * spec.lambda_max / n))
 
 
 def _record_steps(steps: int, records: int, tail: float = 0.3) -> np.ndarray:
@@ -233,9 +193,10 @@ def near_duplicate(X, eps: float, rng) -> np.ndarray:
 def _duplicated(key: tuple, eps: float):
     """The data of ``key`` with a near-duplicate pair at distance ``eps`` (:func:`near_duplicate`,
     stream ``DUP_KEY``), the worst-case labels ``y = v_min/max|v_min|`` (the bottom eigenvector of
-    its generalized NTK Gram, scaled to ``|y| ≤ 1``), and the eigenpairs of that Gram."""
+    its generalized NTK Gram, scaled to ``|y| ≤ 1``), and the Spectrum of that Gram."""
     ds = _prepared(*key)[0]
     X = near_duplicate(ds.X, eps, _rng(key[-1], DUP_KEY))
-    mu, V = np.linalg.eigh(generalized_ntk(X, activation=key[6]))
-    v = V[:, 0] * (1.0 if V[np.argmax(np.abs(V[:, 0])), 0] > 0 else -1.0)
-    return X, v / np.max(np.abs(v)), mu, V
+    spec = spectrum(generalized_ntk(X, activation=key[6]))
+    vmin = spec.eigenvectors[:, -1]
+    v = vmin * (1.0 if vmin[np.argmax(np.abs(vmin))] > 0 else -1.0)
+    return X, v / np.max(np.abs(v)), spec

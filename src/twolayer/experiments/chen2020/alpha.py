@@ -115,16 +115,16 @@ def _nan_arrays(cfg) -> dict:
     return {"steps": rec, "loss": nan, "twin_dist": nan, "raw_dist": nan}
 
 
-def alpha_point(params: dict, seed_seq, *, cfg: AlphaConfig):
+def alpha_point(params: dict, *, cfg: AlphaConfig):
     """One (α, λ, m[, ε], seed): Algorithm 1 with its twin; loss, D, raw movement at the records.
     A diverged run gives the rows ``diverged_at_step`` and ``lr`` only (and NaN curves)."""
     a, lam, m, s = float(params["alpha"]), float(params["weight_decay"]), int(params["width"]), int(params["seed"])
     eps = params.get("dup_eps")
-    ds, H, mu, V = _prep(cfg)
-    X, y, Vd = ds.X, ds.y, V
+    ds, H, spec = _prep(cfg)
+    X, y = ds.X, ds.y
     if eps is not None:
-        X, y, mu, Vd = _duplicated(_key(cfg), float(eps))
-    lr = _lr(cfg, mu, ds.n, a)
+        X, y, spec = _duplicated(_key(cfg), float(eps))
+    lr = _lr(cfg, spec, ds.n, a)
     ids = dict(alpha=a, weight_decay=lam, width=m, seed=s, **({} if eps is None else {"dup_eps": float(eps)}))
     rows = Rows()
     rows.add("lr", lr, **ids)
@@ -137,7 +137,7 @@ def alpha_point(params: dict, seed_seq, *, cfg: AlphaConfig):
         return rows, _nan_arrays(cfg)
     steps = res["steps"]
     if eps is not None:
-        th = linear_theory(mu, Vd.T @ y, alpha=a, lr=lr, weight_decay=lam, steps=0, m=m)
+        th = linear_theory(spec.eigenvalues, spec.project(y), alpha=a, lr=lr, weight_decay=lam, steps=0, m=m)
         stationary = th["loss_inf"] + th["floor"]
         for j, k in enumerate(steps):
             rows.add("loss", res["loss"][j], step=int(k), **ids)
@@ -158,12 +158,13 @@ def alpha_point(params: dict, seed_seq, *, cfg: AlphaConfig):
     return rows, {"steps": steps, "loss": res["loss"], "twin_dist": res["twin_dist"], "raw_dist": res["raw_dist"]}
 
 
-def theory_point(cfg, n: int, mu, proj, a: float, lam: float, m: int, drop: float = 10.0, plateau=None) -> dict:
-    """Linearized prediction (:func:`~._core.linear_theory`) of one point, with its decay rate
-    (same definition as the measured one) and its plateau (mean over the last 30 % of steps)."""
-    lr = _lr(cfg, mu, n, a)
+def theory_point(cfg, n: int, spec, proj, a: float, lam: float, m: int, drop: float = 10.0, plateau=None) -> dict:
+    """Linearized prediction (:func:`twolayer.spectra.noisy_gd_linear_theory`) of one point from the
+    Spectrum of ``H`` and the label projections ``proj`` (same order), with its decay rate (same
+    definition as the measured one) and its plateau (mean over the last 30 % of steps)."""
+    lr = _lr(cfg, spec, n, a)
     dense = np.arange(cfg.steps + 1)
-    th = linear_theory(mu, proj, alpha=a, lr=lr, weight_decay=lam, steps=cfg.steps, m=m)
+    th = linear_theory(spec.eigenvalues, proj, alpha=a, lr=lr, weight_decay=lam, steps=cfg.steps, m=m)
     th["plateau"] = float(np.mean(th["loss"][dense >= 0.7 * cfg.steps]))
     base = th["loss_inf"] if plateau is None else plateau
     th["rate"] = decay_rate(lr * dense, th["bias"] if plateau is None else th["loss"], base, drop=drop)
@@ -177,21 +178,21 @@ def _value(r, metric):
 
 # ------------------------------------------------------------------------------ run
 def run_alpha(cfg: AlphaConfig, ctx: RunContext) -> None:
-    ds, H, mu, V = _prep(cfg)
+    ds, H, spec = _prep(cfg)
     ctx.rf.set_data(ds.provenance)
-    proj = V.T @ ds.y
-    lam0 = float(mu[0])
+    mu, proj = spec.eigenvalues, spec.project(ds.y)                     # descending
+    lam0 = spec.lambda_min
     top = cfg.alphas[-1]
     ctx.resolve(loss="1/2 n^-1 sum_i (y_i - f(x_i))^2", algorithm="noisy GD with weight decay, temperature = "
                 "weight decay (Chen et al. Algorithm 1), both layers, drift m * grad", init="symmetric pairs, f = 0",
-                lr_rule="lr_fraction * 2n / (alpha^2 lambda_max(H))", lambda_0=lam0, lambda_max=float(mu[-1]),
-                lr={str(a): _lr(cfg, mu, ds.n, a) for a in cfg.alphas},
+                lr_rule="lr_fraction * 2n / (alpha^2 lambda_max(H))", lambda_0=lam0, lambda_max=spec.lambda_max,
+                lr={str(a): _lr(cfg, spec, ds.n, a) for a in cfg.alphas},
                 kl_proxy="D = (1/m) sum_j |z_j - twin_j|^2 (twin: same init and noise, no data term)",
                 lambda0_sweep="near-duplicate pair at distance dup_eps, worst-case labels v_min / max|v_min|, "
                               f"rate = ln {LAMBDA0_DROP:g} / (time for the excess loss to fall {LAMBDA0_DROP:g}x)")
     rows = Rows()
-    for name, v in [("n", ds.n), ("d", ds.d), ("lambda_0", lam0), ("lambda_max", mu[-1]),
-                    ("condition_number", mu[-1] / lam0), ("yHy", float(np.sum(proj**2 / mu))),
+    for name, v in [("n", ds.n), ("d", ds.d), ("lambda_0", lam0), ("lambda_max", spec.lambda_max),
+                    ("condition_number", spec.lambda_max / lam0), ("yHy", float(np.sum(proj**2 / mu))),
                     ("label_norm2", float(ds.y @ ds.y))]:
         rows.add(name, v)
     pts = alpha_points(cfg)
@@ -211,7 +212,7 @@ def run_alpha(cfg: AlphaConfig, ctx: RunContext) -> None:
     keys = sorted({(p["alpha"], p["weight_decay"], p["width"]) for p in pts if "dup_eps" not in p})
     summary, theory = {}, {}
     for a, lam, m in keys:
-        th = theory_point(cfg, ds.n, mu, proj, a, lam, m)
+        th = theory_point(cfg, ds.n, spec, proj, a, lam, m)
         theory[(a, lam, m)] = th
         ids = dict(alpha=a, weight_decay=lam, width=m)
         tab = {}
@@ -229,18 +230,19 @@ def run_alpha(cfg: AlphaConfig, ctx: RunContext) -> None:
     # λ₀ sweep: λ₀ of each data set, the linearized prediction of the worst-case labels' rate
     lam0_tab = {}
     for eps in cfg.dup_eps:
-        _, yw, mu_e, V_e = _duplicated(_key(cfg), eps)
-        th = linear_theory(mu_e, V_e.T @ yw, alpha=top, lr=_lr(cfg, mu_e, ds.n, top), weight_decay=cfg.weight_decay,
+        _, yw, spec_e = _duplicated(_key(cfg), eps)
+        lr_e = _lr(cfg, spec_e, ds.n, top)
+        th = linear_theory(spec_e.eigenvalues, spec_e.project(yw), alpha=top, lr=lr_e, weight_decay=cfg.weight_decay,
                            steps=cfg.steps, m=cfg.width)
-        lr_e = _lr(cfg, mu_e, ds.n, top)
         prate = decay_rate(lr_e * np.arange(cfg.steps + 1), th["loss"], th["loss_inf"] + th["floor"],
                            drop=LAMBDA0_DROP)
         ids = dict(dup_eps=eps)
-        rows.add("lambda_0", float(mu_e[0]), **ids)
-        rows.add("lambda_max", float(mu_e[-1]), **ids)
+        rows.add("lambda_0", spec_e.lambda_min, **ids)
+        rows.add("lambda_max", spec_e.lambda_max, **ids)
         rows.add("predicted_rate_lambda0", prate, **ids)
-        rows.add("slowest_rate_theory", 2 * (top**2 * mu_e[0] / ds.n + cfg.weight_decay), **ids)
-        lam0_tab[eps] = dict(lambda_0=float(mu_e[0]), rate=cell("rate_lambda0", top, cfg.weight_decay, cfg.width, eps),
+        rows.add("slowest_rate_theory", 2 * (top**2 * spec_e.lambda_min / ds.n + cfg.weight_decay), **ids)
+        lam0_tab[eps] = dict(lambda_0=spec_e.lambda_min,
+                             rate=cell("rate_lambda0", top, cfg.weight_decay, cfg.width, eps),
                              predicted=prate, curves=curves("loss", top, cfg.weight_decay, cfg.width, eps), lr=lr_e,
                              theory=th["loss"])
     ctx.rf.write_metrics(rows)
@@ -248,7 +250,8 @@ def run_alpha(cfg: AlphaConfig, ctx: RunContext) -> None:
     al = np.array(cfg.alphas)
     base = [(a, cfg.weight_decay, cfg.width) for a in cfg.alphas]
     rec = np.asarray(results[0].arrays["steps"])
-    ctx.rf.write_arrays(alphas=al, eigenvalues=mu, projections=proj, steps=rec,
+    # stored ascending (lambda_0 first), as the arrays have always been: reversed once, here
+    ctx.rf.write_arrays(alphas=al, eigenvalues=mu[::-1], projections=proj[::-1], steps=rec,
                         loss=np.stack([curves("loss", *k).mean(0) for k in base]),
                         twin_dist=np.stack([curves("twin_dist", *k).mean(0) for k in base]),
                         raw_dist=np.stack([curves("raw_dist", *k).mean(0) for k in base]),

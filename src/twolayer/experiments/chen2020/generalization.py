@@ -88,7 +88,7 @@ def _solver_cached(key):
     return KernelSolver(_prepared(*key)[1])
 
 
-def gen_point(params: dict, seed_seq, *, cfg: GeneralizationConfig):
+def gen_point(params: dict, *, cfg: GeneralizationConfig):
     """One (noise p, seed): noisy labels, their complexities, Algorithm 1 through
     :func:`twolayer.dynamics.train` to ``steps``, train/test errors and losses."""
     from ...bounds import complexity
@@ -96,13 +96,13 @@ def gen_point(params: dict, seed_seq, *, cfg: GeneralizationConfig):
     from ...dynamics import train
     from ...networks import forward
 
-    ds, H, mu, V = _prep(cfg)
+    ds, H, spec = _prep(cfg)
     p, s = float(params["noise"]), int(params["seed"])
     y, _ = apply_label_noise(ds.y, p, _rng(cfg.seed, NOISE_TRAIN_KEY, s))
     yt, _ = apply_label_noise(ds.y_test, p, _rng(cfg.seed, NOISE_TEST_KEY, s))
     c = complexity(H, y, solver=_solver_cached(_key(cfg)))
     c_relu = complexity(None, y, solver=_relu_solver_cached(_key(cfg)))
-    lr = _lr(cfg, mu, ds.n, cfg.alpha)
+    lr = _lr(cfg, spec, ds.n, cfg.alpha)
     ids = dict(labels="noisy", noise=p, seed=s)
     rows = Rows()
     for name, v in [("complexity", c.complexity), ("yHy", c.yHy), ("complexity_relu_ntk", c_relu.complexity),
@@ -131,19 +131,20 @@ def run_generalization(cfg: GeneralizationConfig, ctx: RunContext) -> None:
     from ...claims import spearman
     from ...sweep import grid
 
-    ds, H, mu, V = _prep(cfg)
+    ds, H, spec = _prep(cfg)
+    mu = spec.eigenvalues[::-1]                       # ascending, as the stored array has always been
     if not ds.has_test:
         raise InputError(f"chen2020-generalization needs a test split; {ds.name} has none (use digits, mnist:PATH, "
                          f"cifar10:PATH or a .npz with X_test, y_test)")
     ctx.rf.set_data(ds.provenance)
-    lr = _lr(cfg, mu, ds.n, cfg.alpha)
-    ctx.resolve(lr=lr, lr_rule="lr_fraction * 2n / (alpha^2 lambda_max(H))", lambda_0=float(mu[0]),
+    lr = _lr(cfg, spec, ds.n, cfg.alpha)
+    ctx.resolve(lr=lr, lr_rule="lr_fraction * 2n / (alpha^2 lambda_max(H))", lambda_0=spec.lambda_min,
                 kernel=f"generalized two-layer NTK of {cfg.activation} (Hermite series), u ~ N(0,1)",
                 complexity="sqrt(2 y^T H^-1 y / n)", engine="twolayer.dynamics.train, algorithm noisy-gd",
                 alpha_condition="alpha >= sqrt(n * weight_decay) (Thm 4.5, reviewer's paraphrase)")
     rows = Rows()
-    for name, v in [("n", ds.n), ("n_test", ds.n_test), ("d", ds.d), ("lr", lr), ("lambda_min", mu[0]),
-                    ("lambda_max", mu[-1]), ("condition_number", mu[-1] / mu[0]),
+    for name, v in [("n", ds.n), ("n_test", ds.n_test), ("d", ds.d), ("lr", lr), ("lambda_min", spec.lambda_min),
+                    ("lambda_max", spec.lambda_max), ("condition_number", spec.condition_number),
                     ("random_complexity_expected", math.sqrt(2.0 * float(np.sum(1.0 / mu)) / ds.n)),
                     ("alpha_over_sqrt_n_lambda", cfg.alpha / math.sqrt(ds.n * cfg.weight_decay))]:
         rows.add(name, v)

@@ -62,11 +62,11 @@ class WidthConfig:
             raise InputError(f"activation must be one of {', '.join(SMOOTH)} (Chen et al. need a smooth h)")
 
 
-def width_point(params: dict, seed_seq, *, cfg: WidthConfig):
+def width_point(params: dict, *, cfg: WidthConfig):
     """One (m, seed): Algorithm 1 without twin; the loss and the outputs ``f(x_i)`` at the records."""
-    ds, H, mu, V = _prep(cfg)
+    ds, H, spec = _prep(cfg)
     m, s = int(params["width"]), int(params["seed"])
-    lr = _lr(cfg, mu, ds.n, cfg.alpha)
+    lr = _lr(cfg, spec, ds.n, cfg.alpha)
     rec = _record_steps(cfg.steps, cfg.records)
     rows = Rows()
     try:
@@ -99,14 +99,15 @@ def twin_spreads(U: np.ndarray) -> np.ndarray:
 def run_width(cfg: WidthConfig, ctx: RunContext) -> None:
     from ...sweep import grid
 
-    ds, H, mu, V = _prep(cfg)
+    ds, H, spec = _prep(cfg)
     ctx.rf.set_data(ds.provenance)
-    lr = _lr(cfg, mu, ds.n, cfg.alpha)
-    ctx.resolve(lr=lr, lr_rule="lr_fraction * 2n / (alpha^2 lambda_max(H))", lambda_0=float(mu[0]),
+    lr = _lr(cfg, spec, ds.n, cfg.alpha)
+    ctx.resolve(lr=lr, lr_rule="lr_fraction * 2n / (alpha^2 lambda_max(H))", lambda_0=spec.lambda_min,
                 spread="RMS over training points of the across-seed sd of f(x_i, t); max over recorded t",
                 twin_spread="pairs of seeds (2j, 2j+1): RMS_i |f_2j(x_i,t) - f_2j+1(x_i,t)| / sqrt 2; max over t")
     rows = Rows()
-    for name, v in [("n", ds.n), ("d", ds.d), ("lr", lr), ("lambda_0", mu[0]), ("lambda_max", mu[-1])]:
+    for name, v in [("n", ds.n), ("d", ds.d), ("lr", lr), ("lambda_0", spec.lambda_min),
+                    ("lambda_max", spec.lambda_max)]:
         rows.add(name, v)
     results = ctx.sweep(functools.partial(width_point, cfg=cfg), grid(width=list(cfg.widths),
                                                                      seed=list(range(cfg.seeds))),

@@ -36,7 +36,8 @@ Seeds: a replicate ``s`` draws its training inputs from ``SeedSequence(seed, spa
 random labels from ``(26, s)`` and the initialization of width ``m`` from ``(21, m, s)`` (the
 network and the random-feature model share it; every ``β`` uses the same draws, so ``β`` acts
 as a common-random-numbers factor). The target uses ``(23,)`` and ``(23, 1)``, the test grid
-``(24,)``. The sweep's per-point seed is therefore not used (:class:`._shared.KeyedPoint`). Each
+``(24,)``. The point functions therefore take no seed from the sweep (``point(params, *, cfg)``,
+see :mod:`twolayer.sweep`, Seeds). Each
 point runs with one BLAS thread, so ``--jobs 1`` and ``--jobs 2`` give identical numbers.
 """
 

@@ -17,6 +17,8 @@ import re
 import numpy as np
 
 from ..._errors import DivergenceError, InputError
+from ..._seeds import sample_sphere
+from ..._threads import single_threaded
 from .._common import (
     seed_sequence as _ss,  # noqa: F401  (re-exported for the experiment modules)
     rng as _rng,
@@ -48,27 +50,14 @@ def _check_target(target: str, features: int) -> None:
     _check_positive("target_features", features, True)
 
 
-def _single_thread(func):
-    """Run a point with one BLAS thread: small matrices gain nothing from more, and the numbers
-    then do not depend on ``--jobs`` (a last point run in-process would otherwise use all cores)."""
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - comes with scikit-learn
-            return func(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return func(*args, **kwargs)
-
-    return wrapper
+#: Run a point with one BLAS thread: small matrices gain nothing from more, and the numbers then
+#: do not depend on ``--jobs`` (a last point run in-process would otherwise use all cores).
+_single_thread = single_threaded
 
 
 # ------------------------------------------------------------------------------ data
-def _sphere(rng: np.random.Generator, n: int, d: int) -> np.ndarray:
-    """``n`` points uniform on ``S^{d-1}``; the first rows do not depend on ``n`` (nested samples)."""
-    G = rng.standard_normal((n, d))
-    return G / np.linalg.norm(G, axis=1, keepdims=True)
+#: ``n`` points uniform on ``S^{d-1}``; the first rows do not depend on ``n`` (nested samples).
+_sphere = sample_sphere
 
 
 def _k0(X, Z=None) -> np.ndarray:
@@ -140,21 +129,15 @@ def _provenance(cfg, n_text, extra: dict | None = None) -> dict:
     return out
 
 
-def _sym_lambda_max(A: np.ndarray) -> float:
-    import scipy.linalg as sla
-
-    n = A.shape[0]
-    return float(sla.eigh(A, eigvals_only=True, subset_by_index=[n - 1, n - 1])[0])
-
-
 def _check_step(eta0: float, X: np.ndarray, beta_max: float, what: str) -> float:
     """Largest stable natural step ``2n/λ_max(k₀ + β²H∞)`` of the network on ``X``; refuse ``eta0``
     above it (the network's tangent kernel per natural step is ``(k₀ + β² H∞)/n``)."""
+    from ...dynamics import gd_stable_step
     from ...kernels import first_layer_ntk
+    from ...spectra import top_eigenvalue
 
     n = X.shape[0]
-    lam = _sym_lambda_max(_k0(X) + beta_max**2 * first_layer_ntk(X))
-    limit = 2.0 * n / lam
+    limit = gd_stable_step(top_eigenvalue(_k0(X) + beta_max**2 * first_layer_ntk(X)) / n)
     if not eta0 < limit:
         raise InputError(f"{what}: the natural step eta0 = {eta0:.4g} is not below 2n/lambda_max(k0 + beta^2 H) = "
                          f"{limit:.4g} (n = {n}, beta = {beta_max:.3g}); raise steps or lower time "
@@ -171,52 +154,32 @@ def _nets(d: int, m: int, seed: np.random.SeedSequence, beta: float, batch: int 
 
 
 # ------------------------------------------------------------------------------ exact linear paths
-class _LinearPath:
-    """Exact GD path of a linear model in function space: test outputs after ``k`` steps are
-    ``f0 + T (1 − (1 − x)^k)`` (``T`` n_test × r, ``x`` the per-step contraction rates, ``0 < x < 2``),
-    and ``f0 + T·1`` at ``k = ∞``; ``flow`` evaluates gradient flow ``1 − e^{−x k}`` at real ``k``."""
+def _rf_path(Phi, Phit, a0, y, eta0: float, m: int):
+    """GD on ``a`` of ``f = Φa`` with ``lr = η₀/m`` and the loss ``½n⁻¹‖Φa − y‖²`` from ``a0``, in
+    closed form (:func:`twolayer.spectra.feature_gd_path`; ``a(∞) = a0 + Φ⁺(y − Φa0)``). Returns
+    the :class:`~twolayer.spectra.LinearPath` and ``σ_min(Φ)²/(mn)`` (the smallest eigenvalue of
+    ``ΦΦᵀ/(mn)`` or ``ΦᵀΦ/(mn)``; 0 when ``Φ`` is rank deficient). Raises DivergenceError when
+    ``η₀`` is not below the model's stable step."""
+    from ...spectra import feature_gd_path
 
-    def __init__(self, T: np.ndarray, x: np.ndarray, f0: np.ndarray):
-        self.T, self.x, self.f0 = T, x, f0
-
-    def outputs(self, k, flow: bool = False) -> np.ndarray:
-        k = np.asarray(k, dtype=float)[:, None]
-        x = self.x[None, :]
-        with np.errstate(over="ignore", invalid="ignore"):
-            if flow:
-                g = np.where(np.isinf(k), 1.0, -np.expm1(-x * np.where(np.isinf(k), 0.0, k)))
-            else:
-                g = np.where(np.isinf(k), 1.0, 1.0 - np.power(1.0 - x, np.where(np.isinf(k), 0.0, k)))
-        return self.f0[None, :] + g @ self.T.T
-
-
-def _rf_path(Phi, Phit, a0, y, eta0: float, m: int) -> tuple[_LinearPath, float]:
-    """GD on ``a`` of ``f = Φa`` with ``lr = η₀/m`` and the loss ``½n⁻¹‖Φa − y‖²`` from ``a0``:
-    ``a(k) = a0 + V diag((1 − (1 − x)^k)/σ) Uᵀ(y − Φa0)``, ``x = η₀σ²/(mn)``, and
-    ``a(∞) = a0 + Φ⁺(y − Φa0)``
-    (the minimum-norm interpolant for ``m ≥ n``, least squares for ``m < n``). Also returns
-    ``σ_min(Φ)²/(mn)`` (the smallest eigenvalue of ``ΦΦᵀ/(mn)`` or ``ΦᵀΦ/(mn)``)."""
     n = Phi.shape[0]
-    U, S, Vt = np.linalg.svd(Phi, full_matrices=False)
-    keep = S > S[0] * max(Phi.shape) * np.finfo(float).eps
-    U, S, Vt = U[:, keep], S[keep], Vt[keep]
-    coef = (U.T @ (y - Phi @ a0)) / S
-    T = (Phit @ Vt.T) * coef[None, :]
-    lam_min = float(S[-1] ** 2) / (m * n) if keep.all() else 0.0
-    x = eta0 * S**2 / (m * n)
-    if not x[0] < 2:
+    path = feature_gd_path(Phi, Phit, a0, y, eta0 / m, normalization="mean")
+    lam = path.eigenvalues                      # σ², descending
+    x_max = path.eta * lam[0]
+    if not x_max < 2:
         raise DivergenceError(f"the natural step eta0 = {eta0:.4g} makes GD on the random-feature model of width {m} "
-                         f"diverge from the first steps (it needs eta0 < 2/lambda_max(Phi Phi^T/(mn)) = {2 * eta0 / x[0]:.4g}); raise "
-                         f"steps or lower time (eta0 = time/steps)")
-    return _LinearPath(T, x, Phit @ a0), lam_min
+                              f"diverge from the first steps (it needs eta0 < 2/lambda_max(Phi Phi^T/(mn)) = "
+                              f"{2 * eta0 / x_max:.4g}); raise steps or lower time (eta0 = time/steps)")
+    lam_min = float(lam[-1]) / (m * n) if lam.size == min(Phi.shape) else 0.0
+    return path, lam_min
 
 
-def _kernel_path(X, y, Xt, eta0: float) -> _LinearPath:
-    """Kernel GD on ``k₀`` (the ``m → ∞`` limit) from ``f = 0`` with natural step ``η₀``."""
-    n = X.shape[0]
-    lam, V = np.linalg.eigh(_k0(X))
-    T = (_k0(Xt, X) @ V) * ((V.T @ y) / lam)[None, :]
-    return _LinearPath(T, eta0 * lam / n, np.zeros(Xt.shape[0]))
+def _kernel_path(X, y, Xt, eta0: float):
+    """Kernel GD on ``k₀`` (the ``m → ∞`` limit) from ``f = 0`` with natural step ``η₀`` (loss
+    ``½n⁻¹Σ``): :meth:`twolayer.spectra.Spectrum.test_predictor`."""
+    from ...spectra import spectrum
+
+    return spectrum(_k0(X)).test_predictor(_k0(Xt, X), y, eta0, normalization="mean")
 
 
 def _time_grid(eta0: float, t_max: float, count: int = 121) -> np.ndarray:
@@ -226,42 +189,6 @@ def _time_grid(eta0: float, t_max: float, count: int = 121) -> np.ndarray:
 
 def _risk(F: np.ndarray, ft: np.ndarray) -> np.ndarray:
     return np.mean((F - ft[None, :]) ** 2, axis=1)
-
-
-
-class KeyedPoint:
-    """A sweep point function that ignores the per-point seed the sweep hands it.
-
-    Every point here draws from seeds keyed by purpose and replicate (``(seed, INIT_KEY, m, s)``
-    and so on, see the package docstring), so that the network and the random-feature model,
-    every ``β`` and every ``n`` share their draws (common random numbers); the sweep's
-    per-point seed (a hash of all the point's parameters) would break that sharing. Picklable:
-    ``func`` is a top-level function, ``kw`` its keyword arguments (the config).
-    """
-
-    def __init__(self, func, **kw):
-        self.func, self.kw = func, kw
-
-    def __call__(self, params: dict, seed=None):
-        return self.func(params, **self.kw)
-
-
-class _one_blas_thread:
-    """Context manager: one BLAS thread (no-op without threadpoolctl)."""
-
-    def __enter__(self):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover
-            self._ctx = None
-            return self
-        self._ctx = threadpool_limits(limits=1, user_api="blas")
-        return self
-
-    def __exit__(self, *exc):
-        if self._ctx is not None:
-            self._ctx.restore_original_limits()
-        return False
 
 
 _STEP_RE = re.compile(r"at step (\d+)")
@@ -299,4 +226,4 @@ def nanmean_rows(A: np.ndarray) -> np.ndarray:
 
 
 __all__ = ["PAPER", "INIT_KEY", "DATA_KEY", "TARGET_KEY", "TEST_KEY", "NOISE_KEY", "RANDOM_KEY", "TARGETS",
-           "LABEL_SETS", "KeyedPoint", "DivergenceError", "diverged_rows", "diverged_step", "nanmean_rows"]
+           "LABEL_SETS", "DivergenceError", "diverged_rows", "diverged_step", "nanmean_rows"]

@@ -25,7 +25,7 @@ import numpy as np
 from ..._errors import InputError
 from .. import Experiment, RunContext, register, summarize
 from .._common import Rows as _Rows, gather as _gather
-from ._shared import (INIT_KEY, LABEL_SETS, PAPER, RANDOM_KEY, DivergenceError, KeyedPoint, _check_positive,
+from ._shared import (INIT_KEY, LABEL_SETS, PAPER, RANDOM_KEY, DivergenceError, _check_positive,
                       _check_step, _check_target, _k0, _provenance, _rng, _single_thread, _sorted_unique, _ss,
                       _train_sample, diverged_rows, nanmean_rows)
 from . import claims as _claims
@@ -83,7 +83,7 @@ def conv_prep(cfg: ConvergenceConfig, s: int):
     spec = spectrum(_k0(X) / cfg.n)
     # the step does not depend on the widths (a grid field): the network's extra β²H∞/n part of
     # the tangent kernel is O(c²/m²); _check_step refuses a width where it would matter
-    eta0 = cfg.lr_fraction * 2.0 / spec.lambda_max
+    eta0 = cfg.lr_fraction * spec.max_stable_lr()
     return X, Y, spec, eta0
 
 
@@ -113,8 +113,8 @@ def fit_rate(t: np.ndarray, loss: np.ndarray, mask: np.ndarray) -> tuple[float, 
 def conv_point(params: dict, *, cfg: ConvergenceConfig):
     """One (width, replicate): one network trained on true and on random labels (a batch of two
     sharing the initialization ``(seed, 21, m, s)``), loss recorded at linearly spaced steps.
-    A DivergenceError becomes ``diverged_at_step`` rows (the sweep's per-point seed is not used,
-    see :class:`~._shared.KeyedPoint`)."""
+    A DivergenceError becomes ``diverged_at_step`` rows (it takes no seed from the sweep: the
+    draws are keyed by purpose, see the package docstring)."""
     from dataclasses import replace
 
     from ...dynamics import empirical_reference, train
@@ -193,7 +193,7 @@ def run_convergence(cfg: ConvergenceConfig, ctx: RunContext) -> None:
                     ("condition_number_K", spec.condition_number), ("natural_step", eta0), ("steps", cfg.steps)]:
         rows.add(name, v)
     points = [dict(width=m, seed=s) for m in cfg.widths for s in range(cfg.seeds)]
-    results = ctx.sweep(KeyedPoint(conv_point, cfg=cfg), points, seed=cfg.seed, desc="convergence points")
+    results = ctx.sweep(functools.partial(conv_point, cfg=cfg), points, seed=cfg.seed, desc="convergence points")
     rows.extend(_gather(results))
     summary, tabs = summarize_convergence(cfg, results)
     rows.extend(summary)

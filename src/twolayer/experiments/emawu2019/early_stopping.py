@@ -14,16 +14,18 @@ diverges records ``diverged_at_step`` instead of its risks.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..._errors import InputError
+from ..._threads import blas_threads
 from .. import Experiment, RunContext, register, summarize
 from .._common import Rows as _Rows, gather as _gather, loglog_slope as _slope
-from ._shared import (INIT_KEY, PAPER, DivergenceError, KeyedPoint, _check_positive, _check_step, _check_target,
-                      _kernel_path, _nets, _one_blas_thread, _provenance, _rf_path, _risk, _single_thread,
+from ._shared import (INIT_KEY, PAPER, DivergenceError, _check_positive, _check_step, _check_target,
+                      _kernel_path, _nets, _provenance, _rf_path, _risk, _single_thread,
                       _sorted_unique, _ss, _target, _test_sample, _time_grid, _train_sample, diverged_rows,
                       nanmean_rows)
 from . import claims as _claims
@@ -83,8 +85,8 @@ class EarlyStoppingConfig:
 def es_point(params: dict, *, cfg: EarlyStoppingConfig):
     """One (n, width, replicate): the network trained by GD with the test risk recorded, and the
     random-feature model from the same initialization ``(seed, 21, m, s)`` followed exactly to
-    ``t = ∞``; ``diverged_at_step`` rows if GD diverges (the sweep's per-point seed is not used,
-    see :class:`~._shared.KeyedPoint`)."""
+    ``t = ∞``; ``diverged_at_step`` rows if GD diverges (it takes no seed from the sweep: the
+    draws are keyed by purpose, see the package docstring)."""
     from ...dynamics import record_schedule, train
 
     n, m, s = int(params["n"]), int(params["width"]), int(params["seed"])
@@ -126,7 +128,7 @@ def es_point(params: dict, *, cfg: EarlyStoppingConfig):
 def interp_point(params: dict, *, cfg: EarlyStoppingConfig):
     """One (m/n, replicate) at ``n = interp_n``: the random-feature model's long-time limit, its
     best early-stopped risk and ``λ_min`` of its Gram matrix, all in closed form (init
-    ``(seed, 21, m, s)``; the sweep's per-point seed is not used)."""
+    ``(seed, 21, m, s)``; no seed is taken from the sweep)."""
     ratio, s = float(params["ratio"]), int(params["seed"])
     n = cfg.interp_n
     m = max(1, int(round(ratio * n)))
@@ -187,10 +189,10 @@ def run_early_stopping(cfg: EarlyStoppingConfig, ctx: RunContext) -> None:
                     ("natural_time", cfg.time), ("target_rkhs_norm", f_norm), ("beta_c", cfg.beta_c)]:
         if math.isfinite(v):
             rows.add(name, v)
-    results = ctx.sweep(KeyedPoint(es_point, cfg=cfg),
+    results = ctx.sweep(functools.partial(es_point, cfg=cfg),
                         grid(n=list(cfg.n_values), width=list(cfg.widths), seed=list(range(cfg.seeds))),
                         seed=cfg.seed, desc="early-stopping points")
-    interp = ctx.sweep(KeyedPoint(interp_point, cfg=cfg),
+    interp = ctx.sweep(functools.partial(interp_point, cfg=cfg),
                        grid(ratio=list(cfg.interp_ratios), seed=list(range(cfg.interp_seeds))),
                        seed=cfg.seed, desc="long-time RF points")
     rows.extend(_gather(results))
@@ -198,7 +200,7 @@ def run_early_stopping(cfg: EarlyStoppingConfig, ctx: RunContext) -> None:
 
     ns = np.array(cfg.n_values, float)
     kernel = {}
-    with _one_blas_thread():
+    with blas_threads(1):
         for n in cfg.n_values:
             refs = [_kernel_reference(cfg, n, s) for s in range(cfg.seeds)]
             kernel[n] = refs

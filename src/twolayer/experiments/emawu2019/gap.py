@@ -33,7 +33,7 @@ import numpy as np
 
 from .. import Experiment, RunContext, register, summarize
 from .._common import Rows as _Rows, gather as _gather, loglog_slope as _slope
-from ._shared import (INIT_KEY, PAPER, DivergenceError, KeyedPoint, _check_positive, _check_step, _check_target,
+from ._shared import (INIT_KEY, PAPER, DivergenceError, _check_positive, _check_step, _check_target,
                       _k0, _nets, _provenance, _rf_path, _single_thread, _sorted_unique, _ss, _test_sample,
                       _train_sample, diverged_rows, diverged_step, nanmean_rows)
 from . import claims as _claims
@@ -110,7 +110,7 @@ def gap_point(params: dict, *, cfg: GapConfig):
     """One (β rule, c, width, replicate): the network and the RF model from one init, trained for
     ``cfg.steps`` steps of ``η₀/m``; their test-grid outputs, and the kernel flow's, compared at
     every record. Seeds: init ``(seed, 21, m, s)``, data ``(seed, 22, s)`` (the sweep's per-point
-    seed is not used, see :class:`~._shared.KeyedPoint`)."""
+    seed is not taken: the draws are keyed by purpose, see the package docstring)."""
     from ...dynamics import train
     from ...networks import forward
 
@@ -249,7 +249,7 @@ def run_gap(cfg: GapConfig, ctx: RunContext) -> None:
         rows.add(name, v)
     points = [dict(beta_rule=r, beta_c=c, width=m, seed=s) for r, c in settings for m in cfg.widths
               for s in range(cfg.seeds)]
-    results = ctx.sweep(KeyedPoint(gap_point, cfg=cfg), points, seed=cfg.seed, desc="gap points")
+    results = ctx.sweep(functools.partial(gap_point, cfg=cfg), points, seed=cfg.seed, desc="gap points")
     rows.extend(_gather(results))
     summary, curves = summarize_gap(cfg, results)
     rows.extend(summary)

@@ -102,7 +102,8 @@ the exact values within their standard error.
 
 Seeds: every random choice comes from ``SeedSequence(seed, spawn_key=(KEY, d, s))`` (``KEY`` =
 21 teacher ``W*``, 22 training inputs, 23 test inputs) or ``(24, d, m, s)`` for the network
-init, for replicate ``s``; every model of a replicate sees the same teacher and samples.
+init, for replicate ``s``; every model of a replicate sees the same teacher and samples. The
+point functions therefore take no seed from the sweep (see :mod:`twolayer.sweep`, Seeds).
 """
 
 from __future__ import annotations

@@ -16,7 +16,6 @@ probes' records into rows.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import math
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..._errors import DivergenceError, InputError
+from ..._threads import blas_threads
 from .._common import Rows, check_positive, rng, seed_sequence
 from .hermite import (HERMITE_ORDERS, VAR_ABS, HermiteProjector, abs_hermite_tail, hermite_feature_count, kernel_ridge,
                       poly_ridge, teacher_hermite_energies)
@@ -223,7 +223,7 @@ def network_training(cfg, d: int, m: int, s: int):
     return state, observers, record_schedule(steps_of(cfg, d), cfg.records).tolist()
 
 
-def network_point(params: dict, seed_seq, *, cfg):
+def network_point(params: dict, *, cfg):
     """Train one network on replicate ``seed`` at dimension ``d`` and width ``width``
     (:func:`network_training`); record at log-spaced steps the test loss (fresh sample), the
     **exact** population loss and Hermite energies of ``f − f*``
@@ -300,20 +300,14 @@ def _kernel_matrices(model: str, X, Xt):
     return f(X, n_jobs=1), f(Xt, X, n_jobs=1)
 
 
-def baseline_point(params: dict, seed_seq, *, cfg):
+def baseline_point(params: dict, *, cfg):
     """One baseline (kernel ``ntk``/``rf`` or ``poly{p}``) on replicate ``seed`` at dimension ``d``:
     the test loss at every ridge, the best one, and the Monte Carlo Hermite energies (with
     standard errors) of the best predictor's residual.
 
     Runs with one BLAS thread: a multi-threaded SYRK/Cholesky rounds differently, and the
     numbers must not depend on ``--jobs`` (a pool worker gets one thread per core anyway)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        limits = contextlib.nullcontext()
-    else:
-        limits = threadpool_limits(limits=1)
-    with limits:
+    with blas_threads(1):
         return _baseline_point_body(params, cfg)
 
 
@@ -371,10 +365,10 @@ def teacher_rows(cfg) -> Rows:
     return rows
 
 
-def dispatch_point(params: dict, seed_seq, *, cfg):
+def dispatch_point(params: dict, *, cfg):
     if params["model"] == "network":
-        return network_point(params, seed_seq, cfg=cfg)
-    return baseline_point(params, seed_seq, cfg=cfg)
+        return network_point(params, cfg=cfg)
+    return baseline_point(params, cfg=cfg)
 
 
 def sweep_points(cfg, widths_by_d: dict, baselines: list[str]) -> list[dict]:
