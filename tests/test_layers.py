@@ -4,7 +4,7 @@ Layers (the README's diagram), lowest first; a module may import from its own la
 never above, and the top-level packages form no import cycle (lazy imports inside functions
 count too):
 
-0. base — ``_errors``, ``_validation``, ``_io``, ``_linalg``, ``_lock``, ``_progress``, ``activations``
+0. base — ``_errors``, ``_validation``, ``_io``, ``_linalg``, ``_lock``, ``_progress``, ``_seeds``, ``_threads``, ``activations``
 1. mathematics — ``kernels``, ``spectra``, ``bounds``
 2. networks — ``networks`` (parameterizations as records)
 3. engine — ``dynamics``
@@ -23,7 +23,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "twolayer"
 LAYERS = {
-    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "activations"},
+    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads", "activations"},
     1: {"kernels", "spectra", "bounds"},
     2: {"networks"},
     3: {"dynamics"},
