@@ -9,8 +9,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import signal
+import threading
+import time
 
-__all__ = ["blas_threads", "single_threaded"]
+__all__ = ["blas_threads", "single_threaded", "init_worker"]
+
+#: Environment variables that set the thread pools of libraries loaded later (and of child processes).
+THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+               "NUMEXPR_NUM_THREADS")
+
 
 
 def blas_threads(threads: int | None):
@@ -39,3 +48,25 @@ def single_threaded(func):
             return func(*args, **kwargs)
 
     return wrapper
+
+
+_WORKER_LIMITS = None  # keeps the threadpoolctl limiter of a pool worker alive
+
+
+def _exit_with_parent(ppid: int) -> None:
+    """Worker watchdog: leave as soon as the parent is gone (e.g. killed with SIGKILL)."""
+    while True:
+        time.sleep(0.25)
+        if os.getppid() != ppid:
+            os._exit(1)
+
+
+def init_worker(threads: int) -> None:
+    """Process-pool initializer: cap BLAS/OpenMP threads, leave Ctrl-C to the parent, die with the parent."""
+    global _WORKER_LIMITS
+    for var in THREAD_ENV:  # for libraries loaded later in this worker and for its children
+        os.environ[var] = str(threads)
+    _WORKER_LIMITS = blas_threads(threads)  # for libraries already loaded (numpy's BLAS); kept for the worker's life
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
+                     name="twolayer-sweep-watchdog").start()

@@ -23,7 +23,7 @@ Every closed-form linear predictor of the package lives here, and the experiment
   (Chen et al. 2020, Algorithm 1): the ridge shift ``λ`` of every rate and the finite-width
   noise floor;
 * :func:`top_eigenvalue` and :meth:`Spectrum.max_stable_lr` — ``λ_max`` and the largest stable
-  step (:func:`twolayer.dynamics.gd_stable_step`, the one place the bound ``2/λ_max`` is computed).
+  step (:func:`gd_stable_step`, the one place the bound ``2/λ_max`` is computed).
 
 Eigenvalue order: **descending** everywhere a :class:`Spectrum` is involved; the pure functions
 (:class:`LinearPath`, :func:`noisy_gd_linear_theory`) work mode by mode and take any order (their
@@ -49,9 +49,17 @@ from ._errors import InputError
 from ._validation import as_labels
 
 __all__ = ["Spectrum", "spectrum", "extreme_eigenvalues", "worst_case_labels", "LOSS_NORMALIZATIONS", "LinearPath",
-           "feature_gd_path", "noisy_gd_linear_theory", "top_eigenvalue"]
+           "feature_gd_path", "noisy_gd_linear_theory", "top_eigenvalue", "gd_stable_step"]
 
 LOSS_NORMALIZATIONS = ("sum", "mean")
+
+
+def gd_stable_step(lambda_max: float) -> float:
+    r"""Largest step of GD on a quadratic with curvature ``λ_max``: ``2/λ_max`` (``|1 − ηλ| < 1``).
+
+    The one place this bound is computed; ``λ_max`` must already be in the loss convention of the
+    run (``λ_max(cK)``, ``c = 1`` for ``½Σ`` and ``1/n`` for ``½n⁻¹Σ``)."""
+    return 2.0 / float(lambda_max) if lambda_max > 0 else float("inf")
 
 
 def check_symmetric_matrix(H, name: str = "H") -> np.ndarray:
@@ -137,9 +145,7 @@ class Spectrum:
 
     def max_stable_lr(self, normalization: str = "sum") -> float:
         """Largest step with ``|1 − η_eff λ_max| < 1``: ``2/λ_max`` (``2n/λ_max`` for ``mean``),
-        from :func:`twolayer.dynamics.gd_stable_step`."""
-        from .dynamics.rules import gd_stable_step
-
+        from :func:`gd_stable_step`."""
         return gd_stable_step(self.lambda_max) * (self.n if _check_normalization(normalization) == "mean" else 1)
 
     def _vectors(self) -> np.ndarray:

@@ -101,8 +101,6 @@ import numbers
 import os
 import pickle
 import re
-import signal
-import threading
 import time
 import warnings
 import zipfile
@@ -117,7 +115,7 @@ import numpy as np
 from ._errors import InputError
 from ._io import atomic_open, atomic_write_json, remove_stale_temporaries, to_json
 from ._progress import inner_progress, progress_bar
-from ._threads import blas_threads  # noqa: F401  (its home is twolayer._threads; re-exported)
+from ._threads import blas_threads, init_worker  # blas_threads re-exported (its home is twolayer._threads)
 
 __all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning", "takes_seed"]
 
@@ -127,8 +125,6 @@ _META = "_sweep_meta"                    # name of the JSON entry inside each po
 _FORMAT = "twolayer.sweep/1"
 _KEY_HASH_CHARS = 16                      # 64 bits of sha256 in a point key
 _KEY_READABLE_MAX = 120                   # cap on the human-readable part of a key (file names ≤ 255 bytes)
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
-               "NUMEXPR_NUM_THREADS")
 _TMP_RE = re.compile(r"^\..+\.(?:npz|json)\.[^.]+\.tmp$")   # temporaries made by twolayer._io.atomic_path
 
 
@@ -525,26 +521,6 @@ class ResultStore:
 
 
 # ------------------------------------------------------------------------------ running
-_WORKER_LIMITS = None  # keeps the threadpoolctl limiter of a pool worker alive
-
-
-def _exit_with_parent(ppid: int) -> None:
-    """Worker watchdog: leave as soon as the parent is gone (e.g. killed with SIGKILL)."""
-    while True:
-        time.sleep(0.25)
-        if os.getppid() != ppid:
-            os._exit(1)
-
-
-def _init_worker(threads: int) -> None:
-    """Process-pool initializer: cap BLAS/OpenMP threads, leave Ctrl-C to the parent, die with the parent."""
-    global _WORKER_LIMITS
-    for var in _THREAD_ENV:  # for libraries loaded later in this worker and for its children
-        os.environ[var] = str(threads)
-    _WORKER_LIMITS = blas_threads(threads)  # for libraries already loaded (numpy's BLAS); kept for the worker's life
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True,
-                     name="twolayer-sweep-watchdog").start()
 
 
 def _package_version() -> str:
@@ -786,7 +762,7 @@ def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, execu
     if own:
         workers = min(jobs, len(todo))
         per_worker = threads or max(1, (os.cpu_count() or 1) // workers)
-        executor = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(per_worker,))
+        executor = ProcessPoolExecutor(max_workers=workers, initializer=init_worker, initargs=(per_worker,))
     futures = {}
     try:
         for key, params in todo:

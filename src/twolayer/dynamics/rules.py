@@ -33,18 +33,11 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from .._errors import InputError
+from ..spectra import gd_stable_step
 from .._seeds import as_seed_sequence, child_seeds
 
 __all__ = ["UpdateRule", "NoiseState", "AdamState", "scale", "add_decayed_weights", "add_noise", "adam_moments",
            "chain", "noise_seed_sequence", "ALGORITHMS", "register_algorithm", "make_rule", "gd_stable_step"]
-
-
-def gd_stable_step(lambda_max: float) -> float:
-    r"""Largest step of GD on a quadratic with curvature ``λ_max``: ``2/λ_max`` (``|1 − ηλ| < 1``).
-
-    The one place this bound is computed; ``λ_max`` must already be in the loss convention of the
-    run (``λ_max(cK)``, ``c = 1`` for ``½Σ`` and ``1/n`` for ``½n⁻¹Σ``)."""
-    return 2.0 / float(lambda_max) if lambda_max > 0 else float("inf")
 
 
 def _no_stable_step(lambda_max: float) -> float | None:
