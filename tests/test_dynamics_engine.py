@@ -261,3 +261,28 @@ def test_cli_train_takes_every_registered_algorithm(capsys):
         assert out["config"]["algorithm"] == algorithm
     assert main(base + ["--algorithm", "gd", "--noise-temp", "0.1"]) == 2
     assert "draws no noise" in capsys.readouterr().err
+
+
+def test_a_reference_decomposed_once_gives_the_same_run_without_a_second_eigh(monkeypatch):
+    """``reference_from_spectrum``: the spectrum of ``H/n`` is that of ``H`` scaled (same vectors),
+    so an experiment's set-up decomposition serves every training run."""
+    from twolayer import spectra
+    from twolayer.dynamics import reference as R
+
+    X, y = _data(n=24, d=5)
+    net = init_network("arora", X.shape[1], 64, seed=4, batch=2)
+    H = first_layer_ntk(X)
+    spec = spectra.spectrum(H)
+    np.testing.assert_allclose(spec.scaled(1 / 24).eigenvalues, np.linalg.eigvalsh(H / 24)[::-1], rtol=1e-12)
+    args = dict(lr=0.5 * 2 * 24 / spec.lambda_max, steps=30, normalization="mean", n_records=6, X_test=X[:4],
+                y_test=y[:4])
+    built = D.train(net, X, y, **args)
+    calls = []
+    monkeypatch.setattr(R, "spectrum", lambda *a, **k: calls.append(1))  # a second decomposition would fail
+    given = D.train(net, X, y, reference=D.reference_from_spectrum(H, spec, 1 / 24, 2), **args)
+    assert not calls
+    np.testing.assert_array_equal(built.network.W, given.network.W)
+    for k in built.metrics:
+        np.testing.assert_allclose(given.metrics[k], built.metrics[k], rtol=1e-9, atol=1e-12, err_msg=k)
+    with pytest.raises(InputError, match="this run has 2"):
+        D.train(net, X, y, reference=D.reference_from_spectrum(H, spec, 1 / 24, 3), **args)

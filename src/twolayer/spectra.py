@@ -143,6 +143,13 @@ class Spectrum:
         lo = self.lambda_min
         return float(self.lambda_max / lo) if lo > 0 else float("inf")
 
+    def scaled(self, c: float) -> "Spectrum":
+        """The spectrum of ``c·H`` (``c > 0``): eigenvalues times ``c``, the same eigenvectors
+        (shared, not copied). Cost ``O(n)``: how a kernel decomposed once serves every loss convention."""
+        if not (np.isfinite(c) and c > 0):
+            raise InputError(f"scale must be a positive number, got {c!r}")
+        return Spectrum(eigenvalues=self.eigenvalues * float(c), eigenvectors=self.eigenvectors)
+
     def max_stable_lr(self, normalization: str = "sum") -> float:
         """Largest step with ``|1 − η_eff λ_max| < 1``: ``2/λ_max`` (``2n/λ_max`` for ``mean``),
         from :func:`gd_stable_step`."""

@@ -23,7 +23,7 @@ from . import checkpoint, engine, observers, rules  # noqa: F401  (submodules)
 from .engine import Problem, TrainState, apply, evaluate, init, run, step
 from .observers import (METRICS, Diagnostics, DivergenceGuard, KernelGap, Observer, PlateauStop, Probe, Recorder,
                         ToleranceStop)
-from .reference import Reference, build_reference, empirical_reference, reference_kernel
+from .reference import Reference, build_reference, empirical_reference, reference_from_spectrum, reference_kernel
 from .rules import (ALGORITHMS, AdamState, NoiseState, UpdateRule, adam_moments, add_decayed_weights, add_noise, chain,
                     gd_stable_step, make_rule, noise_seed_sequence, register_algorithm, scale)
 from .training import TrainResult, record_schedule, train
@@ -33,6 +33,6 @@ from .twin import TwinCoupling, mean_sq_distance
 __all__ = ["UpdateRule", "NoiseState", "AdamState", "scale", "add_decayed_weights", "add_noise", "adam_moments",
            "chain", "noise_seed_sequence", "gd_stable_step", "ALGORITHMS", "register_algorithm", "make_rule",
            "DivergenceError", "TrainResult", "train", "record_schedule", "reference_kernel", "empirical_reference",
-           "Reference", "build_reference", "METRICS", "Problem", "TrainState", "init", "evaluate", "apply", "step",
+           "Reference", "build_reference", "reference_from_spectrum", "METRICS", "Problem", "TrainState", "init", "evaluate", "apply", "step",
            "run", "Observer", "Recorder", "Diagnostics", "KernelGap", "ToleranceStop", "PlateauStop",
            "DivergenceGuard", "Probe", "TwinCoupling", "mean_sq_distance", "HermiteProbe", "alignment"]

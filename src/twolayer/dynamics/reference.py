@@ -13,11 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._errors import InputError
 from ..kernels.empirical import _derivative_and_value, _tangent_gram
 from ..networks import Network, get_parameterization
 from ..spectra import Spectrum, spectrum
 
-__all__ = ["reference_kernel", "empirical_reference", "Reference", "build_reference"]
+__all__ = ["reference_kernel", "empirical_reference", "Reference", "build_reference", "reference_from_spectrum"]
 
 
 def reference_kernel(net: Network, X, Z=None) -> np.ndarray | None:
@@ -76,6 +77,18 @@ class Reference:
         """The same kernel between test and training inputs, shape (n_test, n), for network ``b``."""
         closed = reference_kernel(net0, Xt, X)
         return closed if closed is not None else empirical_reference(net0, Xt, X, b=b)
+
+
+def reference_from_spectrum(K: np.ndarray, spec: Spectrum, c: float, batch: int) -> Reference:
+    """A :class:`Reference` from a closed-form kernel ``K`` (n, n) decomposed once elsewhere
+    (``spec = spectrum(K)``): the spectrum of ``c·K`` is ``spec.scaled(c)``, so no second
+    eigendecomposition is made. The caller vouches that ``K`` is the network's reference kernel
+    (:func:`reference_kernel`) on the training inputs."""
+    K = np.asarray(K)
+    if K.ndim != 2 or K.shape[0] != K.shape[1] or spec.n != K.shape[0]:
+        raise InputError(f"the reference kernel must be square and match its spectrum (got {K.shape}, "
+                         f"spectrum of size {spec.n})")
+    return Reference("closed form", [K] * batch, [spec.scaled(c)] * batch, c)
 
 
 def build_reference(net: Network, X, c: float) -> Reference:

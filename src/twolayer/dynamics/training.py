@@ -25,7 +25,7 @@ from ..networks import Network, get_parameterization, seed_record
 from . import engine
 from .observers import (METRICS, DivergenceGuard, finite_or_none, Diagnostics, KernelGap, Observer, PlateauStop, Recorder,
                         ToleranceStop)
-from .reference import build_reference
+from .reference import Reference, build_reference
 from .rules import UpdateRule, make_rule
 
 __all__ = ["TrainResult", "train", "record_schedule"]
@@ -96,7 +96,7 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
           X_test=None, y_test=None, n_records: int | str = 60, record_steps=None, tol: float | None = None,
           rtol: float | None = None, gram_diagnostics: bool | None = None, check_stability: bool = True, checkpoint=None,
           checkpoint_every: int = 1000, progress: Callable | None = None, rule: UpdateRule | None = None,
-          reference: bool = True, observers: Sequence[Observer] = ()) -> TrainResult:
+          reference: bool | Reference = True, observers: Sequence[Observer] = ()) -> TrainResult:
     r"""Train a batch of two-layer networks by full-batch (noisy) GD and record the diagnostics.
 
     Parameters
@@ -142,10 +142,13 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     progress : callable(step, steps, loss), optional
     rule : UpdateRule, optional
         A rule built by hand (e.g. a new one), instead of ``algorithm``.
-    reference : bool
+    reference : bool or Reference
         Build the reference kernel and its eigendecomposition (``O(n³)``) for the kernel
         predictions, the stability check and ``rtol``. ``False`` skips it (large ``n``, or when only
-        the network matters): those metrics are absent and ``lambda_min/max`` are NaN.
+        the network matters): those metrics are absent and ``lambda_min/max`` are NaN. A
+        :class:`~twolayer.dynamics.reference.Reference` (e.g. from
+        :func:`~twolayer.dynamics.reference.reference_from_spectrum` with a kernel decomposed once
+        for a whole experiment) is used as it is.
     observers : sequence of Observer
         Extra observers, called after the built-in ones (see :mod:`twolayer.dynamics.observers`).
 
@@ -186,7 +189,13 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
                          f"algorithm={rule.name!r}); noisy and adaptive runs have no geometric tail to trust")
 
     # ---- reference kernel (in the run's convention) and the predictions it makes
-    ref = build_reference(net, pr.X, c) if reference else None
+    if isinstance(reference, Reference):
+        ref: Reference | None = reference
+        if len(reference.spectra) != B or reference.spectra[0].n != n or reference.c != c:
+            raise InputError(f"the given reference is for {len(reference.spectra)} network(s), n = "
+                             f"{reference.spectra[0].n} and c = {reference.c:g}; this run has {B}, n = {n}, c = {c:g}")
+    else:
+        ref = build_reference(net, pr.X, c) if reference else None
     lam_max = ref.lambda_max if ref is not None else float("nan")
     lam_min = ref.lambda_min if ref is not None else float("nan")
     lr_max = rule.stable_step(lam_max) if ref is not None else None
@@ -202,7 +211,7 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
            "algorithm": rule.name, "weight_decay": weight_decay, "temperature": temperature,
            "normalization": norm, "dtype": str(net.dtype), "records": rec.tolist(), "tol": tol, "rtol": rtol,
            "init": {**net.meta, "seed": seed_record(net.meta.get("seed"))}, "activation": net.activation,
-           "noise_seed": seed_record(noise_seed), "reference": bool(reference),
+           "noise_seed": seed_record(noise_seed), "reference": ref is not None,
            "y_sha": hashlib.sha256(pr.Y.tobytes()).hexdigest()[:16],
            "X_sha": hashlib.sha256(pr.X.tobytes()).hexdigest()[:16],
            "W0_sha": hashlib.sha256(net.W.tobytes()).hexdigest()[:16]}

@@ -70,6 +70,15 @@ def _learning_rate(cfg, spec, n: int) -> tuple[float, float]:
     return float(lr), float(max_lr)
 
 
+def _reference(H, spec, n: int, batch: int):
+    """The set-up's ``H∞`` and its spectrum as the training runs' reference kernel in the ``½n⁻¹Σ``
+    convention (:func:`twolayer.dynamics.reference_from_spectrum`): ``H∞`` is decomposed once per
+    process, not again in every point."""
+    from ...dynamics import reference_from_spectrum
+
+    return reference_from_spectrum(H, spec, 1.0 / n, batch)
+
+
 def _start(cfg, ctx: RunContext):
     """Common start of the GD experiments: data and kernel (:func:`_prepared`), provenance, the
     learning rate (recorded in ``config.toml``) and the spectrum rows. Returns

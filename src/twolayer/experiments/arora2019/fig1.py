@@ -56,7 +56,7 @@ from ..._errors import InputError
 from .. import Experiment, RunContext, register
 from .._common import seed_sequence as _ss, rng as _rng, check_positive as _check_positive, Rows as _Rows, \
     gather as _gather
-from ._shared import check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, LABEL_SETS, _prep, _learning_rate, _start, _steps_bar
+from ._shared import check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, LABEL_SETS, _prep, _learning_rate, _reference, _start, _steps_bar
 
 #: Stream of the random labels that replace the true labels in the ``true_labels = "random"`` control.
 FAKE_TRUE_KEY = 16
@@ -199,7 +199,8 @@ def _fig1_point(params: dict, *, cfg: Fig1Config):
     net = init_network("arora", ds.d, m, seed=_ss(cfg.seed, INIT_KEY, s), kappa=kappa, batch=3, dtype=cfg.dtype)
     with _steps_bar(cfg.steps, f"fig1 m={m} kappa={kappa:g} seed {s}") as bar:
         res = train(net, ds.X, Y, lr=lr, steps=cfg.steps, normalization="mean", n_records=cfg.records,
-                    gram_diagnostics=True, check_stability=True, progress=bar)
+                    gram_diagnostics=True, check_stability=True, progress=bar,
+                    reference=_reference(H, spec, ds.n, net.batch))
     loss, pred = res.metrics["loss"], res.metrics["predicted_loss_init"]
     dev = kernel_deviation(loss, pred)
     flips = np.max(res.metrics["activation_flips"], axis=1)

@@ -34,7 +34,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import (check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _start,
+from ._shared import (check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _reference, _start,
                       _steps_bar)
 from .fig2_claims import FIG2_CLAIMS
 
@@ -146,7 +146,8 @@ def _fig2_point(params: dict, *, cfg: Fig2Config):
     frac = converge_fraction(cfg, ds.n)
     with _steps_bar(cfg.steps, f"fig2 p={p:g} m={m} seed {s}") as bar:
         res = train(net, ds.X, y, lr=lr, steps=cfg.steps, normalization="mean", X_test=ds.X_test, y_test=yt,
-                    n_records=cfg.records, tol=frac * initial, rtol=cfg.rtol, gram_diagnostics=False, progress=bar)
+                    n_records=cfg.records, tol=frac * initial, rtol=cfg.rtol, gram_diagnostics=False, progress=bar,
+                    reference=_reference(H, spec, ds.n, net.batch))
     f = spec.predict(K_test, y, [res.n_steps], lr, normalization="mean")[0]
     ft = forward(res.network, ds.X_test)[0].astype(np.float64)
     u = forward(res.network, ds.X)[0].astype(np.float64)

@@ -25,7 +25,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import check_lr_convention, PAPER, INIT_KEY, _prep, _learning_rate, _start, _steps_bar
+from ._shared import check_lr_convention, PAPER, INIT_KEY, _prep, _learning_rate, _reference, _start, _steps_bar
 
 
 # ============================================================================== movement
@@ -84,7 +84,8 @@ def _movement_point(params: dict, *, cfg: MovementConfig):
     probe_loss = 0.5 * float(np.mean(ds.y**2))
     with _steps_bar(cfg.steps, f"movement m={m} kappa={kappa:g} seed {s}") as bar:
         res = train(net, ds.X, ds.y, lr=lr, steps=cfg.steps, normalization="mean", n_records=20,
-                    tol=cfg.tol_ratio * probe_loss, gram_diagnostics=True, progress=bar)
+                    tol=cfg.tol_ratio * probe_loss, gram_diagnostics=True, progress=bar,
+                    reference=_reference(H, spec, ds.n, net.batch))
     last = {k: float(v[0, -1]) for k, v in res.metrics.items()}
     u0 = forward(res.network0, ds.X).astype(np.float64)[0]
     r0 = ds.y - u0
