@@ -634,3 +634,51 @@ def test_a_point_without_a_seed_is_called_with_its_params_only(tmp_path, jobs):
     assert [o.arrays["x"].tolist() for o in other] == [res[2].arrays["x"].tolist(), res[0].arrays["x"].tolist()]
     with pytest.raises(InputError, match="root seed"):
         run_sweep(func, grid(seed=[0, 1, 2]), store=store, root_seed=4, progress=False)
+
+
+# ----------------------------------------------------------------------------- in-point checkpoints
+_TRAIN_LOG: list = []
+
+
+def _training_point(params, *, interrupt_at=None):
+    """A point whose work is a training run made resumable by ``experiments._common.checkpointing``."""
+    from twolayer.dynamics import train
+    from twolayer.experiments._common import checkpointing
+    from twolayer.networks import init_network
+
+    X = np.random.default_rng(0).standard_normal((20, 4))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.sign(X[:, 0])
+    net = init_network("arora", 4, 32, seed=int(params["seed"]))
+
+    def progress(k, steps, loss):
+        _TRAIN_LOG.append(k)
+        if k == interrupt_at:
+            raise KeyboardInterrupt
+
+    kw = checkpointing()
+    kw["checkpoint_every"] = 10
+    res = train(net, X, y, lr=0.2, steps=60, n_records=5, progress=progress, **kw)
+    return [{"metric": "loss", "value": float(res.metrics["loss"][0, -1])}], {"W": res.network.W}
+
+
+def test_a_killed_point_continues_from_its_checkpoint_and_cleans_it_up(tmp_path):
+    from twolayer.sweep import CHECKPOINT_DIR
+
+    clean = run_sweep(_training_point, [{"seed": 1}], store=ResultStore(tmp_path / "a", {"v": 1}), root_seed=0,
+                      progress=False)
+    store = ResultStore(tmp_path / "b", {"v": 1})
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(functools.partial(_training_point, interrupt_at=37), [{"seed": 1}], store=store, root_seed=0,
+                  progress=False)
+    ck = list((tmp_path / "b" / CHECKPOINT_DIR).glob("*.npz"))
+    assert len(ck) == 1                                   # the point's checkpoint at step 30 survived
+    _TRAIN_LOG.clear()
+    again = run_sweep(_training_point, [{"seed": 1}], store=store, root_seed=0, progress=False)
+    assert _TRAIN_LOG[0] == 31                            # resumed after step 30, not from scratch
+    np.testing.assert_array_equal(again[0].arrays["W"], clean[0].arrays["W"])
+    assert again[0].rows[0]["value"] == clean[0].rows[0]["value"]
+    assert not ck[0].exists()                             # deleted once the result was stored
+    # outside a sweep the helper asks for nothing
+    from twolayer.experiments._common import checkpointing
+    assert checkpointing() == {}

@@ -93,6 +93,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import hashlib
 import inspect
 import itertools
@@ -117,7 +118,8 @@ from ._io import atomic_open, atomic_write_json, remove_stale_temporaries, to_js
 from ._progress import inner_progress, progress_bar
 from ._threads import blas_threads, init_worker  # blas_threads re-exported (its home is twolayer._threads)
 
-__all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning", "takes_seed"]
+__all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning", "takes_seed",
+           "point_checkpoint"]
 
 FINGERPRINT_FILE = "fingerprint.json"
 LOCK_FILE = ".sweep.lock"
@@ -558,14 +560,39 @@ def takes_seed(func) -> bool:
     return positional >= 2
 
 
-def _run_point(func, params: dict, seed: np.random.SeedSequence, threads: int | None = None, seeded: bool = True):
+#: The checkpoint file of the point running in this thread (see :func:`point_checkpoint`).
+_POINT_CHECKPOINT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("twolayer_point_checkpoint",
+                                                                                default=None)
+#: Folder of the in-point checkpoints, inside the store's folder.
+CHECKPOINT_DIR = ".checkpoints"
+
+
+def point_checkpoint() -> Path | None:
+    """Where the point running now may keep a checkpoint of its own long computation, or None
+    outside a sweep.
+
+    A point function passes it to :func:`twolayer.dynamics.train` (``checkpoint=``): a point killed
+    after an hour continues from its last checkpoint when the sweep is rerun, instead of from
+    scratch. The file lies in the store's folder (``.checkpoints/<point key>.npz``, so a Dask worker
+    needs the folder on a shared file system to use it) and is deleted once the point's result is
+    saved. Resumed points give the same numbers (the engine's checkpoints are exact).
+    """
+    return _POINT_CHECKPOINT.get()
+
+
+def _run_point(func, params: dict, seed: np.random.SeedSequence, threads: int | None = None, seeded: bool = True,
+               checkpoint: Path | None = None):
     """Run one point (in a worker, in-process or on a cluster) with ``threads`` BLAS/OpenMP threads;
-    returns ``(output, seconds)``. ``seeded``: hand it ``seed`` (see :func:`takes_seed`). The same
-    thread count wherever a point runs keeps the BLAS reduction order, so serial, pooled, resumed
-    and Dask runs give bit-identical numbers."""
+    returns ``(output, seconds)``. ``seeded``: hand it ``seed`` (see :func:`takes_seed`); ``checkpoint``:
+    what :func:`point_checkpoint` returns meanwhile. The same thread count wherever a point runs
+    keeps the BLAS reduction order, so serial, pooled, resumed and Dask runs give bit-identical numbers."""
     t0 = time.perf_counter()
-    with blas_threads(threads):
-        out = func(dict(params), seed) if seeded else func(dict(params))
+    token = _POINT_CHECKPOINT.set(checkpoint)
+    try:
+        with blas_threads(threads):
+            out = func(dict(params), seed) if seeded else func(dict(params))
+    finally:
+        _POINT_CHECKPOINT.reset(token)
     return out, time.perf_counter() - t0
 
 
@@ -715,15 +742,27 @@ def _collect(get, key, params, seed, store, results, bar, total) -> None:
         raise
     result = _make_result(params, out, seconds)
     store._save(result, seed)
+    _checkpoint_path(store, key).unlink(missing_ok=True)  # the result is safe: its checkpoint is not needed
     results[key] = result
     bar(len(results), total)
+
+
+def _checkpoint_path(store: ResultStore, key: str) -> Path:
+    return store.directory / CHECKPOINT_DIR / f"{key}.npz"
+
+
+def _checkpoint_for(store: ResultStore, key: str) -> Path:
+    path = _checkpoint_path(store, key)
+    path.parent.mkdir(exist_ok=True)
+    return path
 
 
 def _run_serial(func, todo, store, root_seed, results, bar, total, threads, seeded=True) -> None:
     for key, params in todo:
         seed = point_seed(root_seed, params)
-        _collect(lambda params=params, seed=seed: _run_point(func, params, seed, threads, seeded), key, params, seed,
-                 store, results, bar, total)
+        ck = _checkpoint_for(store, key)
+        _collect(lambda params=params, seed=seed, ck=ck: _run_point(func, params, seed, threads, seeded, ck), key,
+                 params, seed, store, results, bar, total)
 
 
 #: A cluster executor reporting no live workers for this long ends the sweep with a message.
@@ -767,7 +806,8 @@ def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, execu
     try:
         for key, params in todo:
             seed = point_seed(root_seed, params)
-            futures[executor.submit(_run_point, func, params, seed, threads, seeded)] = (key, params, seed)
+            futures[executor.submit(_run_point, func, params, seed, threads, seeded,
+                                    _checkpoint_for(store, key))] = (key, params, seed)
         for fut in _completed(futures, executor):
             key, params, seed = futures[fut]
             _collect(fut.result, key, params, seed, store, results, bar, total)

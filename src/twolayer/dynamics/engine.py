@@ -17,6 +17,7 @@ the functions return the state for chaining.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -159,18 +160,25 @@ def _load(path, chash: str, state: TrainState, observers) -> str | None:
     if meta.get("observers") != [type(o).__name__ for o in observers]:
         raise InputError(f"checkpoint {path} was written with other observers {meta.get('observers')}; "
                          f"delete it or pass another checkpoint path")
-    net = _ckpt.restore({"W": state.net.W, "a": state.net.a}, *trees["net"])
+    # rebuild everything first (on copies), then commit: a checkpoint that fails half-way changes nothing
+    try:
+        net = _ckpt.restore({"W": state.net.W, "a": state.net.a}, *trees["net"])
+        rule_state = _ckpt.restore(copy.deepcopy(state.rule_state), *trees["rule"])
+        observer_trees = [_ckpt.restore(_ckpt.FREE, *trees[f"observer{i}"]) for i in range(len(observers))]
+    except KeyError as exc:
+        raise InputError(f"checkpoint {path} lacks {exc}; delete it to start afresh") from None
     state.net.W[...] = net["W"]
     state.net.a[...] = net["a"]
-    state.rule_state = _ckpt.restore(state.rule_state, *trees["rule"])
-    for i, o in enumerate(observers):
-        o.load_state_dict(_ckpt.restore(_ckpt.FREE, *trees[f"observer{i}"]))
+    state.rule_state = rule_state
+    for o, tree in zip(observers, observer_trees):
+        o.load_state_dict(tree)
     state.step = int(meta["step"])
     return meta.get("stopped")
 
 
 def run(state: TrainState, steps: int, observers: Sequence = (), *, record_steps=(), checkpoint=None,
-        checkpoint_every: int = 1000, config: dict | None = None,
+        checkpoint_every: int = 1000, checkpoint_seconds: float | None = None, on_mismatch: str = "error",
+        config: dict | None = None,
         progress: Callable[[int, int, float], None] | None = None) -> tuple[TrainState, str, float]:
     r"""Run until ``state.step == steps`` or an observer stops the run; return ``(state, stopped, seconds)``.
 
@@ -186,9 +194,14 @@ def run(state: TrainState, steps: int, observers: Sequence = (), *, record_steps
     ``stopped`` is ``"steps"`` or the reason an observer gave. With ``checkpoint`` (a path) the
     state is written atomically every ``checkpoint_every`` steps and at the end; a checkpoint of
     the same ``config`` (any JSON-able dict; its hash must match) and the same observers is
-    resumed from, and a finished one returns at once. ``progress(step, steps, max loss)`` is
-    called after every update.
+    resumed from, and a finished one returns at once; ``checkpoint_seconds`` also writes one
+    whenever that much wall time has passed since the last. A checkpoint of another run is an
+    error (``on_mismatch="error"``) or is discarded (``"restart"``: for points of a sweep, whose
+    stale checkpoints must not stop a rerun). ``progress(step, steps, max loss)`` is called after
+    every update.
     """
+    if on_mismatch not in ("error", "restart"):
+        raise InputError(f"on_mismatch must be 'error' or 'restart', got {on_mismatch!r}")
     if not (isinstance(steps, (int, np.integer)) and steps >= 0):
         raise InputError(f"steps must be a non-negative integer, got {steps!r}")
     observers = list(observers)
@@ -196,8 +209,15 @@ def run(state: TrainState, steps: int, observers: Sequence = (), *, record_steps
     chash = config_hash(config or {})
     finished = None
     if checkpoint is not None and Path(checkpoint).exists():
-        finished = _load(checkpoint, chash, state, observers)
+        try:
+            finished = _load(checkpoint, chash, state, observers)
+        except InputError:
+            if on_mismatch == "error":
+                raise
+            Path(checkpoint).unlink(missing_ok=True)  # _load changed nothing: start afresh
+            finished = None
     t0 = time.perf_counter()
+    last_save = time.monotonic()
     stopped = finished or "steps"
     with np.errstate(over="ignore", invalid="ignore"):  # a blow-up is an observer's (or the caller's) business
         while finished is None:
@@ -227,8 +247,11 @@ def run(state: TrainState, steps: int, observers: Sequence = (), *, record_steps
                 o.after_update(state)
             if progress is not None:
                 progress(state.step, steps, float(np.max(out["loss"])))
-            if checkpoint is not None and state.step % checkpoint_every == 0 and state.step < steps:
+            if checkpoint is not None and state.step < steps and (
+                    state.step % checkpoint_every == 0
+                    or (checkpoint_seconds is not None and time.monotonic() - last_save >= checkpoint_seconds)):
                 _save(checkpoint, chash, state, observers, None)
+                last_save = time.monotonic()
     seconds = time.perf_counter() - t0
     if checkpoint is not None and finished is None:
         _save(checkpoint, chash, state, observers, stopped)

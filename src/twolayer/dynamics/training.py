@@ -95,7 +95,8 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
           temperature: float | None = None, noise_seed=0, normalization: str | None = None,
           X_test=None, y_test=None, n_records: int | str = 60, record_steps=None, tol: float | None = None,
           rtol: float | None = None, gram_diagnostics: bool | None = None, check_stability: bool = True, checkpoint=None,
-          checkpoint_every: int = 1000, progress: Callable | None = None, rule: UpdateRule | None = None,
+          checkpoint_every: int = 1000, checkpoint_seconds: float | None = None, on_mismatch: str = "error",
+          progress: Callable | None = None, rule: UpdateRule | None = None,
           reference: bool | Reference = True, observers: Sequence[Observer] = ()) -> TrainResult:
     r"""Train a batch of two-layer networks by full-batch (noisy) GD and record the diagnostics.
 
@@ -139,6 +140,9 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     checkpoint : path, optional
         ``.npz`` checkpoint written atomically every ``checkpoint_every`` steps; if it exists and
         matches the configuration the run resumes from it, with identical results.
+        ``checkpoint_seconds`` also writes one after that much wall time; ``on_mismatch``
+        (``"error"`` or ``"restart"``) says what a checkpoint of another run does (see
+        :func:`twolayer.dynamics.engine.run`).
     progress : callable(step, steps, loss), optional
     rule : UpdateRule, optional
         A rule built by hand (e.g. a new one), instead of ``algorithm``.
@@ -231,7 +235,8 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
         obs.append(kgap)
     obs.extend(observers)
     state, stopped, seconds = engine.run(state, steps, obs, record_steps=rec.tolist(), checkpoint=checkpoint,
-                                         checkpoint_every=checkpoint_every, config=cfg, progress=progress)
+                                         checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
+                                         on_mismatch=on_mismatch, config=cfg, progress=progress)
 
     steps_rec, metrics = recorder.result()
     pfd = np.full(B, np.nan)

@@ -11,6 +11,29 @@ from .._seeds import rng, seed_sequence  # noqa: F401  (their home is twolayer._
 __all__ = ["seed_sequence", "rng", "check_positive", "Rows", "gather", "value", "table", "loglog_slope"]
 
 
+#: A point's training run writes a checkpoint at least this often (wall seconds; see :func:`checkpointing`).
+CHECKPOINT_SECONDS = 60.0
+
+
+def checkpointing(**config) -> dict:
+    """Keyword arguments that make a point's training run resumable inside a sweep: the point's
+    checkpoint file (:func:`twolayer.sweep.point_checkpoint`), written every
+    :data:`CHECKPOINT_SECONDS` s, a stale one discarded; ``config`` (for
+    :func:`twolayer.dynamics.engine.run`, which cannot derive one) identifies the run. Empty
+    outside a sweep."""
+    from ..sweep import point_checkpoint
+
+    path = point_checkpoint()
+    if path is None:
+        return {}
+    # by wall time only: short points write nothing, long ones lose at most a minute
+    out = {"checkpoint": path, "checkpoint_seconds": CHECKPOINT_SECONDS, "checkpoint_every": 2**62,
+           "on_mismatch": "restart"}
+    if config:
+        out["config"] = config
+    return out
+
+
 def check_positive(name: str, value, integer: bool = False) -> None:
     """Raise :class:`InputError` unless ``value`` is a positive number (integer if asked)."""
     ok = value is not None and value > 0 and (not integer or int(value) == value)

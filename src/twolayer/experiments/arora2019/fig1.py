@@ -54,7 +54,7 @@ import numpy as np
 
 from ..._errors import InputError
 from .. import Experiment, RunContext, register
-from .._common import seed_sequence as _ss, rng as _rng, check_positive as _check_positive, Rows as _Rows, \
+from .._common import checkpointing, seed_sequence as _ss, rng as _rng, check_positive as _check_positive, Rows as _Rows, \
     gather as _gather
 from ._shared import check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, LABEL_SETS, _prep, _learning_rate, _reference, _start, _steps_bar
 
@@ -200,7 +200,7 @@ def _fig1_point(params: dict, *, cfg: Fig1Config):
     with _steps_bar(cfg.steps, f"fig1 m={m} kappa={kappa:g} seed {s}") as bar:
         res = train(net, ds.X, Y, lr=lr, steps=cfg.steps, normalization="mean", n_records=cfg.records,
                     gram_diagnostics=True, check_stability=True, progress=bar,
-                    reference=_reference(H, spec, ds.n, net.batch))
+                    reference=_reference(H, spec, ds.n, net.batch), **checkpointing())
     loss, pred = res.metrics["loss"], res.metrics["predicted_loss_init"]
     dev = kernel_deviation(loss, pred)
     flips = np.max(res.metrics["activation_flips"], axis=1)

@@ -27,6 +27,7 @@ import numpy as np
 from ..._errors import InputError
 from .. import Experiment, RunContext, register, summarize
 from .._common import (
+    checkpointing,
     seed_sequence as _ss,
     rng as _rng,
     check_positive as _check_positive,
@@ -147,7 +148,7 @@ def _fig2_point(params: dict, *, cfg: Fig2Config):
     with _steps_bar(cfg.steps, f"fig2 p={p:g} m={m} seed {s}") as bar:
         res = train(net, ds.X, y, lr=lr, steps=cfg.steps, normalization="mean", X_test=ds.X_test, y_test=yt,
                     n_records=cfg.records, tol=frac * initial, rtol=cfg.rtol, gram_diagnostics=False, progress=bar,
-                    reference=_reference(H, spec, ds.n, net.batch))
+                    reference=_reference(H, spec, ds.n, net.batch), **checkpointing())
     f = spec.predict(K_test, y, [res.n_steps], lr, normalization="mean")[0]
     ft = forward(res.network, ds.X_test)[0].astype(np.float64)
     u = forward(res.network, ds.X)[0].astype(np.float64)

@@ -18,6 +18,7 @@ import numpy as np
 from ..._errors import InputError
 from .. import Experiment, RunContext, register, summarize
 from .._common import (
+    checkpointing,
     loglog_slope as _slope,
     seed_sequence as _ss,
     check_positive as _check_positive,
@@ -85,7 +86,7 @@ def _movement_point(params: dict, *, cfg: MovementConfig):
     with _steps_bar(cfg.steps, f"movement m={m} kappa={kappa:g} seed {s}") as bar:
         res = train(net, ds.X, ds.y, lr=lr, steps=cfg.steps, normalization="mean", n_records=20,
                     tol=cfg.tol_ratio * probe_loss, gram_diagnostics=True, progress=bar,
-                    reference=_reference(H, spec, ds.n, net.batch))
+                    reference=_reference(H, spec, ds.n, net.batch), **checkpointing())
     last = {k: float(v[0, -1]) for k, v in res.metrics.items()}
     u0 = forward(res.network0, ds.X).astype(np.float64)[0]
     r0 = ds.y - u0

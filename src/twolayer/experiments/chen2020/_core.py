@@ -12,7 +12,7 @@ import numpy as np
 from ..._errors import InputError
 from ...kernels.hermite import SMOOTH, generalized_ntk, hermite_coefficients  # noqa: F401  (their home; re-exported)
 from ...spectra import noisy_gd_linear_theory, spectrum
-from .._common import rng as _rng, seed_sequence as _ss
+from .._common import checkpointing, rng as _rng, seed_sequence as _ss
 
 PAPER = ("Chen, Cao, Gu, Zhang. A generalized neural tangent kernel analysis for two-layer neural networks. "
          "NeurIPS 2020 (arXiv 2002.04026)")
@@ -32,6 +32,12 @@ def _check_values(name: str, values, minimum: int = 1, integer: bool = False) ->
 
 
 # ============================================================================ Algorithm 1 and its twin
+def _sha(a) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()[:16]
+
+
 def noisy_gd(net, X, y, *, lr: float, steps: int, weight_decay: float, noise_seed, record_steps,
              twin: bool = True, X_test=None, y_test=None) -> dict:
     r"""Algorithm 1 on a mean-field network through the training engine, with its data-free twin.
@@ -53,7 +59,7 @@ def noisy_gd(net, X, y, *, lr: float, steps: int, weight_decay: float, noise_see
     """
     from ...dynamics import DivergenceGuard, Probe, engine, make_rule
     from ...dynamics.twin import TwinCoupling, mean_sq_distance
-    from ...networks import forward
+    from ...networks import forward, seed_record
 
     def rule():
         return make_rule("noisy-gd", lr=lr, weight_decay=weight_decay, temperature=None, seed=noise_seed)
@@ -73,7 +79,11 @@ def noisy_gd(net, X, y, *, lr: float, steps: int, weight_decay: float, noise_see
     rec = Probe(probe)
     tw = TwinCoupling(rule()) if twin else None
     guard = DivergenceGuard(BLOWUP, BLOWUP, what="noisy GD", hint=f"lr = {lr:g}: lower lr_fraction or raise alpha")
-    engine.run(state, steps, [guard, rec] + ([tw] if twin else []), record_steps=record_steps)
+    ident = dict(lr=lr, steps=int(steps), weight_decay=weight_decay, noise_seed=seed_record(noise_seed), twin=twin,
+                 records=[int(k) for k in record_steps], X=_sha(state.problem.X), y=_sha(state.problem.Y), W0=_sha(net.W),
+                 a0=_sha(net.a), test=None if X_test is None else _sha(np.asarray(X_test)))
+    engine.run(state, steps, [guard, rec] + ([tw] if twin else []), record_steps=record_steps,
+               **checkpointing(**ident))
     res = {"steps": np.array(rec.steps), **{k: np.array(v) for k, v in rec.values.items()}}
     if twin:
         res.update({k: np.array([v[0] for v in tw.values[k]]) for k in ("raw_dist", "twin_dist", "twin_raw_dist")})

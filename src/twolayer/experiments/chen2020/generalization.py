@@ -19,7 +19,7 @@ import numpy as np
 
 from ..._errors import DivergenceError, InputError
 from .. import Experiment, RunContext, register, summarize
-from .._common import Rows, check_positive, gather, rng as _rng, seed_sequence as _ss
+from .._common import checkpointing, Rows, check_positive, gather, rng as _rng, seed_sequence as _ss
 from . import claims as K, figures as F
 from ._core import (NOISE_KEY, NOISE_TEST_KEY, NOISE_TRAIN_KEY, PAPER, SMOOTH, _init, _key, _lr, _prep, _prepared,
                     _record_steps)
@@ -112,7 +112,7 @@ def gen_point(params: dict, *, cfg: GeneralizationConfig):
     try:
         res = train(_init(cfg, ds.d, cfg.width, cfg.alpha, s), ds.X, y, lr=lr, steps=cfg.steps, algorithm="noisy-gd",
                     weight_decay=cfg.weight_decay, noise_seed=_ss(cfg.seed, NOISE_KEY, s), normalization="mean",
-                    X_test=ds.X_test, y_test=yt, record_steps=rec, gram_diagnostics=False)
+                    X_test=ds.X_test, y_test=yt, record_steps=rec, gram_diagnostics=False, **checkpointing())
     except DivergenceError as exc:
         rows.add("diverged_at_step", getattr(exc, "step", -1), **ids)
         nan = np.full(rec.size, np.nan)

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..._errors import InputError
 from .. import Experiment, RunContext, register, summarize
-from .._common import Rows as _Rows, gather as _gather
+from .._common import Rows as _Rows, checkpointing, gather as _gather
 from ._shared import (INIT_KEY, LABEL_SETS, PAPER, RANDOM_KEY, DivergenceError, _check_positive,
                       _check_step, _check_target, _k0, _provenance, _rng, _single_thread, _sorted_unique, _ss,
                       _train_sample, diverged_rows, nanmean_rows)
@@ -128,7 +128,8 @@ def conv_point(params: dict, *, cfg: ConvergenceConfig):
     eig = np.linalg.eigvalsh(empirical_reference(one, X) / cfg.n) / m            # K^(m)(0), same units as K
     lam_emp, lam_emp_max = float(eig[0]), float(eig[-1])
     try:
-        res = train(net, X, Y, lr=eta0 / m, steps=cfg.steps, record_steps=rec, gram_diagnostics=False)
+        res = train(net, X, Y, lr=eta0 / m, steps=cfg.steps, record_steps=rec, gram_diagnostics=False,
+                    **checkpointing())
     except DivergenceError as exc:
         rows = diverged_rows(exc, lr_over_limit=eta0 * lam_emp_max / 2.0, width=m, seed=s)
         rows.add("lambda_max_finite_width", lam_emp_max, width=m, seed=s)

@@ -23,7 +23,7 @@ import numpy as np
 from ..._errors import InputError
 from ..._threads import blas_threads
 from .. import Experiment, RunContext, register, summarize
-from .._common import Rows as _Rows, gather as _gather, loglog_slope as _slope
+from .._common import checkpointing, Rows as _Rows, gather as _gather, loglog_slope as _slope
 from ._shared import (INIT_KEY, PAPER, DivergenceError, _check_positive, _check_step, _check_target,
                       _kernel_path, _nets, _provenance, _rf_path, _risk, _single_thread,
                       _sorted_unique, _ss, _target, _test_sample, _time_grid, _train_sample, diverged_rows,
@@ -97,7 +97,7 @@ def es_point(params: dict, *, cfg: EarlyStoppingConfig):
     ids = dict(n=n, width=m, seed=s)
     try:
         res = train(net, X, y, lr=eta0 / m, steps=cfg.steps, X_test=Xt, y_test=ft,
-                    record_steps=record_schedule(cfg.steps, cfg.records), gram_diagnostics=False)
+                    record_steps=record_schedule(cfg.steps, cfg.records), gram_diagnostics=False, **checkpointing())
         W0, a0 = net.W[0], net.a[0]
         path, lam_emp = _rf_path(np.maximum(X @ W0.T, 0), np.maximum(Xt @ W0.T, 0), a0, y, eta0, m)
     except DivergenceError as exc:

@@ -24,7 +24,7 @@ import numpy as np
 
 from ..._errors import DivergenceError, InputError
 from ..._threads import blas_threads
-from .._common import Rows, check_positive, rng, seed_sequence
+from .._common import checkpointing, Rows, check_positive, rng, seed_sequence
 from .hermite import (HERMITE_ORDERS, VAR_ABS, HermiteProjector, abs_hermite_tail, hermite_feature_count, kernel_ridge,
                       poly_ridge, teacher_hermite_energies)
 
@@ -242,7 +242,7 @@ def network_point(params: dict, *, cfg):
     steps = steps_of(cfg, d)
     diverged = None
     try:
-        engine.run(state, steps, observers, record_steps=rec)
+        engine.run(state, steps, observers, record_steps=rec, **checkpointing(cfg=repr(cfg), d=d, width=m, seed=s))
     except DivergenceError as err:
         diverged = err.step
     _, losses, hermite = observers
