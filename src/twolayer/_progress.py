@@ -1,11 +1,15 @@
-"""Progress reporting: a no-op by default, tqdm when installed, else a plain text bar on stderr.
+"""Progress reporting: tqdm on a terminal when installed, else a text bar with an ETA; plain lines
+without a terminal.
 
-Progress is shown only when asked for and stderr is a terminal (never in pipes, CI or tests).
+Progress is shown only when asked for. On a terminal it is a bar; written to a log or a pipe it
+is one plain line every :data:`PLAIN_EVERY_S` seconds (``TWOLAYER_PROGRESS_SECONDS`` overrides),
+the first only after that long, so short commands (and the tests) print nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import time
 
@@ -24,6 +28,54 @@ class _NoProgress:
         pass
 
 
+#: Seconds between the plain progress lines written when stderr is not a terminal.
+PLAIN_EVERY_S = 30.0
+
+
+def _duration(seconds: float) -> str:
+    """``75`` → ``"1m15s"``; ``4000`` → ``"1h06m"``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def _eta(done: float, total: float, elapsed: float) -> str:
+    if done <= 0 or done >= total:
+        return ""
+    return f", ETA {_duration(elapsed * (total - done) / done)}"
+
+
+class _PlainProgress:
+    """One line every ``every`` seconds (and a last one if any was written): for logs and pipes."""
+
+    def __init__(self, total: int, desc: str, stream, every: float):
+        self.total, self.desc, self.stream, self.every = max(1, total), desc, stream, every
+        self.t0 = self.last = time.perf_counter()
+        self.step, self.wrote = 0, False
+
+    def _line(self, loss=None) -> None:
+        el = time.perf_counter() - self.t0
+        extra = f", loss {loss:.4g}" if loss is not None else ""
+        self.stream.write(f"{self.desc}: {self.step}/{self.total} ({100 * self.step / self.total:.0f}%), "
+                          f"{_duration(el)} elapsed{_eta(self.step, self.total, el)}{extra}\n")
+        self.stream.flush()
+        self.wrote = True
+
+    def __call__(self, step, total=None, loss=None):
+        self.step = step
+        now = time.perf_counter()
+        if now - self.last >= self.every:
+            self.last = now
+            self._line(loss)
+
+    def close(self):
+        if self.wrote:
+            self._line()
+
+
 class _TextProgress:
     def __init__(self, total: int, desc: str, stream):
         self.total, self.desc, self.stream = max(1, total), desc, stream
@@ -38,7 +90,9 @@ class _TextProgress:
         frac = min(1.0, step / self.total)
         bar = "#" * int(30 * frac)
         extra = f" loss {loss:.4g}" if loss is not None else ""
-        self.stream.write(f"\r{self.desc} [{bar:<30}] {step}/{self.total}{extra} {now - self.t0:.0f}s")
+        el = now - self.t0
+        self.stream.write(f"\r{self.desc} [{bar:<30}] {step}/{self.total}{extra} {_duration(el)}"
+                          f"{_eta(step, self.total, el)}   ")
         self.stream.flush()
 
     def close(self):
@@ -62,10 +116,17 @@ class _TqdmProgress:
 
 
 def progress_bar(total: int, desc: str = "", enabled: bool = True, stream=None):
-    """A callable ``(step, total, loss)`` with ``close()``; a no-op unless enabled on a terminal."""
+    """A callable ``(step, total, loss)`` with ``close()``: a bar on a terminal, periodic plain
+    lines elsewhere (see the module docstring), a no-op unless ``enabled``."""
     stream = stream or sys.stderr
-    if not enabled or not getattr(stream, "isatty", lambda: False)():
+    if not enabled:
         return _NoProgress()
+    if not getattr(stream, "isatty", lambda: False)():
+        try:
+            every = float(os.environ.get("TWOLAYER_PROGRESS_SECONDS", PLAIN_EVERY_S))
+        except ValueError:
+            every = PLAIN_EVERY_S
+        return _PlainProgress(total, desc, stream, max(every, 0.0))
     try:
         from tqdm.auto import tqdm
     except ImportError:
@@ -86,5 +147,5 @@ def inner_progress(enabled: bool):
 
 def step_progress(total: int, desc: str = ""):
     """A bar for the steps of one long computation inside a sweep point (e.g. ``train(progress=)``):
-    shown only for points the sweep runs in this process with progress on, and only on a terminal."""
+    shown only for points the sweep runs in this process with progress on."""
     return progress_bar(total, desc, enabled=_INNER)

@@ -1,0 +1,75 @@
+"""Progress reporting (``twolayer._progress``): bars on a terminal, periodic plain lines in logs."""
+
+from __future__ import annotations
+
+import io
+
+from twolayer import _progress as P
+
+
+class _Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        return self.t
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_plain_lines_in_a_log_every_interval_with_an_eta(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(P.time, "perf_counter", clock)
+    monkeypatch.delenv("TWOLAYER_PROGRESS_SECONDS", raising=False)
+    log = io.StringIO()
+    bar = P.progress_bar(200, "fig2 points", stream=log)
+    for step in range(1, 201):
+        clock.t = 0.5 * step                      # 100 s in all: lines at 30, 60, 90 s
+        bar(step, 200)
+    bar.close()
+    lines = log.getvalue().splitlines()
+    assert len(lines) == 4 and all(line.startswith("fig2 points: ") for line in lines)
+    assert lines[0] == "fig2 points: 60/200 (30%), 30s elapsed, ETA 1m10s"   # 70 s left at the current rate
+    assert lines[-1] == "fig2 points: 200/200 (100%), 1m40s elapsed"
+    assert "\r" not in log.getvalue()
+
+
+def test_short_work_prints_nothing_and_disabled_progress_never_does(monkeypatch):
+    log = io.StringIO()
+    bar = P.progress_bar(10, "quick", stream=log)
+    for k in range(10):
+        bar(k + 1, 10)
+    bar.close()
+    assert log.getvalue() == ""
+    monkeypatch.setenv("TWOLAYER_PROGRESS_SECONDS", "0")
+    off = P.progress_bar(10, "off", enabled=False, stream=log)
+    off(5, 10)
+    off.close()
+    assert log.getvalue() == ""
+
+
+def test_terminal_bar_shows_the_eta(monkeypatch):
+    clock = _Clock()
+    monkeypatch.setattr(P.time, "perf_counter", clock)
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *a, **k):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    tty = _Tty()
+    bar = P.progress_bar(100, "train", stream=tty)
+    clock.t = 10.0
+    bar(25, 100, 0.5)
+    assert "25/100 loss 0.5 10s, ETA 30s" in tty.getvalue()
+
+
+def test_durations_read_naturally():
+    assert [P._duration(s) for s in (0.4, 59, 75, 3599, 4000)] == ["0s", "59s", "1m15s", "59m59s", "1h06m"]
