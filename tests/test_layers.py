@@ -23,11 +23,12 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "twolayer"
 LAYERS = {
-    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads", "activations"},
+    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads", "_interrupt",
+        "activations"},
     1: {"kernels", "spectra", "bounds"},
     2: {"networks"},
     3: {"dynamics"},
-    4: {"data", "estimators", "sweep", "runfolder", "plotting", "report", "claims"},
+    4: {"data", "estimators", "sweep", "_points", "runfolder", "plotting", "report", "claims"},
     5: {"experiments", "demo", "cli"},
 }
 LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}

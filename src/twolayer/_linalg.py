@@ -49,7 +49,7 @@ def cholesky_lower(M: np.ndarray, *, overwrite: bool = False, block: int | None 
     # for a symmetric A, A.T is A: its F-ordered view is the same matrix
     nb = int(block or CHOLESKY_BLOCK)
     if n <= (CHOLESKY_BLOCKED_FROM if blocked_from is None else blocked_from):
-        _potrf_inplace(c, 0, n)
+        _potrf_inplace(c, 0, n)   # holds the interpreter (scipy's dpotrf): ~15 s at n = 12,000 on 2 cores
         return c, True
     for k in range(0, n, nb):
         e = min(n, k + nb)

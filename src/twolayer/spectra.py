@@ -46,6 +46,7 @@ import scipy.linalg as sla
 from scipy.linalg import blas as sla_blas
 
 from ._errors import InputError
+from ._interrupt import interruptible
 from ._validation import as_labels
 
 __all__ = ["Spectrum", "spectrum", "extreme_eigenvalues", "worst_case_labels", "LOSS_NORMALIZATIONS", "LinearPath",
@@ -507,10 +508,19 @@ def spectrum(H, *, vectors: bool = True, overwrite: bool = False) -> Spectrum:
     eigenvalues only ≈ ``4n³/3``. Dense limits in 24 GiB: vectors to n ≈ 30k.
     """
     A = check_symmetric_matrix(H)
+    n = A.shape[0]
+    if overwrite:  # scipy's syevd in place: the least memory, but it holds the interpreter until done
+        if vectors:
+            w, V = sla.eigh(A, overwrite_a=True, check_finite=False, driver="evd")
+            return Spectrum(eigenvalues=w[::-1], eigenvectors=V[:, ::-1])
+        w = sla.eigh(A, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd")
+        return Spectrum(eigenvalues=w[::-1], eigenvectors=None)
+    # numpy's syevd (the same LAPACK call and numbers) releases the interpreter: in a worker thread
+    # from n = 2048, so that Ctrl-C acts at once (twolayer._interrupt)
     if vectors:
-        w, V = sla.eigh(A, overwrite_a=overwrite, check_finite=False, driver="evd")
+        w, V = interruptible(np.linalg.eigh, A, size=n)
         return Spectrum(eigenvalues=w[::-1], eigenvectors=V[:, ::-1])
-    w = sla.eigh(A, eigvals_only=True, overwrite_a=overwrite, check_finite=False, driver="evd")
+    w = interruptible(np.linalg.eigvalsh, A, size=n)
     return Spectrum(eigenvalues=w[::-1], eigenvectors=None)
 
 

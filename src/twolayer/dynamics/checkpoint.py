@@ -169,6 +169,7 @@ def save(path, trees: dict[str, Any], meta: dict) -> None:
     files = {f"a{i}": arr for i, arr in enumerate(arrays.values())}
     header["array_names"] = list(arrays)
     files["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     atomic_save_npz(path, **files)
 
 
