@@ -6,7 +6,8 @@ count too):
 
 0. base — ``_errors``, ``_validation``, ``_io``, ``_linalg``, ``_lock``, ``_progress``, ``activations``
 1. mathematics — ``kernels``, ``spectra``, ``bounds``
-2. networks — ``networks`` (parameterizations as records)
+2. networks — ``networks`` (parameterizations as records), ``torch_backend`` (the optional torch
+   form of the network's step and of the kernel build; imports torch only inside its functions)
 3. engine — ``dynamics``
 4. tools — ``data``, ``estimators``, ``sweep``, ``runfolder``, ``plotting``, ``report``, ``claims``
 5. application — ``experiments``, ``demo``, ``cli``
@@ -25,7 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "twolayer"
 LAYERS = {
     0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "activations"},
     1: {"kernels", "spectra", "bounds"},
-    2: {"networks"},
+    2: {"networks", "torch_backend"},
     3: {"dynamics"},
     4: {"data", "estimators", "sweep", "runfolder", "plotting", "report", "claims"},
     5: {"experiments", "demo", "cli"},
