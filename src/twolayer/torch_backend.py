@@ -183,9 +183,9 @@ def tree_to_device(tree, like):
     if _is_tensor(like):
         return from_host(tree, like).clone() if like.device.type == "cpu" else from_host(tree, like)
     if isinstance(like, tuple) and hasattr(type(like), "_fields"):
-        return type(like)(*(tree_to_device(t, l) for t, l in zip(tree, like)))
+        return type(like)(*(tree_to_device(t, ref) for t, ref in zip(tree, like)))
     if isinstance(like, (tuple, list)):
-        return type(like)(tree_to_device(t, l) for t, l in zip(tree, like))
+        return type(like)(tree_to_device(t, ref) for t, ref in zip(tree, like))
     if isinstance(like, dict):
         return {k: tree_to_device(tree[k], v) for k, v in like.items()}
     if is_dataclass(like) and not isinstance(like, type):

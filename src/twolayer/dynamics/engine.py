@@ -51,7 +51,7 @@ class Problem:
     param: Parameterization
     trains: frozenset
     grad_multiplier: float
-    ws: Workspace = field(repr=False)
+    ws: Any = field(repr=False)  # a networks.Workspace, or a torch_backend.TorchWorkspace on a device
     device: Any = None
     Xd: Any = field(default=None, repr=False)
     Yd: Any = field(default=None, repr=False)
@@ -194,10 +194,10 @@ class _HostOut(dict):
     def get(self, key, default=None):
         return self[key] if key in self else default
 
-    def values(self):  # type: ignore[override]
+    def values(self):
         return [self[k] for k in self]
 
-    def items(self):  # type: ignore[override]
+    def items(self):
         return [(k, self[k]) for k in self]
 
 
@@ -277,9 +277,11 @@ def _load(path, chash: str, state: TrainState, observers) -> str | None:
     if state.problem.device is not None:
         from ..torch_backend import from_host, to_host, tree_to_device, tree_to_host
 
-        net = _ckpt.restore({"W": to_host(state.net.W), "a": to_host(state.net.a)}, *trees["net"])
-        state.net.W.copy_(from_host(net["W"], state.net.W))
-        state.net.a.copy_(from_host(net["a"], state.net.a))
+        Wt: Any = state.net.W
+        at: Any = state.net.a
+        net = _ckpt.restore({"W": to_host(Wt), "a": to_host(at)}, *trees["net"])
+        Wt.copy_(from_host(net["W"], Wt))
+        at.copy_(from_host(net["a"], at))
         host_rule = _ckpt.restore(tree_to_host(state.rule_state), *trees["rule"])
         state.rule_state = tree_to_device(host_rule, state.rule_state)
     else:
