@@ -340,6 +340,18 @@ def loss_and_grads(net: Network, X, Y, *, normalization: str = "sum", trains=fro
 
 
 # --------------------------------------------------------------------------- kernels
+_INV_TWO_PI = 1.0 / (2.0 * math.pi)
+
+#: kind -> in-place torch form ``(C, pmt, s) -> None`` of the rows of ``twolayer.kernels.KERNELS``
+#: (the same passes as their numpy ``inplace``); other members use their ``value``.
+_TORCH_INPLACE = {
+    "kappa0": lambda C, pmt, s: C.copy_(pmt).mul_(_INV_TWO_PI),
+    "first-layer": lambda C, pmt, s: C.mul_(pmt).mul_(_INV_TWO_PI),
+    "random-features": lambda C, pmt, s: C.mul_(pmt).add_(s).mul_(_INV_TWO_PI),
+    "two-layer": lambda C, pmt, s: C.mul_(pmt).mul_(2.0).add_(s).mul_(_INV_TWO_PI),
+}
+
+
 def _mirror_upper(K, panel: int = 4096) -> None:
     """Copy the strict upper triangle of the square ``K`` onto the lower one (exact symmetry), in panels."""
     n = K.shape[0]
@@ -394,15 +406,20 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", device="cpu", dtype=n
     block = int(block_size) if block_size else max(1, _BLOCK_ENTRIES[dev.type] // max(1, nz))
     thr = 1.0 - _NEAR_PARALLEL
     half_pi = math.pi / 2
+    inplace = _TORCH_INPLACE.get(row.name)
     for start in range(0, n, block):
         C = K[start:start + block]
-        near = torch.nonzero(C.abs() > thr)
+        lo, hi = torch.aminmax(C)
+        near = torch.nonzero(C.abs() > thr) if (hi > thr or lo < -thr) else None
         C.clamp_(-1.0, 1.0)
         pmt = torch.arcsin(C).add_(half_pi)
-        s = torch.sqrt(torch.clamp(1.0 - C * C, min=0.0)) if row.uses_sin else None
-        C.copy_(row.value(C, pmt, s))
+        s = torch.mul(C, C).neg_().add_(1.0).clamp_(min=0.0).sqrt_() if row.uses_sin else None
+        if inplace is not None:
+            inplace(C, pmt, s)
+        else:
+            C.copy_(row.value(C, pmt, s))
         del pmt, s
-        if near.shape[0]:
+        if near is not None and near.shape[0]:
             i, j = near[:, 0], near[:, 1]
             xa, zb = Xt[i + start], Zt[j]
             theta = 2.0 * torch.atan2(torch.linalg.vector_norm(xa - zb, dim=1), torch.linalg.vector_norm(xa + zb, dim=1))
