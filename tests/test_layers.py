@@ -35,7 +35,8 @@ LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}
 #: The modules whose public functions must document themselves (the core: layers 0-3 and claims).
 CORE = ["spectra", "bounds", "networks", "activations", "claims", "kernels", "kernels.arccos", "kernels.hermite",
         "kernels.empirical", "dynamics", "dynamics.rules", "dynamics.engine", "dynamics.observers",
-        "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes"]
+        "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes",
+        "torch_backend"]
 MAX_LINES = 800
 
 

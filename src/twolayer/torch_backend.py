@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 from dataclasses import fields, is_dataclass, replace
+from typing import Any
 import numpy as np
 
 from ._errors import InputError
@@ -314,13 +315,15 @@ def loss_and_grads(net: Network, X, Y, *, normalization: str = "sum", trains=fro
     ws = ws or TorchWorkspace(n, net)
     value_, deriv_from_value_ = _activation(net.activation)
     P = ws.P
+    W: Any = net.W  # tensors (the Network record is typed for numpy)
+    a: Any = net.a
     with _tf32(ws.tf32):
-        torch.matmul(X, net.W.view(B * m, d).T, out=P)
+        torch.matmul(X, W.view(B * m, d).T, out=P)
         active = (P > 0) if keep_preactivation else None
         value_(P)  # P <- phi(P)
         P3 = P.view(n, B, m)
         Pb = P3.transpose(0, 1)  # (B, n, m) views with unit column stride
-        u = torch.matmul(Pb, net.a[:, :, None])[:, :, 0]
+        u = torch.matmul(Pb, a[:, :, None])[:, :, 0]
         u *= net.scale
         e = u - Y
         c = 1.0 / n if normalization == "mean" else 1.0
@@ -335,7 +338,7 @@ def loss_and_grads(net: Network, X, Y, *, normalization: str = "sum", trains=fro
             P3 *= e.T[:, :, None]
             torch.matmul(P.T, X, out=ws.G)
             gW = ws.G.view(B, m, d)
-            gW *= (coef * net.a)[:, :, None]
+            gW *= (coef * a)[:, :, None]
     return {"u": u, "loss": loss, "gW": gW, "ga": ga, "active": active}
 
 
@@ -401,8 +404,8 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", device="cpu", dtype=n
         _mirror_upper(K)
         K.diagonal().zero_()  # set exactly at the end; zero here keeps it out of the near-parallel fix
     scaled = row.degree != 0 and not (np.all(xnorm == 1.0) and np.all(znorm == 1.0))
-    xn_t = from_host(xnorm, device=dev, dtype=dt) if scaled else None
-    zn_t = (xn_t if self_kernel else from_host(znorm, device=dev, dtype=dt)) if scaled else None
+    xn_t = from_host(xnorm, device=dev, dtype=dt)
+    zn_t = xn_t if self_kernel else from_host(znorm, device=dev, dtype=dt)
     block = int(block_size) if block_size else max(1, _BLOCK_ENTRIES[dev.type] // max(1, nz))
     thr = 1.0 - _NEAR_PARALLEL
     half_pi = math.pi / 2
