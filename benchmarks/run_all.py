@@ -4,7 +4,9 @@
     .venv/bin/python benchmarks/run_all.py --quick    # small sizes, < 1 minute
     .venv/bin/python benchmarks/run_all.py --large    # also eigh at n = 8,000 (several minutes more)
 
-It also runs bench_dynamics.py (the GD engine's benchmarks, kept by its own module) when present.
+It also runs bench_dynamics.py (the GD engine's benchmarks, kept by its own module) when present,
+and bench_torch.py (the torch backend: its CPU step against two torch GEMMs, the CUDA rows where a
+GPU is present; skip rows without torch).
 
 Every headline number is a ratio measured in this run: ours / the machine's own limit (bare
 SYRK/GEMM, bare LAPACK) or ours / what a user would otherwise write. Times appear only in the
@@ -24,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_kernels  # noqa: E402
 import bench_spectra  # noqa: E402
 import bench_sweep  # noqa: E402
+import bench_torch  # noqa: E402
 from _common import ForeignLoad, Row, log, print_environment, print_table  # noqa: E402
 
 
@@ -64,7 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--large", action="store_true", help="also time eigh at n = 8,000")
     p.add_argument("--repeat", type=int, default=3, help="timed repetitions per measurement (best is reported; >= 3)")
     p.add_argument("--no-rss", action="store_true", help="skip the RSS subprocess cross-check of the kernel memory")
-    p.add_argument("--only", choices=("kernels", "spectra", "dynamics", "sweep"), help="run one group only")
+    p.add_argument("--only", choices=("kernels", "spectra", "dynamics", "sweep", "torch"), help="run one group only")
     p.add_argument("--strict", action="store_true", help="exit 1 if any target is missed")
     a = p.parse_args(argv)
     repeat = max(3, a.repeat)
@@ -83,6 +86,8 @@ def main(argv=None) -> int:
         rows += _dynamics_rows(a.quick)
     if a.only in (None, "sweep"):
         rows += bench_sweep.run(quick=a.quick)
+    if a.only in (None, "torch"):
+        rows += bench_torch.run(quick=a.quick, repeat=repeat)
     foreign = load.stop()
     log(f"done in {time.perf_counter() - t0:.0f} s")
     if foreign is not None:

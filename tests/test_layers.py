@@ -6,7 +6,8 @@ count too):
 
 0. base — ``_errors``, ``_validation``, ``_io``, ``_linalg``, ``_lock``, ``_progress``, ``_seeds``, ``_threads``, ``activations``
 1. mathematics — ``kernels``, ``spectra``, ``bounds``
-2. networks — ``networks`` (parameterizations as records)
+2. networks — ``networks`` (parameterizations as records), ``torch_backend`` (the optional torch
+   form of the network's step and of the kernel build; imports torch only inside its functions)
 3. engine — ``dynamics``
 4. tools — ``data``, ``estimators``, ``sweep``, ``runfolder``, ``plotting``, ``report``, ``claims``
 5. application — ``experiments``, ``demo``, ``cli``
@@ -26,7 +27,7 @@ LAYERS = {
     0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads", "_interrupt",
         "activations"},
     1: {"kernels", "spectra", "bounds"},
-    2: {"networks"},
+    2: {"networks", "torch_backend"},
     3: {"dynamics"},
     4: {"data", "estimators", "sweep", "_points", "runfolder", "plotting", "report", "claims"},
     5: {"experiments", "demo", "cli"},
@@ -35,7 +36,8 @@ LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}
 #: The modules whose public functions must document themselves (the core: layers 0-3 and claims).
 CORE = ["spectra", "bounds", "networks", "activations", "claims", "kernels", "kernels.arccos", "kernels.hermite",
         "kernels.empirical", "dynamics", "dynamics.rules", "dynamics.engine", "dynamics.observers",
-        "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes"]
+        "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes",
+        "torch_backend"]
 MAX_LINES = 800
 
 

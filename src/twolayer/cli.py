@@ -258,6 +258,12 @@ def cmd_train(args) -> None:
     from .dynamics import make_rule, train
     from .networks import PARAMETERIZATIONS, init_network
 
+    if args.device is not None:  # fail fast, before loading data: no torch, or no CUDA
+        from .torch_backend import resolve_device
+
+        resolve_device(args.device)
+    elif args.tf32:
+        raise InputError("--tf32 applies to --device cuda runs; add --device cuda or drop --tf32")
     ds = _load_data(args)
     p = PARAMETERIZATIONS.get(args.param)
     net = init_network(args.param, ds.d, args.width, seed=args.seed, kappa=args.init_scale, beta=args.beta,
@@ -274,7 +280,7 @@ def cmd_train(args) -> None:
                     weight_decay=args.weight_decay, temperature=args.noise_temp, noise_seed=args.seed + 1,
                     normalization=args.loss_normalization, X_test=ds.X_test, y_test=ds.y_test,
                     n_records=args.records, tol=args.tol, rtol=args.rtol,
-                    checkpoint=args.checkpoint, progress=bar)
+                    checkpoint=args.checkpoint, progress=bar, device=args.device, tf32=args.tf32)
     finally:
         bar.close()
     records = res.records(0)
@@ -286,7 +292,7 @@ def cmd_train(args) -> None:
     last = records[-1]
     lines = [f"{args.param} network, m = {args.width}, on {ds.name} (n = {ds.n}, d = {ds.d}); "
              f"{res.n_steps} steps of {algorithm} at lr {args.lr:g} ({res.config['normalization']} loss), "
-             f"{res.seconds:.1f} s",
+             f"{res.seconds:.1f} s" + (f" on torch {res.config['device']}" if "device" in res.config else ""),
              f"  reference kernel ({res.reference}): lambda_min = {res.lambda_min:.4g}, lambda_max = "
              f"{res.lambda_max:.4g}, max stable lr = " + (f"{res.max_stable_lr:.4g}" if math.isfinite(res.max_stable_lr)
                                                            else f"none for {algorithm}"),
@@ -443,6 +449,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rtol", type=OPEN_UNIT, help="GD: stop once the remaining steps can shrink the loss by less than "
                                               "this fraction (kernel prediction and measured rate agree)")
     t.add_argument("--checkpoint", help="checkpoint .npz: resume from it if present")
+    t.add_argument("--device", choices=["cpu", "cuda"],
+                   help="run the training steps with PyTorch on this device (needs torch: pip install "
+                        "'twolayer[torch]'); default: numpy")
+    t.add_argument("--tf32", action="store_true", help="with --device cuda --dtype float32: TF32 GEMMs (faster, "
+                                                       "~1e-3 relative rounding)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     rp = sub.add_parser("reproduce", help="run an experiment of the papers into a run folder with figures and a report")

@@ -1,8 +1,9 @@
 r"""Update rules: ``init(params) -> state`` and ``update(grads, state, params) -> (updates, state)``.
 
 Rules compose like optax gradient transformations. ``params`` and ``grads`` are dicts
-``{"W": (B, m, d), "a": (B, m)}`` holding only the trained layers; ``updates`` is what the engine
-adds to the parameters. A rule's state is a typed value (a NamedTuple, a frozen dataclass, a tuple
+``{"W": (B, m, d), "a": (B, m)}`` holding only the trained layers (numpy arrays, or torch tensors
+in a ``device`` run: the built-in rules use in-place operators that work on both); ``updates`` is
+what the engine adds to the parameters. A rule's state is a typed value (a NamedTuple, a frozen dataclass, a tuple
 of those for :func:`chain`) whose leaves are arrays, numbers or numpy Generators, so that
 :mod:`twolayer.dynamics.checkpoint` can save and restore any rule, including one defined outside
 the package, without knowing it.
@@ -64,6 +65,11 @@ def _no_state(params):
     return None
 
 
+def _zeros_like(x):
+    """Zeros of ``x``'s shape and dtype: a numpy array, or a tensor on ``x``'s device for a torch ``x``."""
+    return np.zeros_like(x) if isinstance(x, np.ndarray) else x.new_zeros(x.shape)
+
+
 def scale(factor: float) -> UpdateRule:
     """``updates = factor · grads`` (in place)."""
 
@@ -104,7 +110,9 @@ def add_noise(std: float, seed) -> UpdateRule:
 
     Network ``b`` of a batch (leading axis of every parameter) draws from its own generator,
     child ``b`` of ``seed``, so its noise does not depend on the batch size. Per step the layers
-    draw in sorted order (``W`` then ``a``).
+    draw in sorted order (``W`` then ``a``). For torch parameters (a ``device`` run) the noise is
+    drawn by the same numpy Generators and moved to the device, so both backends see the same
+    noise stream (cost on a GPU: one host draw and one host-to-device copy per network and layer).
     """
     def init(params):
         B = next(iter(params.values())).shape[0]
@@ -114,8 +122,14 @@ def add_noise(std: float, seed) -> UpdateRule:
         if std:
             for k in sorted(grads):
                 g = grads[k]
-                for b, rng in enumerate(state.rngs):
-                    g[b] += (std * rng.standard_normal(g.shape[1:])).astype(g.dtype, copy=False)
+                if isinstance(g, np.ndarray):
+                    for b, rng in enumerate(state.rngs):
+                        g[b] += (std * rng.standard_normal(g.shape[1:])).astype(g.dtype, copy=False)
+                else:  # a torch tensor: the same numpy draws, cast by numpy, then moved
+                    from ..torch_backend import from_host
+
+                    for b, rng in enumerate(state.rngs):
+                        g[b] += from_host(std * rng.standard_normal(tuple(g.shape[1:])), g)
         return grads, state
 
     return UpdateRule(init, update, name=f"add_noise({std:g})", stochastic=True)
@@ -133,8 +147,8 @@ def adam_moments(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Updat
     """Adam's bias-corrected ``m̂ / (√v̂ + ε)`` in place of the gradient (Kingma & Ba 2015, Algorithm 1)."""
 
     def init(params):
-        return AdamState({k: np.zeros_like(v) for k, v in params.items()},
-                         {k: np.zeros_like(v) for k, v in params.items()}, 0)
+        return AdamState({k: _zeros_like(v) for k, v in params.items()},
+                         {k: _zeros_like(v) for k, v in params.items()}, 0)
 
     def update(grads, state, params):
         t = state.t + 1
@@ -144,7 +158,10 @@ def adam_moments(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Updat
             m += (1 - b1) * g
             v *= b2
             v += (1 - b2) * g * g
-            np.divide(m / (1 - b1**t), np.sqrt(v / (1 - b2**t)) + eps, out=g)
+            if isinstance(g, np.ndarray):
+                np.divide(m / (1 - b1**t), np.sqrt(v / (1 - b2**t)) + eps, out=g)
+            else:  # a torch tensor: the same operations in the same order
+                g.copy_((m / (1 - b1**t)).div_((v / (1 - b2**t)).sqrt_().add_(eps)))
         return grads, state._replace(t=t)
 
     return UpdateRule(init, update, name="adam_moments")

@@ -97,7 +97,8 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
           rtol: float | None = None, gram_diagnostics: bool | None = None, check_stability: bool = True, checkpoint=None,
           checkpoint_every: int = 1000, checkpoint_seconds: float | None = None, on_mismatch: str = "error",
           progress: Callable | None = None, rule: UpdateRule | None = None,
-          reference: bool | Reference = True, observers: Sequence[Observer] = ()) -> TrainResult:
+          reference: bool | Reference = True, observers: Sequence[Observer] = (), device=None,
+          tf32: bool = False) -> TrainResult:
     r"""Train a batch of two-layer networks by full-batch (noisy) GD and record the diagnostics.
 
     Parameters
@@ -155,6 +156,13 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
         for a whole experiment) is used as it is.
     observers : sequence of Observer
         Extra observers, called after the built-in ones (see :mod:`twolayer.dynamics.observers`).
+    device : {"cpu", "cuda", "cuda:K"} or torch.device, optional
+        Run the steps with PyTorch on this device (:mod:`twolayer.torch_backend`; needs torch),
+        in the network's dtype, from the same numpy-drawn weights and noise; the reference
+        kernel, its spectrum and the observers stay on the host (numpy). ``None``: numpy.
+        Recorded as ``config["device"]`` (absent for numpy runs).
+    tf32 : bool
+        With ``device="cuda"`` and float32, let the GEMMs use TF32 (faster, ~1e-3 relative).
 
     Returns
     -------
@@ -169,7 +177,7 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     p = get_parameterization(net.param)
     if rule is None:
         rule = make_rule(algorithm, lr=lr, weight_decay=weight_decay, temperature=temperature, seed=noise_seed)
-    state = engine.init(net, X, y, rule, normalization=normalization)
+    state = engine.init(net, X, y, rule, normalization=normalization, device=device, tf32=tf32)
     pr = state.problem
     n, B, m = pr.n, net.batch, net.width
     test = None
@@ -219,6 +227,10 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
            "y_sha": hashlib.sha256(pr.Y.tobytes()).hexdigest()[:16],
            "X_sha": hashlib.sha256(pr.X.tobytes()).hexdigest()[:16],
            "W0_sha": hashlib.sha256(net.W.tobytes()).hexdigest()[:16]}
+    if pr.device is not None:  # numpy runs keep their configuration (and checkpoint hash) as before
+        cfg["device"] = str(pr.device)
+        if tf32:
+            cfg["tf32"] = True
 
     recorder = Recorder(B, rec.size + 1)
     hint = (f"the largest stable rate is 2/lambda_max = {lr_max:.6g} for the reference kernel; use a smaller --lr"
@@ -238,6 +250,10 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
                                          checkpoint_every=checkpoint_every, checkpoint_seconds=checkpoint_seconds,
                                          on_mismatch=on_mismatch, config=cfg, progress=progress)
 
+    if pr.device is not None:
+        from ..torch_backend import from_torch
+
+        state.net = from_torch(state.net)
     steps_rec, metrics = recorder.result()
     pfd = np.full(B, np.nan)
     if kgap is not None and ref is not None:
