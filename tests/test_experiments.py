@@ -187,3 +187,24 @@ def test_show_config_prints_the_resolved_settings_and_runs_nothing(capsys, tmp_p
 
     text = capsys.readouterr().out
     assert tomllib.loads(text)["n_values"] == [50, 100, 200, 400, 800, 1600, 3200]
+
+
+def test_up_front_cost_estimate_is_recorded_and_scales_with_the_work(tmp_path):
+    """The estimate counts the GD GEMMs: twice the steps, about twice the arithmetic; it is
+    recorded in meta.json and printed before a run that is not quiet."""
+    from twolayer._cost import estimate
+    from twolayer.experiments import get_experiment, resolve_config
+
+    exp = get_experiment("arora2019-fig1")
+    small = exp.cost(resolve_config(exp, sets=["steps=1000"]))
+    big = exp.cost(resolve_config(exp, sets=["steps=2000"]))
+    gd = big.gemm_flops - small.gemm_flops          # the GD part of 1000 steps
+    n, d = 60, 64
+    pts = resolve_config(exp).seeds * len(resolve_config(exp).widths) * len(resolve_config(exp).kappas)
+    assert gd == pytest.approx(4.0 * n * 3 * d * 1000 * sum(resolve_config(exp).widths) * pts
+                               / len(resolve_config(exp).widths), rel=1e-12)
+    assert estimate(big)[0] > estimate(small)[0]
+    out = reproduce("arora2019-movement", out=tmp_path / "m", sets=["n_train=30", "widths=50,100", "kappas=1.0",
+                                                                   "steps=20"], seeds=1, quiet=True, formats=("png",))
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["cost_estimate"]["seconds_here"] > 0 and meta["cost_estimate"]["eigh"] == [30]

@@ -27,6 +27,7 @@ import dataclasses
 import difflib
 import math
 import shutil
+import sys
 import time
 import types
 import typing
@@ -80,6 +81,9 @@ class Experiment:
         What the experiment judges. After ``run`` they are evaluated on the written
         ``metrics.csv`` and ``config.toml`` and stored in ``claims.json``; the report, the
         captions' verdicts and ``reproduce --json`` read them from there.
+    cost : callable ``(cfg, n) -> twolayer._cost.Cost``, optional
+        The run's arithmetic (``n`` the training-set size, or None when not known before loading),
+        for the estimate ``reproduce`` prints before it starts and records in ``meta.json``.
     """
 
     name: str
@@ -90,6 +94,7 @@ class Experiment:
     grid_fields: tuple = ()
     paper: str = ""
     claims: tuple = ()
+    cost: Callable | None = None
 
     def __post_init__(self):
         ids = [c.id for c in self.claims]
@@ -371,6 +376,19 @@ def _signals_interrupt():
             signal.signal(s, h)
 
 
+def _announce_cost(exp, cfg, rf, quiet: bool) -> None:
+    """Print (unless quiet) and record the up-front estimate of the run's arithmetic."""
+    from .._cost import describe, estimate
+
+    cost = exp.cost(cfg, getattr(cfg, "n_train", None))
+    here, gpu = estimate(cost)
+    rf.meta["cost_estimate"] = {"seconds_here": here, "seconds_gpu": gpu, "gemm_flops": cost.gemm_flops,
+                                "eigh": [int(n) for n in cost.eigh]}
+    rf.write_meta()
+    if not quiet:
+        print(f"{exp.name}: {describe(cost)}", file=sys.stderr)
+
+
 def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, quiet, formats, executor,
                      threads) -> Path:
     """The body of :func:`reproduce` once this process owns ``out``."""
@@ -387,6 +405,8 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     rf.write_config(record)
     ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats), config=record,
                      executor=executor, threads=threads)
+    if exp.cost is not None:
+        _announce_cost(exp, cfg, rf, quiet)
     t = time.perf_counter()
     failure = None
     try:

@@ -56,7 +56,7 @@ from ..._errors import InputError
 from .. import Experiment, RunContext, register
 from .._common import checkpointing, seed_sequence as _ss, rng as _rng, check_positive as _check_positive, Rows as _Rows, \
     gather as _gather
-from ._shared import check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, LABEL_SETS, _prep, _learning_rate, _reference, _start, _steps_bar
+from ._shared import check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, LABEL_SETS, _prep, _learning_rate, _reference, _start, _steps_bar, data_shape, gd_cost
 
 #: Stream of the random labels that replace the true labels in the ``true_labels = "random"`` control.
 FAKE_TRUE_KEY = 16
@@ -220,6 +220,21 @@ def _fig1_point(params: dict, *, cfg: Fig1Config):
     return rows, arrays
 
 
+def fig1_cost(cfg: Fig1Config, n=None):
+    """The arithmetic of a run (for the up-front estimate): every sweep point trains 3 networks;
+    the Gram diagnostics cost ``n² m`` per record and network; Lemma C.3 draws ``gram_draws`` Grams
+    per width."""
+    n, d = data_shape(cfg)
+    pts = sweep_points(cfg)
+    cost = gd_cost(n, d, points=1, batch=3, width=0, steps=0, dtype=cfg.dtype)
+    for p in pts:
+        cost = cost + gd_cost(n, d, points=1, batch=3, width=p["width"], steps=cfg.steps, grams=3 * cfg.records,
+                              dtype=cfg.dtype)
+    cost.eigh = [n]
+    cost.gemm_flops += sum(2.0 * cfg.gram_draws * (n * m * d + n * n * m) for m in cfg.gram_widths)
+    return cost
+
+
 # =============================================================================== run
 def run_fig1(cfg: Fig1Config, ctx: RunContext) -> None:
     from ...bounds import gram_concentration_bound
@@ -338,4 +353,4 @@ register(Experiment(
                            "kappa": 0.01, "widths": (2_500, 10_000), "kappas": (0.01,), "seeds": 1, "lr": 1e-3,
                            "lr_convention": "sum", "steps": 200_000, "records": 100, "dtype": "float32"}},
     grid_fields=("seeds", "widths", "kappas", "gram_widths", "gram_draws"),
-    claims=FIG1_CLAIMS))
+    claims=FIG1_CLAIMS, cost=fig1_cost))

@@ -35,7 +35,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import (check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _reference, _start,
+from ._shared import (check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _reference, _start, data_shape, gd_cost,
                       _steps_bar)
 from .fig2_claims import FIG2_CLAIMS
 
@@ -174,6 +174,17 @@ def _fig2_point(params: dict, *, cfg: Fig2Config):
     return rows, arrays
 
 
+def fig2_cost(cfg: Fig2Config, n=None):
+    """The arithmetic of a run (an upper bound: points stop early once converged)."""
+    n, d = data_shape(cfg)
+    cost = gd_cost(n, d, points=len(cfg.noise_levels) * cfg.seeds, batch=1, width=cfg.width, steps=cfg.steps,
+                   dtype=cfg.dtype)
+    for p in _width_points(cfg):
+        cost = cost + gd_cost(n, d, points=1, batch=1, width=p["width"], steps=cfg.steps, dtype=cfg.dtype)
+    cost.eigh, cost.upper = [n], True
+    return cost
+
+
 def _width_points(cfg: Fig2Config) -> list[dict]:
     """The width sweep's points, less those the noise sweep computes (``m = width``, ``p`` a noise level);
     the widest first, so that two workers finish together. One width is no sweep: no points."""
@@ -269,4 +280,4 @@ register(Experiment(
                        "rtol": 1e-4, "seeds": 3, "noise_levels": tuple(round(0.1 * i, 1) for i in range(11)),
                        "dtype": "float32"}},
     grid_fields=("seeds", "noise_levels", "widths", "width_noise"),
-    claims=FIG2_CLAIMS))
+    claims=FIG2_CLAIMS, cost=fig2_cost))

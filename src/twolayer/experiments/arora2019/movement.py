@@ -26,7 +26,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import check_lr_convention, PAPER, INIT_KEY, _prep, _learning_rate, _reference, _start, _steps_bar
+from ._shared import check_lr_convention, PAPER, INIT_KEY, _prep, _learning_rate, _reference, _start, _steps_bar, data_shape, gd_cost
 
 
 # ============================================================================== movement
@@ -70,6 +70,17 @@ def predicted_movement(spec, r0, lr: float, n: int, steps: int) -> tuple[float, 
     (:meth:`twolayer.spectra.Spectrum.movement`; ``n`` is the spectrum's size)."""
     at_T, at_inf = spec.movement(r0, [int(steps), np.inf], lr, normalization="mean")
     return float(at_T), float(at_inf)
+
+
+def movement_cost(cfg: MovementConfig, n=None):
+    """The arithmetic of a run (an upper bound: points stop once the loss falls below its tolerance)."""
+    n, d = data_shape(cfg)
+    cost = gd_cost(n, d, points=0, batch=1, width=0, steps=0, dtype=cfg.dtype)
+    for m in cfg.widths:
+        cost = cost + gd_cost(n, d, points=len(cfg.kappas) * cfg.seeds, batch=1, width=m, steps=cfg.steps,
+                              grams=20, dtype=cfg.dtype)
+    cost.eigh, cost.upper = [n], True
+    return cost
 
 
 def _movement_point(params: dict, *, cfg: MovementConfig):
@@ -160,4 +171,4 @@ register(Experiment(
              "paper": {"data": "mnist:data/mnist", "n_train": 1000, "widths": (1000, 4000, 16000, 64000),
                        "kappas": (0.01, 0.1, 1.0), "steps": 100_000, "seeds": 3, "dtype": "float32"}},
     grid_fields=("seeds", "widths", "kappas"),
-    claims=MOVEMENT_CLAIMS))
+    claims=MOVEMENT_CLAIMS, cost=movement_cost))
