@@ -50,7 +50,7 @@ from twolayer import networks as N  # noqa: E402
 FULL = dict(step=dict(n=2000, d=784, m=10_000, train_steps=20),
             experiment=dict(n=300, d=64, m=10_000, steps=300))
 QUICK = dict(step=dict(n=500, d=784, m=2000, train_steps=20),
-             experiment=dict(n=200, d=64, m=2000, steps=100))
+             experiment=dict(n=200, d=64, m=1000, steps=50))
 TARGET_STEP = 1.15
 TARGET_TRAIN = 1.05
 TARGET_TORCH = 1.4
