@@ -42,13 +42,16 @@ class Row:
 
     @property
     def verdict(self) -> str:
+        """``PASS``/``FAIL`` against the target (``info`` without one); a ``?`` is appended when
+        the row's timings were taken under foreign load (``NOISY`` in the detail, see
+        :func:`ratio_detail`): such a verdict is not to be trusted before a quiet re-run."""
         if self.status is not None:
             return self.status
         if self.target is None or self.value is None or not np.isfinite(self.value):
             return "info"
         op, lim = self.target
         ok = {"<=": self.value <= lim, "<": self.value < lim, ">=": self.value >= lim}[op]
-        return "PASS" if ok else "FAIL"
+        return ("PASS" if ok else "FAIL") + ("?" if "NOISY" in self.detail else "")
 
     def fmt_value(self) -> str:
         if self.value is None or (isinstance(self.value, float) and np.isnan(self.value)):
@@ -150,10 +153,24 @@ def print_environment(file=None) -> None:
 # ---------------------------------------------------------------------------------------------
 
 
+class SelfTimed:
+    """Wrap a callable that measures itself and returns its own time in seconds (e.g. the loop
+    time a training run reports, without its set-up); :func:`compare` then uses that figure
+    instead of the wall time of the call, keeping the interleaving and the load measurement."""
+
+    def __init__(self, f: Callable[[], float]):
+        self.f = f
+
+    def __call__(self) -> float:
+        return float(self.f())
+
+
 def _time_once(f: Callable[[], object]) -> float:
     t0 = time.perf_counter()
     r = f()
     t1 = time.perf_counter()
+    if isinstance(f, SelfTimed):
+        return float(r)
     del r  # free the (possibly large) result before the next call
     return t1 - t0
 

@@ -1,68 +1,103 @@
-"""GD engine benchmarks: ratios against the machine's GEMMs, a plain torch autograd loop and a naive numpy loop.
+"""GD engine benchmarks on the shared harness: one engine step against its two GEMMs, the training
+loop against the step, a plain torch autograd step, and a naive numpy experiment.
 
-Printed (one run, ratios only as headline; times in the detail column):
+Every ratio comes from ONE interleaved best-of-K block of :func:`_common.compare` (A B C, C B A,
+...; one untimed warm-up each), whose detail column carries the medians and the ``NOISY`` flag
+when other processes took 5 % or more of the CPUs meanwhile (the verdict then ends in ``?``).
 
-1. ``step / GEMMs``: one full GD step of the Arora et al. network (first layer trained, float32)
-   divided by the two bare matrix products of the same shapes, ``P = X Wᵀ`` and ``Gᵀ = Dᵀ X``
-   (target ≤ 1.15 at n = 2,000, d = 784, m = 10,000: the step is GEMM-bound).
-2. ``torch autograd / step``: a plain PyTorch CPU autograd step of the same model divided by ours
-   (target ≥ 1.4), when torch is installed.
-3. ``peak extra memory``: numpy allocations during a step (tracemalloc) in units of the ``n × m``
-   pre-activation matrix (target: ≤ 1, i.e. no avoidable n × m temporaries).
-4. ``naive loop / engine``: a Figure-1-sized experiment — three label sets (true, random, worst
-   case) trained to the same number of steps with loss, distance and activation flips recorded —
-   written as a straightforward numpy loop (one label set at a time, float64, diagnostics every
-   step) divided by ``twolayer.dynamics.train`` (batched, float32, log-spaced records).
-5. ``batching gain``: three label sets run one after the other through the engine, divided by the
-   same three in one batched pass.
+1. ``engine step / two GEMMs``: ``twolayer.dynamics.step`` on an ``engine.init`` state (Arora et
+   al. network, first layer trained, float32, ``½n⁻¹Σ`` loss) divided by the two bare products of
+   the same shapes into preallocated buffers, ``P = X Wᵀ`` (n × m) and ``G = Pᵀ X`` (m × d);
+   target ≤ 1.15 at n = 2,000, d = 784, m = 10,000 (the step is GEMM-bound).
+2. ``train loop per step / engine step``: ``twolayer.dynamics.train`` with its built-in observers
+   (recorder, divergence guard, diagnostics, kernel gap against the closed-form H∞), 20 steps
+   recorded at the first and the last (``gram_diagnostics=False``: the ``n² m`` tangent Gram per
+   record is an opt-in diagnostic); the loop's own time (``TrainResult.seconds``, i.e. without
+   building the reference kernel and its spectrum) divided by the number of steps. Target ≤ 1.05:
+   the two records (activation flips, distances, the kernel prediction) are the overhead.
+3. ``peak extra memory``: numpy allocations during one step (tracemalloc) in units of the
+   ``n × m`` pre-activation matrix (target ≤ 1: no avoidable ``n × m`` temporaries).
+4. ``torch autograd step / engine step``: the same network and loss as a plain PyTorch CPU
+   autograd step (float32, torch imported lazily; the row is a ``skip`` without torch), target
+   ≥ 1.4; with torch's own two GEMMs in the same block, so that the detail shows how far torch
+   itself is from its floor (the ratio cannot exceed torch-step/torch-GEMMs ÷ ours/GEMMs).
+5. ``naive loop / engine``: a Figure-1-sized experiment — three label sets (true, random, worst
+   case) with loss, distance and activation flips — written as a straightforward numpy loop
+   (float64, one label set at a time, diagnostics every step) divided by one batched
+   ``twolayer.dynamics.train`` call (float32, log-spaced records); and the ``batching gain``:
+   three sequential ``train`` calls divided by the batched one. Both from one interleaved block
+   (no warm-up: each call runs hundreds of steps).
 
-Usage: ``python benchmarks/bench_dynamics.py [--quick]``.
+Usage: ``python benchmarks/bench_dynamics.py [--quick] [--repeat K]``; ``run_all.py`` runs it too.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import os
 import sys
-import time
-import tracemalloc
 
 import numpy as np
 
-from twolayer import dynamics as D
-from twolayer import networks as N
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _common import (Row, SelfTimed, compare, log, peak_allocation, print_environment,  # noqa: E402
+                     print_table, ratio_detail, unit_rows)
+
+from twolayer import dynamics as D  # noqa: E402
+from twolayer import networks as N  # noqa: E402
+
+FULL = dict(step=dict(n=2000, d=784, m=10_000, train_steps=20),
+            experiment=dict(n=300, d=64, m=10_000, steps=300))
+QUICK = dict(step=dict(n=500, d=784, m=2000, train_steps=20),
+             experiment=dict(n=200, d=64, m=1000, steps=50))
+TARGET_STEP = 1.15
+TARGET_TRAIN = 1.05
+TARGET_TORCH = 1.4
+LR = 1e-3  # in the mean convention: far below the stable step, so a few hundred timed steps stay finite
 
 
-def _best(fn, reps: int) -> float:
-    fn()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
-def _sphere(n, d, seed, dtype):
-    X = np.random.default_rng(seed).standard_normal((n, d))
-    return (X / np.linalg.norm(X, axis=1, keepdims=True)).astype(dtype)
-
-
-def bench_step(n: int, d: int, m: int, reps: int) -> list[dict]:
-    dtype = np.float32
-    X = _sphere(n, d, 0, dtype)
-    y = np.sign(X[:, 0]).astype(dtype)[None, :]
-    net = N.init_network("arora", d, m, seed=1, kappa=1e-2, dtype=dtype)
-    ws = N.Workspace(n, net)
-    rule = D.make_rule("gd", lr=1e-3)
-    params = {"W": net.W}
-    state = rule.init(params)
+def _torch_fns(X: np.ndarray, y: np.ndarray, net: N.Network):
+    """The torch autograd step of the same network and loss, and torch's two bare GEMMs; None without torch."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    n, d = X.shape
+    m = net.width
+    Xt = torch.from_numpy(X)
+    yt = torch.from_numpy(np.ascontiguousarray(y[0]))
+    Wt = torch.from_numpy(net.W[0].copy()).requires_grad_(True)
+    at = torch.from_numpy(net.a[0].copy())
+    scale = float(net.scale)
+    Pt = torch.empty((n, m), dtype=Xt.dtype)
+    Gt = torch.empty((m, d), dtype=Xt.dtype)
+    W0 = Wt.detach()
 
     def step():
-        nonlocal state
-        out = N.loss_and_grads(net, X, y, normalization="mean", trains={"W"}, ws=ws)
-        upd, state = rule.update({"W": out["gW"]}, state, params)
-        params["W"] += upd["W"]
+        u = torch.relu(Xt @ Wt.T) @ at * scale
+        loss = 0.5 * ((u - yt) ** 2).mean()
+        loss.backward()
+        with torch.no_grad():
+            Wt.sub_(LR * Wt.grad)
+            Wt.grad = None
+
+    def gemms():
+        torch.matmul(Xt, W0.T, out=Pt)
+        torch.matmul(Pt.T, Xt, out=Gt)
+
+    return step, gemms, torch.__version__, torch.get_num_threads()
+
+
+def bench_step(n: int, d: int, m: int, train_steps: int, repeat: int) -> list[Row]:
+    dtype = np.float32
+    X = unit_rows(n, d, 0).astype(dtype)
+    y = np.sign(X[:, 0]).astype(dtype)[None, :]
+    net = N.init_network("arora", d, m, seed=1, kappa=1e-2, dtype=dtype)
+    state = D.init(net, X, y, D.make_rule("gd", lr=LR), normalization="mean")
+
+    def step():
+        D.step(state)
 
     Wf = net.W.reshape(m, d)
     P = np.empty((n, m), dtype)
@@ -72,43 +107,39 @@ def bench_step(n: int, d: int, m: int, reps: int) -> list[dict]:
         np.matmul(X, Wf.T, out=P)
         np.matmul(P.T, X, out=G)
 
-    t_gemm = _best(gemms, reps)
-    t_step = _best(step, reps)
-    tracemalloc.start()
-    step()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
+    def train_loop() -> float:
+        res = D.train(net, X, y, lr=LR, steps=train_steps, normalization="mean", record_steps=(0, train_steps),
+                      gram_diagnostics=False)
+        return res.seconds / train_steps
+
+    funcs = {"gemms": gemms, "step": step, "train": SelfTimed(train_loop)}
+    torch_fns = _torch_fns(X, y, net)
+    if torch_fns is not None:
+        funcs["torch"], funcs["torch_gemms"] = torch_fns[0], torch_fns[1]
+    shape = f"n={n}, d={d}, m={m}, float32"
+    log(f"dynamics: step / GEMMs / train loop{' / torch' if torch_fns else ''} at {shape} (best of {repeat})")
+    t = compare(funcs, repeat=repeat)
+    gflops = 4 * n * m * d / t["gemms"].best / 1e9
     rows = [
-        {"name": f"GD step / two GEMMs (n={n}, d={d}, m={m}, float32)", "ratio": t_step / t_gemm,
-         "target": "<= 1.15", "ok": t_step / t_gemm <= 1.15,
-         "detail": f"step {t_step * 1e3:.1f} ms, GEMMs {t_gemm * 1e3:.1f} ms"},
-        {"name": "GD step peak extra numpy memory / (n x m float32)", "ratio": peak / (n * m * 4),
-         "target": "<= 1", "ok": peak / (n * m * 4) <= 1.0, "detail": f"{peak / 2**20:.1f} MiB"},
+        Row(f"engine step / two GEMMs ({shape})", t["step"].best / t["gemms"].best, ("<=", TARGET_STEP),
+            ratio_detail(t["step"], t["gemms"], "dynamics.step", "GEMMs") + f"; GEMMs {gflops:.0f} GFLOP/s"),
+        Row(f"train loop per step (observers; records at 0 and {train_steps}, no Gram diagnostics) / engine step",
+            t["train"].best / t["step"].best, ("<=", TARGET_TRAIN),
+            ratio_detail(t["train"], t["step"], f"train ({train_steps} steps)/step", "step")),
     ]
-    try:
-        import torch
-    except ImportError:
-        rows.append({"name": "torch autograd step / our step", "ratio": float("nan"), "target": ">= 1.4",
-                     "ok": None, "detail": "torch not installed (pip install torch==2.13.0)"})
+    peak = peak_allocation(step)
+    rows.append(Row("engine step peak extra numpy memory / (n x m float32)", peak / (n * m * 4), ("<=", 1.0),
+                    f"{peak / 2**20:.1f} MiB (workspace reused)"))
+    if torch_fns is None:
+        rows.append(Row("torch autograd step / engine step", float("nan"), (">=", TARGET_TORCH),
+                        "torch not installed (pip install torch): comparison skipped", status="skip"))
         return rows
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    Xt = torch.from_numpy(X)
-    yt = torch.from_numpy(y[0])
-    Wt = torch.from_numpy(net.W[0].copy()).requires_grad_(True)
-    at = torch.from_numpy(net.a[0].copy())
-
-    def torch_step():
-        u = torch.relu(Xt @ Wt.T) @ at / m**0.5
-        loss = 0.5 * ((u - yt) ** 2).mean()
-        loss.backward()
-        with torch.no_grad():
-            Wt.sub_(1e-3 * Wt.grad)
-            Wt.grad = None
-
-    t_torch = _best(torch_step, reps)
-    rows.append({"name": "torch autograd step / our step (CPU, same model)", "ratio": t_torch / t_step,
-                 "target": ">= 1.4", "ok": t_torch / t_step >= 1.4,
-                 "detail": f"torch {t_torch * 1e3:.1f} ms, ours {t_step * 1e3:.1f} ms, torch {torch.__version__}"})
+    version, threads = torch_fns[2], torch_fns[3]
+    rows.append(Row(f"torch autograd step / engine step (CPU, same network, {shape})",
+                    t["torch"].best / t["step"].best, (">=", TARGET_TORCH),
+                    ratio_detail(t["torch"], t["step"], "torch", "ours")
+                    + f"; torch step / torch's two GEMMs {t['torch'].best / t['torch_gemms'].best:.2f}x, "
+                      f"ours / our GEMMs {t['step'].best / t['gemms'].best:.2f}x; torch {version}, {threads} threads"))
     return rows
 
 
@@ -136,70 +167,53 @@ def _naive_experiment(X, Ys, m, kappa, lr, steps, seed):
     return out
 
 
-def bench_experiment(n: int, d: int, m: int, steps: int) -> list[dict]:
-    X64 = _sphere(n, d, 2, np.float64)
-    y_true = np.sign(X64[:, 0] + 0.5 * X64[:, 1])
-    y_rand = np.random.default_rng(3).choice([-1.0, 1.0], n)
+def bench_experiment(n: int, d: int, m: int, steps: int, repeat: int) -> list[Row]:
     from twolayer.kernels import first_layer_ntk
     from twolayer.spectra import spectrum, worst_case_labels
 
+    X64 = unit_rows(n, d, 2)
+    y_true = np.sign(X64[:, 0] + 0.5 * X64[:, 1])
+    y_rand = np.random.default_rng(3).choice([-1.0, 1.0], n)
     sp = spectrum(first_layer_ntk(X64))
-    y_worst = worst_case_labels(sp)
-    Ys = np.stack([y_true, y_rand, y_worst])
+    Ys = np.stack([y_true, y_rand, worst_case_labels(sp)])
     lr = 0.5 * sp.max_stable_lr("mean")
     kappa = 1e-2
+    X32 = X64.astype(np.float32)
 
-    t0 = time.perf_counter()
-    _naive_experiment(X64, Ys, m, kappa, lr, steps, seed=4)
-    t_naive = time.perf_counter() - t0
+    def batched():
+        net = N.init_network("arora", d, m, seed=4, batch=3, kappa=kappa, dtype=np.float32)
+        D.train(net, X32, Ys, lr=lr, steps=steps, normalization="mean", gram_diagnostics=False)
 
-    def engine(batched: bool):
-        X = X64.astype(np.float32)
-        if batched:
-            net = N.init_network("arora", d, m, seed=4, batch=3, kappa=kappa, dtype=np.float32)
-            D.train(net, X, Ys, lr=lr, steps=steps, normalization="mean", gram_diagnostics=False)
-        else:
-            for b in range(3):
-                net = N.init_network("arora", d, m, seed=4, batch=1, kappa=kappa, dtype=np.float32)
-                D.train(net, X, Ys[b], lr=lr, steps=steps, normalization="mean", gram_diagnostics=False)
+    def sequential():
+        for b in range(3):
+            net = N.init_network("arora", d, m, seed=4, batch=1, kappa=kappa, dtype=np.float32)
+            D.train(net, X32, Ys[b], lr=lr, steps=steps, normalization="mean", gram_diagnostics=False)
 
-    t0 = time.perf_counter()
-    engine(True)
-    t_batched = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    engine(False)
-    t_seq = time.perf_counter() - t0
+    log(f"dynamics: naive loop / batched train / sequential train (n={n}, d={d}, m={m}, {steps} steps, "
+        f"best of {repeat}, no warm-up)")
+    t = compare({"naive": lambda: _naive_experiment(X64, Ys, m, kappa, lr, steps, seed=4),
+                 "batched": batched, "sequential": sequential}, repeat=repeat, warmup=0)
     return [
-        {"name": f"naive numpy loop / engine (3 label sets, n={n}, d={d}, m={m}, {steps} steps)",
-         "ratio": t_naive / t_batched, "target": "-", "ok": None,
-         "detail": f"naive {t_naive:.1f} s, engine {t_batched:.1f} s"},
-        {"name": "batching gain: 3 sequential runs / 1 batched run", "ratio": t_seq / t_batched,
-         "target": "-", "ok": None,
-         "detail": f"sequential {t_seq:.1f} s, batched {t_batched:.1f} s"},
+        Row(f"naive numpy loop / engine (3 label sets, n={n}, d={d}, m={m}, {steps} steps)",
+            t["naive"].best / t["batched"].best, None, ratio_detail(t["naive"], t["batched"], "naive", "engine")),
+        Row("batching gain: 3 sequential train calls / 1 batched call", t["sequential"].best / t["batched"].best,
+            None, ratio_detail(t["sequential"], t["batched"], "sequential", "batched")),
     ]
 
 
-def run(quick: bool = False) -> list[dict]:
-    if quick:
-        return bench_step(500, 784, 2000, 3) + bench_experiment(200, 64, 2000, 200)
-    return bench_step(2000, 784, 10000, 5) + bench_experiment(300, 64, 10000, 1000)
+def run(quick: bool = False, repeat: int = 3) -> list[Row]:
+    cfg = QUICK if quick else FULL
+    return bench_step(**cfg["step"], repeat=repeat) + bench_experiment(**cfg["experiment"], repeat=repeat)
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true")
-    args = ap.parse_args(argv)
-    try:
-        from threadpoolctl import threadpool_info
-
-        blas = ", ".join(f"{i['internal_api']} {i.get('version')} ({i['num_threads']} threads)"
-                         for i in threadpool_info())
-    except ImportError:
-        blas = "threadpoolctl not installed"
-    print(f"BLAS: {blas}")
-    for r in run(args.quick):
-        ok = "-" if r["ok"] is None else ("pass" if r["ok"] else "MISS")
-        print(f"{r['name']:<78} {r['ratio']:7.2f}  {r['target']:>7}  {ok:>4}  {r['detail']}")
+    ap.add_argument("--quick", action="store_true", help=f"small sizes {QUICK} instead of {FULL}")
+    ap.add_argument("--repeat", type=int, default=3, help="timed repetitions per measurement (best is reported; >= 3)")
+    a = ap.parse_args(argv)
+    print_environment()
+    rows = run(quick=a.quick, repeat=max(3, a.repeat))
+    print_table(rows, "GD engine (ratios: ours / reference; lower is better unless the target says >=)")
     return 0
 
 

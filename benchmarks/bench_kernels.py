@@ -10,8 +10,11 @@ Measured, each as a ratio in one run:
 * the same builds / the naive numpy formula
   ``C = np.clip(X @ X.T, -1, 1); H = C * (np.pi - np.arccos(C)) / (2 * np.pi)``
   (scikit-learn has no arc-cosine kernel, so there is no library alternative there);
-* neural-tangents ``stax.serial(Dense(1), Relu(), Dense(1))`` ``kernel_fn(..., 'ntk')``, only
-  if ``import neural_tangents`` works;
+* neural-tangents' H∞ (``stax.serial(Dense(1, W_std=√d), Relu())`` ``kernel_fn(..., 'ntk')``: the
+  same kernel, see :func:`_neural_tangents_row`), only where ``neural_tangents.stax`` imports;
+* float32 storage (n = 8,000; 4,000 with --quick): ``first_layer_ntk(X, dtype=float32)`` with
+  float64 and with float32 compute against a bare float32 SYRK ``np.dot(X32, X32.T, out=buf)``,
+  target <= 1.5; its peak allocation; the element errors against the float64 build;
 * peak memory allocated during the build, in units of the result (n^2 * 8 bytes), by
   tracemalloc (numpy reports its buffers to it) and cross-checked by the ``ru_maxrss`` delta
   of a fresh subprocess per measurement (which also sees BLAS's own buffers);
@@ -33,13 +36,13 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _common import (Row, compare, fmt_s, log, peak_allocation, print_environment,  # noqa: E402
+from _common import (Row, compare, log, peak_allocation, print_environment,  # noqa: E402
                      print_table, ratio_detail, unit_rows)
 
 from twolayer.kernels import estimate_kernel_memory, first_layer_ntk, two_layer_ntk  # noqa: E402
 
-FULL = dict(n=10_000, d=784, n_z=2_000)
-QUICK = dict(n=2_000, d=784, n_z=500)
+FULL = dict(n=10_000, d=784, n_z=2_000, n32=8_000)
+QUICK = dict(n=2_000, d=784, n_z=500, n32=4_000)
 #: Target for every build / bare-GEMM ratio (DESIGN: "one GEMM plus n^2 angle evaluations").
 TARGET_VS_GEMM = 1.5
 #: Target for the peak allocation of a blocked in-place build, in units of the result.
@@ -125,30 +128,130 @@ def rss_delta(method: str, n: int, d: int) -> float | None:
 # ---------------------------------------------------------------------------------------------
 # Benchmarks
 # ---------------------------------------------------------------------------------------------
-def _neural_tangents_row(X: np.ndarray, ours_best: float, repeat: int) -> Row:
-    name = "H-inf build / neural-tangents NTK"
-    try:
-        import neural_tangents as nt  # noqa: F401
-        from neural_tangents import stax
-    except ImportError:
-        return Row(name, float("nan"), None, "neural_tangents not installed: comparison skipped", status="skip")
-    try:
-        import jax
+def _import_stax():
+    """``(neural_tangents, stax)``, or raise ImportError with the reason.
 
+    neural-tangents 0.6's ``__init__`` imports its ``experimental`` subpackage, which needs
+    TensorFlow (``tf2jax``); ``stax`` itself needs only jax. Where that import fails for want of
+    TensorFlow, a placeholder module stands in for ``neural_tangents.experimental`` (the
+    benchmark uses nothing from it) and the import is retried.
+    """
+    import importlib
+    import types
+
+    try:
+        import neural_tangents as nt
+        from neural_tangents import stax
+        return nt, stax
+    except ImportError as exc:
+        missing = getattr(exc, "name", "") or ""
+        if missing.split(".")[0] not in ("tensorflow", "tf2jax"):
+            raise
+    for name in [k for k in sys.modules if k == "neural_tangents" or k.startswith("neural_tangents.")]:
+        del sys.modules[name]
+    sys.modules["neural_tangents.experimental"] = types.ModuleType("neural_tangents.experimental")
+    nt = importlib.import_module("neural_tangents")
+    return nt, importlib.import_module("neural_tangents.stax")
+
+
+def _neural_tangents_row(X: np.ndarray, repeat: int) -> list[Row]:
+    """H∞ by neural-tangents against ours, interleaved, and the largest difference of the two.
+
+    The SAME kernel: ``stax.serial(Dense(·, W_std=√d), Relu())`` in NTK parameterization. Its
+    input kernel is ``x·z/d``; ``Dense`` maps it to ``nngp = ntk = W_std² x·z/d = x·z`` (no bias,
+    no trainable input); ``Relu`` (``ABRelu(0, 1)``) multiplies the NTK by its derivative kernel
+    ``(π − θ)/(2π)``, so the output NTK is ``x·z (π − θ)/(2π) = H∞`` (Arora et al. eq. 3). (The usual
+    ``serial(Dense(1), Relu(), Dense(1))`` 'ntk' is the both-layers kernel ``(κ₁ + H∞)/d`` instead.)
+    """
+    name = "H-inf build / neural-tangents (same kernel)"
+    try:
+        nt, stax = _import_stax()
+        import jax
+    except ImportError as exc:
+        return [Row(name, float("nan"), None, f"neural_tangents not importable ({type(exc).__name__}: {exc}): "
+                    f"comparison skipped", status="skip")]
+    try:
         jax.config.update("jax_enable_x64", True)
-        _, _, kernel_fn = stax.serial(stax.Dense(1), stax.Relu(), stax.Dense(1))
-        batched = nt.batch(kernel_fn, batch_size=min(1000, X.shape[0]), store_on_device=False)
+        n, d = X.shape
+        _, _, kernel_fn = stax.serial(stax.Dense(1, W_std=float(np.sqrt(d))), stax.Relu())
+        bs = next(b for b in (1000, 800, 500, 400, 250, 200, 100, 50, 40, 25, 20, 10, 8, 5, 4, 2, 1) if n % b == 0)
+        batched = nt.batch(kernel_fn, batch_size=bs, store_on_device=False)
 
         def run_nt():
             return np.asarray(batched(X, None, "ntk"))
 
-        t = compare({"nt": run_nt}, repeat=repeat, warmup=1)["nt"]
-        return Row(name, ours_best / t.best, None,
-                   f"ours {fmt_s(ours_best)} / neural-tangents {fmt_s(t.best)} (best of {len(t.times)}, "
-                   f"x64, batched 1000 rows, jax {jax.__version__})")
+        t = compare({"ours": lambda: first_layer_ntk(X), "nt": run_nt}, repeat=repeat)
+        H, Hnt = first_layer_ntk(X), run_nt()
+        off = np.abs(H - Hnt)
+        diag_err = float(np.max(np.diag(off)))
+        np.fill_diagonal(off, 0.0)
+        return [Row(name, t["ours"].best / t["nt"].best, None,
+                    ratio_detail(t["ours"], t["nt"], "first_layer_ntk", "neural-tangents")
+                    + f"; x64, nt.batch {bs} rows, jax {jax.__version__}, neural-tangents "
+                      f"{getattr(nt, '__version__', '?')}"),
+                Row("max |H_ours - H_neural-tangents| (off-diagonal; diagonal)", float(off.max()), None,
+                    f"diagonal: {diag_err:.2g} (neural-tangents takes the angle of a rounded cosine there)", unit="")]
     except Exception as exc:  # a failure of the optional comparison must not stop the run
-        return Row(name, float("nan"), None, f"neural_tangents failed: {type(exc).__name__}: {exc}"[:200],
-                   status="error")
+        return [Row(name, float("nan"), None, f"neural_tangents failed: {type(exc).__name__}: {exc}"[:200],
+                    status="error")]
+
+
+def _float32_rows(n: int, d: int, repeat: int) -> list[Row]:
+    """float32 H∞ builds (both compute precisions) against a bare float32 SYRK, their memory and error."""
+    X = unit_rows(n, d, seed=3)
+    X32 = X.astype(np.float32)
+    shape = f"n={n}, d={d}"
+    log(f"kernels: float32 storage at {shape} (best of {repeat}, 1 warm-up)")
+    b32 = np.empty((n, n), np.float32)
+    b64 = np.empty((n, n))
+    t = compare({
+        "ssyrk": lambda: np.dot(X32, X32.T, out=b32),
+        "dsyrk": lambda: np.dot(X, X.T, out=b64),
+        "f32": lambda: first_layer_ntk(X, dtype=np.float32),
+        "c32": lambda: first_layer_ntk(X, dtype=np.float32, compute_dtype=np.float32),
+        "c32_out": lambda: first_layer_ntk(X, out=b32, compute_dtype=np.float32),
+    }, repeat=repeat)
+    b64 = None
+    floor = t["dsyrk"].best / t["ssyrk"].best
+    rows = [
+        Row(f"float32 H-inf build (float64 compute, default) / bare float32 SYRK ({shape})",
+            t["f32"].best / t["ssyrk"].best, ("<=", TARGET_VS_GEMM),
+            ratio_detail(t["f32"], t["ssyrk"], "first_layer_ntk(dtype=float32)", "SSYRK")
+            + f"; its floor, float64 SYRK / float32 SYRK: {floor:.2f}x"),
+        Row(f"float32 H-inf build (compute_dtype=float32) / bare float32 SYRK ({shape})",
+            t["c32"].best / t["ssyrk"].best, ("<=", TARGET_VS_GEMM),
+            ratio_detail(t["c32"], t["ssyrk"], "first_layer_ntk(compute_dtype=float32)", "SSYRK")
+            + f"; SSYRK {n * n * d / t['ssyrk'].best / 1e9:.0f} GFLOP/s; with out=buf: "
+              f"{t['c32_out'].best / t['ssyrk'].best:.2f}x"),
+    ]
+    result_bytes = 4 * n * n
+    peak = peak_allocation(lambda: first_layer_ntk(X, dtype=np.float32))
+    est = estimate_kernel_memory(n, d=d, dtype=np.float32)
+    # as for float64: at small n the fixed tile workspace (about 17 MiB) is not negligible
+    rows.append(Row("float32 H-inf peak allocation / float32 result size", peak / result_bytes,
+                    ("<=", max(TARGET_PEAK, round(est.total / result_bytes, 2))),
+                    f"+{(peak - result_bytes) / 2**20:.0f} MiB beyond the {result_bytes / 2**20:.0f} MiB result "
+                    f"(estimate_kernel_memory: {est.total / result_bytes:.3f}); float64 would need 2.00"))
+    log("kernels: float32 element errors against the float64 build")
+    H64 = first_layer_ntk(X)
+    u = 2.0**-24
+    rel, abs32, sq = 0.0, 0.0, 0.0
+    K32 = first_layer_ntk(X, out=b32)
+    for i in range(0, n, 1000):  # in row blocks: no n x n float64 temporaries
+        e = np.abs(K32[i:i + 1000].astype(np.float64) - H64[i:i + 1000])
+        rel = max(rel, float(np.max(e / (u * np.abs(H64[i:i + 1000]) + 2e-15))))
+    K32 = first_layer_ntk(X, out=b32, compute_dtype=np.float32)
+    for i in range(0, n, 1000):
+        e = np.abs(K32[i:i + 1000].astype(np.float64) - H64[i:i + 1000])
+        abs32 = max(abs32, float(e.max()))
+        sq += float(np.sum(e * e))
+    del H64, K32
+    rows.append(Row("float32 (float64 compute) max |K32-K| / (2^-24 |K| + 2e-15)", rel, ("<=", 1.0),
+                    "the documented bound: one rounding of the float64 value", unit=""))
+    rows.append(Row("float32 (compute_dtype=float32) max |K32-K|", abs32, None,
+                    f"rms {np.sqrt(sq / n / n):.2g}; worst-case bound L (d+3) u + 8u|K| = "
+                    f"{11.8 * (d + 3) * u + 8 * u * 0.5:.2g}", unit=""))
+    return rows
 
 
 def run(quick: bool = False, repeat: int = 3, rss: bool = True) -> list[Row]:
@@ -183,7 +286,6 @@ def run(quick: bool = False, repeat: int = 3, rss: bool = True) -> list[Row]:
                     + f"; naive is {t['naive'].best / t['syrk'].best:.2f}x SYRK"))
     rows.append(Row("two-layer NTK build / naive numpy", t["two"].best / t["naive_two"].best, ("<", 1.0),
                     ratio_detail(t["two"], t["naive_two"], "ours", "naive")))
-    ours_best = t["ours"].best
     buf = None  # free the 1 n^2 buffer (the lambdas above are not called again)
 
     # -- time: cross kernel (train x test) against GEMM ----------------------------------------
@@ -202,7 +304,10 @@ def run(quick: bool = False, repeat: int = 3, rss: bool = True) -> list[Row]:
     bufc = None
 
     # -- neural-tangents (optional) ------------------------------------------------------------
-    rows.append(_neural_tangents_row(X, ours_best, repeat))
+    rows += _neural_tangents_row(X, repeat)
+
+    # -- float32 storage ---------------------------------------------------------------------
+    rows += _float32_rows(cfg["n32"], d, repeat)
 
     # -- memory --------------------------------------------------------------------------------
     log("kernels: peak memory (tracemalloc" + (", RSS subprocesses)" if rss else ")"))

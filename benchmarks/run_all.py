@@ -30,35 +30,19 @@ import bench_torch  # noqa: E402
 from _common import ForeignLoad, Row, log, print_environment, print_table  # noqa: E402
 
 
-def _dynamics_rows(quick: bool) -> list[Row]:
-    """Rows of bench_dynamics.py (another module's benchmark, ``run(quick) -> list[dict]`` with
-    keys name, ratio, target like "<= 1.15", ok, detail), converted to this table. Optional:
-    a missing or failing module gives one skip/error row instead of stopping the run."""
+def _dynamics_rows(quick: bool, repeat: int) -> list[Row]:
+    """Rows of bench_dynamics.py (the GD engine, on the same harness: ``run(quick, repeat) -> list[Row]``).
+    Optional: a missing or failing module gives one skip/error row instead of stopping the run."""
     try:
         import bench_dynamics
     except ImportError as exc:
         return [Row("GD engine benchmarks (bench_dynamics.py)", float("nan"), None,
                     f"not run: {type(exc).__name__}: {exc}"[:200], status="skip")]
     try:
-        log("dynamics: bench_dynamics.run")
-        raw = bench_dynamics.run(quick=quick)
+        return bench_dynamics.run(quick=quick, repeat=repeat)
     except Exception as exc:  # another module's benchmark must not stop this run
         return [Row("GD engine benchmarks (bench_dynamics.py)", float("nan"), None,
                     f"failed: {type(exc).__name__}: {exc}"[:200], status="error")]
-    rows = []
-    for r in raw:
-        target = None
-        try:
-            op, lim = str(r.get("target", "")).split()
-            if op in ("<=", "<", ">="):
-                target = (op, float(lim))
-        except ValueError:
-            pass
-        row = Row(str(r.get("name", "?")), float(r.get("ratio", float("nan"))), target, str(r.get("detail", "")))
-        if r.get("ok") is None and target is not None and row.value != row.value:  # NaN: not measured
-            row.status = "skip"
-        rows.append(row)
-    return rows
 
 
 def main(argv=None) -> int:
@@ -83,7 +67,7 @@ def main(argv=None) -> int:
     if a.only in (None, "spectra"):
         rows += bench_spectra.run(quick=a.quick, large=a.large, repeat=repeat)
     if a.only in (None, "dynamics"):
-        rows += _dynamics_rows(a.quick)
+        rows += _dynamics_rows(a.quick, repeat)
     if a.only in (None, "sweep"):
         rows += bench_sweep.run(quick=a.quick)
     if a.only in (None, "torch"):
@@ -95,9 +79,12 @@ def main(argv=None) -> int:
               + (" (NOISY: re-run on a quiet machine before trusting small differences)" if foreign >= 0.05 else ""))
 
     print_table(rows, "twolayer benchmarks (ratio = ours / reference; lower is better unless the target says >=)")
-    failed = [r.name for r in rows if r.verdict == "FAIL"]
-    print(f"\n{sum(r.verdict == 'PASS' for r in rows)} passed, {len(failed)} missed"
-          + (": " + "; ".join(failed) if failed else ""))
+    failed = [r.name for r in rows if r.verdict.startswith("FAIL")]
+    noisy = sum(r.verdict.endswith("?") for r in rows)
+    print(f"\n{sum(r.verdict.startswith('PASS') for r in rows)} passed, {len(failed)} missed"
+          + (": " + "; ".join(failed) if failed else "")
+          + (f"; {noisy} verdict(s) marked ? were timed under foreign load (NOISY): re-run before trusting them"
+             if noisy else ""))
     return 1 if (a.strict and failed) else 0
 
 

@@ -10,7 +10,8 @@ r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) 
   their explicit features, the exact Hermite energies and population loss of relu/|·| ridge sums
   and the U-statistic ``HermiteProjector`` (Li, Ma, Zhang 2020).
 * :mod:`twolayer.kernels.empirical` — the tangent kernel of a finite network, :func:`empirical_gram`.
-* :mod:`twolayer.kernels._blocks` — memory estimates and the panelled self Gram shared by the builders.
+* :mod:`twolayer.kernels._blocks` — memory estimates (by storage dtype), the panelled self Gram and the
+  tiled float32-storage build shared by the builders.
 
 Every public name is importable from ``twolayer.kernels``.
 """
