@@ -105,7 +105,7 @@ def test_network_run_resumes_from_a_checkpoint_with_identical_probe_values(tmp_p
     assert losses.values == full_losses.values
     np.testing.assert_array_equal(state.net.W, full.net.W)
     # the point itself returns the same records as the engine run
-    rows, arrays = L.points.network_point({"d": 4, "width": 8, "seed": 0}, None, cfg=cfg)
+    rows, arrays = L.points.network_point({"d": 4, "width": 8, "seed": 0}, cfg=cfg)
     np.testing.assert_array_equal(arrays["hermite"], 4 * full_hermite.result()["energies"][:, 0])
     np.testing.assert_array_equal(arrays["test_mse"], full_losses.values["test_mse"])
 
