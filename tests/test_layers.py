@@ -29,7 +29,7 @@ LAYERS = {
     1: {"kernels", "spectra", "bounds"},
     2: {"networks", "torch_backend"},
     3: {"dynamics"},
-    4: {"data", "estimators", "sweep", "_points", "_cost", "runfolder", "plotting", "report", "claims"},
+    4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "report", "claims"},
     5: {"experiments", "demo", "cli"},
 }
 LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}

@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import difflib
 import math
+import os
 import shutil
 import sys
 import time
@@ -376,6 +377,22 @@ def _signals_interrupt():
             signal.signal(s, h)
 
 
+@contextlib.contextmanager
+def _run_cache(folder: Path):
+    """Large derived arrays of this run are cached in ``folder`` (see :mod:`twolayer._cache`)."""
+    from .._cache import ENV
+
+    old = os.environ.get(ENV)
+    os.environ[ENV] = str(folder)
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = old
+
+
 def _announce_cost(exp, cfg, rf, quiet: bool) -> None:
     """Print (unless quiet) and record the up-front estimate of the run's arithmetic."""
     from .._cost import describe, estimate
@@ -410,7 +427,7 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     t = time.perf_counter()
     failure = None
     try:
-        with blas_threads(threads):  # the set-up too: a cached kernel or spectrum is the same in every process
+        with blas_threads(threads), _run_cache(out / "cache"):  # the set-up too: a cached kernel or spectrum is the same in every process
             exp.run(cfg, ctx)
     except _RUN_FAILURES as exc:  # diverged / numerically failed: a result, recorded with every claim unjudged
         failure = exc

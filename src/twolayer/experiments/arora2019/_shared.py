@@ -32,11 +32,24 @@ def _prepared(data: str, classes: tuple, n_train, n_test, seed: int):
     from ...kernels import first_layer_ntk
     from ...spectra import spectrum
 
+    from ... import __version__
+    from ..._cache import cached, digest
+    from ...spectra import Spectrum
+
     ds = load(data, classes=classes, n_train=n_train, n_test=n_test, seed=seed)
-    H = first_layer_ntk(ds.X)
-    spec = spectrum(H)
+
+    def compute():
+        H = first_layer_ntk(ds.X)
+        sp = spectrum(H)
+        return {"H": H, "eigenvalues": sp.eigenvalues, "eigenvectors": sp.eigenvectors,
+                "K_test": first_layer_ntk(ds.X_test, ds.X) if ds.has_test else None}
+
+    # in a run folder, large ones are kept in RUN/cache and memory-mapped by every later point and rerun
+    key = digest(ds.X, ds.X_test if ds.has_test else None, kernel="first_layer_ntk", version=__version__)
+    got = cached(key, ("H", "eigenvalues", "eigenvectors", "K_test"), compute, rows=ds.n)
+    H, K_test = got["H"], got["K_test"]
+    spec = Spectrum(eigenvalues=got["eigenvalues"], eigenvectors=got["eigenvectors"])
     solver = KernelSolver(H, spectrum=spec)
-    K_test = first_layer_ntk(ds.X_test, ds.X) if ds.has_test else None
     return ds, H, spec, solver, K_test
 
 
