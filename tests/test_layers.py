@@ -5,7 +5,7 @@ never above, and the top-level packages form no import cycle (lazy imports insid
 count too):
 
 0. base — ``_errors``, ``_validation``, ``_io``, ``_linalg``, ``_lock``, ``_progress``, ``activations``
-1. mathematics — ``kernels``, ``spectra``, ``bounds``
+1. mathematics — ``kernels``, ``spectra``, ``bounds``, ``krylov``
 2. networks — ``networks`` (parameterizations as records)
 3. engine — ``dynamics``
 4. tools — ``data``, ``estimators``, ``sweep``, ``runfolder``, ``plotting``, ``report``, ``claims``
@@ -24,7 +24,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "twolayer"
 LAYERS = {
     0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "activations"},
-    1: {"kernels", "spectra", "bounds"},
+    1: {"kernels", "spectra", "bounds", "krylov"},
     2: {"networks"},
     3: {"dynamics"},
     4: {"data", "estimators", "sweep", "runfolder", "plotting", "report", "claims"},
@@ -34,7 +34,8 @@ LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}
 #: The modules whose public functions must document themselves (the core: layers 0-3 and claims).
 CORE = ["spectra", "bounds", "networks", "activations", "claims", "kernels", "kernels.arccos", "kernels.hermite",
         "kernels.empirical", "dynamics", "dynamics.rules", "dynamics.engine", "dynamics.observers",
-        "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes"]
+        "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes",
+        "krylov", "krylov.cg", "krylov.lanczos"]
 MAX_LINES = 800
 
 
