@@ -73,7 +73,7 @@ def bare_yhy(H: np.ndarray, y: np.ndarray) -> float:
 def _complexity_rows(label: str, H: np.ndarray, y: np.ndarray, repeat: int, precondition: bool) -> list[Row]:
     log(f"krylov: complexity on {label} (best of {repeat})")
     funcs = {"bare": lambda: bare_yhy(H, y), "dense": lambda: complexity(H, y, method="dense"),
-             "krylov": lambda: complexity(H, y, method="krylov", tol=TOL)}
+             "krylov": lambda: complexity(H, y, method="krylov", tol=TOL, precondition=0)}
     if precondition:
         funcs["pcg"] = lambda: complexity(H, y, method="krylov", tol=TOL, precondition=RANK)
     t = compare(funcs, repeat=repeat)
