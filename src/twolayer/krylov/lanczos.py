@@ -266,7 +266,7 @@ def top_eigenpairs(op, k: int, *, y=None, tol: float = 1e-10, maxiter: int | Non
             if i == kk - 1:
                 others = []  # the rest of the spectrum is unknown below the last pair
             gaps[i] = min(others) if others else 0.0
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
             perr = np.where(gaps > res, math.sqrt(2.0) * np.linalg.norm(lab) * res / np.maximum(gaps, 1e-300),
                             np.inf)
         proj, perr = proj[:k], perr[:k]
