@@ -24,6 +24,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_kernels  # noqa: E402
+import bench_krylov  # noqa: E402
 import bench_spectra  # noqa: E402
 import bench_sweep  # noqa: E402
 import bench_torch  # noqa: E402
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
     p.add_argument("--large", action="store_true", help="also time eigh at n = 8,000")
     p.add_argument("--repeat", type=int, default=3, help="timed repetitions per measurement (best is reported; >= 3)")
     p.add_argument("--no-rss", action="store_true", help="skip the RSS subprocess cross-check of the kernel memory")
-    p.add_argument("--only", choices=("kernels", "spectra", "dynamics", "sweep", "torch"), help="run one group only")
+    p.add_argument("--only", choices=("kernels", "spectra", "krylov", "dynamics", "sweep", "torch"), help="run one group only")
     p.add_argument("--strict", action="store_true", help="exit 1 if any target is missed")
     a = p.parse_args(argv)
     repeat = max(3, a.repeat)
@@ -66,6 +67,8 @@ def main(argv=None) -> int:
         rows += bench_kernels.run(quick=a.quick, repeat=repeat, rss=not a.no_rss)
     if a.only in (None, "spectra"):
         rows += bench_spectra.run(quick=a.quick, large=a.large, repeat=repeat)
+    if a.only in (None, "krylov"):
+        rows += bench_krylov.run(quick=a.quick, repeat=repeat)
     if a.only in (None, "dynamics"):
         rows += _dynamics_rows(a.quick, repeat)
     if a.only in (None, "sweep"):

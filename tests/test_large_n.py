@@ -74,7 +74,7 @@ BIG = textwrap.dedent("""
         if np.sqrt(new) < 1e-11 * np.sqrt(y @ y): break
         p = r + (new / rr) * p; rr = new
     t = time.perf_counter()
-    c = tl.complexity(H, y)
+    c = tl.complexity(H, y, method="dense")  # the blocked Cholesky path (auto would take CG here)
     t_chol = time.perf_counter() - t
     print(json.dumps({"trace": trace, "yHy": c.yHy, "yHy_cg": float(y @ x), "cg_iterations": it + 1,
                       "t_kernel": t_kernel, "t_complexity": t_chol}))

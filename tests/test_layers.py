@@ -5,7 +5,7 @@ never above, and the top-level packages form no import cycle (lazy imports insid
 count too):
 
 0. base — ``_errors``, ``_validation``, ``_io``, ``_linalg``, ``_lock``, ``_progress``, ``_seeds``, ``_threads``, ``activations``
-1. mathematics — ``kernels``, ``spectra``, ``bounds``
+1. mathematics — ``kernels``, ``spectra``, ``bounds``, ``krylov``
 2. networks — ``networks`` (parameterizations as records), ``torch_backend`` (the optional torch
    form of the network's step and of the kernel build; imports torch only inside its functions)
 3. engine — ``dynamics``
@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "twolayer"
 LAYERS = {
     0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads", "_interrupt",
         "activations"},
-    1: {"kernels", "spectra", "bounds"},
+    1: {"kernels", "spectra", "bounds", "krylov"},
     2: {"networks", "torch_backend"},
     3: {"dynamics"},
     4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "report", "claims"},
@@ -37,7 +37,7 @@ LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}
 CORE = ["spectra", "bounds", "networks", "activations", "claims", "kernels", "kernels.arccos", "kernels.hermite",
         "kernels.empirical", "dynamics", "dynamics.rules", "dynamics.engine", "dynamics.observers",
         "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes",
-        "torch_backend"]
+        "torch_backend", "krylov", "krylov.cg", "krylov.lanczos"]
 MAX_LINES = 800
 
 

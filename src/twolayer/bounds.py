@@ -44,6 +44,8 @@ __all__ = [
     "KernelSolver",
     "Complexity",
     "complexity",
+    "KRYLOV_FROM",
+    "PRECONDITION_RANK",
     "GeneralizationBound",
     "generalization_bound",
     "polynomial_target_bound",
@@ -180,7 +182,15 @@ class KernelSolver:
 
 @dataclass(frozen=True)
 class Complexity:
-    """Result of :func:`complexity`. ``complexity = sqrt(2 yHy / n)`` (Arora et al. eq. 10)."""
+    """Result of :func:`complexity`. ``complexity = sqrt(2 yHy / n)`` (Arora et al. eq. 10).
+
+    ``method`` is ``"dense"`` (Cholesky) or ``"krylov"`` (:func:`twolayer.krylov.quadratic_form`).
+    ``yHy ∈ [yHy_lower, yHy_upper]`` and ``complexity ∈ [complexity_lower, complexity_upper]``:
+    the Gauss / Gauss–Radau interval of the Krylov path (certified when ``upper_certified``; the
+    λ_min bound it used and where it came from in ``lambda_min_bound`` / ``lambda_source``), a
+    single point for the dense path (a direct solve: rounding error only, relative ``≈ κ ε``).
+    ``iterations``: CG iterations (0 for dense); ``converged``: the interval met ``tol``.
+    """
 
     n: int
     complexity: float
@@ -191,13 +201,46 @@ class Complexity:
     ridge: float
     label_norm2: float
     eigenvalues_exact: bool = True
+    method: str = "dense"
+    complexity_lower: float | None = None
+    complexity_upper: float | None = None
+    yHy_lower: float | None = None
+    yHy_upper: float | None = None
+    iterations: int = 0
+    converged: bool = True
+    upper_certified: bool = True
+    lambda_min_bound: float | None = None
+    lambda_source: str = "none (direct Cholesky solve)"
+    tol: float | None = None
+    preconditioner: str = "none"
+
+    def __post_init__(self):
+        for name, value in (("complexity_lower", self.complexity), ("complexity_upper", self.complexity),
+                            ("yHy_lower", self.yHy), ("yHy_upper", self.yHy)):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, value)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+#: ``method="auto"`` of :func:`complexity` uses the Krylov path from this many rows on (and never
+#: with ``solver=``). Measured (``benchmarks/bench_krylov.py``, benchmarks/README.md): on random
+#: d = 784 rows CG wins from n ≈ 1,000 (0.28× the bare Cholesky + solve at n = 2,000, 0.09× at
+#: 5,000); on ill-conditioned digits-like rows (κ ≈ 1e5) preconditioned CG is 1.4–1.9× the bare
+#: Cholesky at n ≈ 2,000 with two BLAS threads (0.6× with one), 0.64× at 4,000 and 0.53× at 5,000
+#: — so from 4,000 on the Krylov path is not slower on any data measured, and results below it
+#: keep their dense numbers.
+KRYLOV_FROM = 4000
+#: Default preconditioner rank of the Krylov path (randomly pivoted Cholesky), from 1,000 rows on.
+PRECONDITION_RANK = 100
+METHODS = ("auto", "dense", "krylov")
+
+
 def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
-               spectrum: Spectrum | None = None, exact_eigenvalues: bool | None = None) -> Complexity:
+               spectrum: Spectrum | None = None, exact_eigenvalues: bool | None = None, method: str = "auto",
+               tol: float = 1e-6, lambda_min_lower: float | None = None, precondition: int | None = None,
+               maxiter: int | None = None) -> Complexity:
     r"""Arora et al. (2019) eq. 10: the data-dependent complexity ``sqrt(2 yᵀ(H^∞)⁻¹y / n)``.
 
     Parameters
@@ -209,11 +252,30 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
     ridge : float
         Solve with ``H + ridge·I`` instead (recorded in the result).
     solver : KernelSolver, optional
-        Reuse an existing factorization.
+        Reuse an existing factorization (implies the dense method).
     spectrum : Spectrum, optional
-        Exact extreme eigenvalues, if already computed.
+        Exact extreme eigenvalues, if already computed (the Krylov path then also takes its
+        certified λ_min bound from it: ``λ_min − 8nε λ_max``).
     exact_eigenvalues : bool, optional
         See :class:`KernelSolver` (default: exact for n ≤ 1000, one-sided estimates above).
+    method : {"auto", "dense", "krylov"}
+        ``dense``: one Cholesky. ``krylov``: CG with a certified Gauss / Gauss–Radau interval
+        (:func:`twolayer.krylov.quadratic_form`), stopped at the relative width ``tol``. ``auto``
+        (default): krylov from :data:`KRYLOV_FROM` rows on without ``solver``, dense otherwise,
+        and dense where the Krylov interval does not converge within ``maxiter``.
+    tol : float
+        Krylov only: relative width of the ``yᵀH⁻¹y`` interval.
+    lambda_min_lower : float, optional
+        Krylov only: a proven ``0 < a ≤ λ_min(H + ridge·I)`` for the upper bound (default: the
+        ridge if positive, else an estimate; see ``lambda_source`` / ``upper_certified``).
+    precondition : int, optional
+        Krylov only: rank of the randomly pivoted Cholesky preconditioner; ``0`` for plain CG.
+        Default :data:`PRECONDITION_RANK` from 1,000 rows on (none below). It pays on
+        ill-conditioned ``H`` (digits, κ ≈ 3.5e4: 106 → 24 CG iterations, 0.35–0.45× the time;
+        digits-like n = 5,000, κ ≈ 1e5: 175 → 38, 0.56×) and costs little on well-conditioned
+        ``H`` (random d = 784: 12 → 14 iterations at n = 5,000).
+    maxiter : int, optional
+        Krylov only: CG iteration cap (default ``min(2n, 1000)``).
 
     Returns
     -------
@@ -221,8 +283,21 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
 
     Notes
     -----
-    For i.i.d. uniform ±1 labels, ``E[yᵀH⁻¹y] = tr(H⁻¹)``. Cost: one Cholesky (``n³/3``).
+    For i.i.d. uniform ±1 labels, ``E[yᵀH⁻¹y] = tr(H⁻¹)``. Cost: dense one Cholesky
+    (``n³/3``); krylov ``2n²`` flops per CG iteration (tens on well-conditioned ``H``, about
+    ``√κ log(1/tol)`` at worst).
     """
+    if method not in METHODS:
+        raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if method == "krylov" and solver is not None:
+        raise InputError("solver= is a dense Cholesky factorization; pass method='dense' (or 'auto') with it, "
+                         "or drop solver= for the Krylov method")
+    if method == "krylov" or (method == "auto" and solver is None and H is not None
+                              and np.ndim(H) == 2 and np.shape(H)[0] >= KRYLOV_FROM):
+        c = _krylov_complexity(H, y, ridge=ridge, spectrum=spectrum, tol=tol, lambda_min_lower=lambda_min_lower,
+                               precondition=precondition, maxiter=maxiter)
+        if c.converged or method == "krylov":
+            return c
     s = solver if solver is not None else KernelSolver(H, ridge=ridge, spectrum=spectrum,
                                                        exact_eigenvalues=exact_eigenvalues)
     y = as_labels(y, s.n)
@@ -230,6 +305,58 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
     return Complexity(n=s.n, complexity=math.sqrt(2.0 * q / s.n), yHy=q, lambda_min=s.lambda_min,
                       lambda_max=s.lambda_max, condition_number=s.condition_number, ridge=s.ridge,
                       label_norm2=float(np.sum(y * y)), eigenvalues_exact=s.eigenvalues_exact)
+
+
+def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondition, maxiter) -> Complexity:
+    """The Krylov path of :func:`complexity` (CG on ``H + ridge·I``; no factorization)."""
+    from .krylov import quadratic_form
+
+    if not (np.isfinite(ridge) and ridge >= 0):
+        raise InputError(f"ridge must be a finite number >= 0, got {ridge}")
+    A = check_symmetric_matrix(H)
+    n = A.shape[0]
+    y = as_labels(y, n)
+    if precondition is None:
+        precondition = PRECONDITION_RANK if n >= 10 * PRECONDITION_RANK else 0
+    if int(precondition) != precondition or precondition < 0:
+        raise InputError(f"precondition must be a rank >= 0 (0: plain CG), got {precondition}")
+    a = lambda_min_lower
+    if a is None and spectrum is not None:
+        cand = spectrum.lambda_min + ridge - 8 * n * np.finfo(np.float64).eps * spectrum.lambda_max
+        a = cand if cand > 0 else None
+    try:
+        q = quadratic_form(A, y, tol=tol, lambda_min_lower=a, ridge=ridge, precondition=int(precondition) or None,
+                           maxiter=maxiter, check=False)
+    except SingularKernelError:
+        _raise_singular_krylov(A, ridge, float("nan"))
+    if spectrum is not None:
+        lmin, lmax, exact = spectrum.lambda_min + ridge, spectrum.lambda_max + ridge, True
+    else:
+        lmin, lmax, exact = q.lambda_min, q.lambda_max, False
+    cond = lmax / lmin if lmin > 0 else float("inf")
+    if not cond <= MAX_CONDITION:
+        _raise_singular_krylov(A, ridge, lmin, cond)
+    src = q.lambda_source + ("" if a is None or lambda_min_lower is not None or "refuted" in q.lambda_source
+                             else " (from spectrum=: dense lambda_min minus 8 n eps lambda_max)")
+    return Complexity(n=n, complexity=math.sqrt(2.0 * q.value / n), yHy=q.value, lambda_min=lmin, lambda_max=lmax,
+                      condition_number=cond, ridge=float(ridge), label_norm2=float(np.sum(y * y)),
+                      eigenvalues_exact=exact, method="krylov", complexity_lower=math.sqrt(2.0 * q.lower / n),
+                      complexity_upper=math.sqrt(2.0 * q.upper / n), yHy_lower=q.lower, yHy_upper=q.upper,
+                      iterations=q.iterations, converged=q.converged, upper_certified=q.upper_certified,
+                      lambda_min_bound=q.lambda_min_bound, lambda_source=src, tol=q.tol,
+                      preconditioner=q.preconditioner)
+
+
+def _raise_singular_krylov(A, ridge: float, lambda_min: float, cond: float = float("inf")):
+    pairs = find_parallel_rows(A)
+    what = "H + ridge*I" if ridge else "H"
+    lam = "" if math.isnan(lambda_min) else f", lambda_min ~ {lambda_min:.3g}"
+    cnd = "" if math.isinf(cond) else f", condition number >= {cond:.3g}"
+    cause = (f"rows {'; '.join(f'{i} and {j}' for i, j in pairs[:5])} are duplicate or parallel inputs" if pairs
+             else "it is numerically singular")
+    raise SingularKernelError(f"{what} cannot be inverted{lam}{cnd}: {cause}; pass an explicit ridge, e.g. "
+                              f"ridge=1e-8 (--ridge 1e-8), or remove duplicates", rows=pairs,
+                              lambda_min=None if math.isnan(lambda_min) else lambda_min)
 
 
 @dataclass(frozen=True)

@@ -192,10 +192,15 @@ def cmd_kernel(args) -> None:
 
 def cmd_spectrum(args) -> None:
     from .kernels import arccos_kernel
+    from .krylov import spectrum_method
     from .spectra import spectrum
 
     ds = _load_data(args)
+    method = spectrum_method(args.method, ds.n, args.top)
     _announce(ds.n, ds.n, ds.d, args.kind, args.json)
+    if method == "krylov":
+        _spectrum_krylov(args, ds, arccos_kernel(ds.X, kind=args.kind))
+        return
     sp = spectrum(arccos_kernel(ds.X, kind=args.kind), overwrite=True)
     proj = sp.project(ds.y)
     top = ds.n if args.top is None else max(1, min(args.top, ds.n))
@@ -204,7 +209,7 @@ def cmd_spectrum(args) -> None:
         "n": ds.n, "kind": args.kind, "lambda_min": sp.lambda_min, "lambda_max": sp.lambda_max,
         "condition_number": sp.condition_number, "trace": float(sp.eigenvalues.sum()),
         "max_stable_lr": {"sum": sp.max_stable_lr("sum"), "mean": sp.max_stable_lr("mean")},
-        "eigenvalues": sp.eigenvalues[:top], "projections": proj[:top],
+        "eigenvalues": sp.eigenvalues[:top], "projections": proj[:top], "method": "dense",
         "data": _data_summary(ds),
     }
     if args.out:
@@ -225,6 +230,46 @@ def cmd_spectrum(args) -> None:
     _emit(args, payload, human)
 
 
+def _spectrum_krylov(args, ds, H) -> None:
+    """``spectrum --top K`` by Lanczos: the top K pairs with residual bounds, λ_min by Lanczos; no eigh."""
+    from .krylov import extreme, top_eigenpairs
+
+    e = top_eigenpairs(H, args.top, y=ds.y, tol=args.tol)
+    x = extreme(H, check=False)
+    lmax_up = float(e.eigenvalues[0] + e.residuals[0])  # the safe side for the largest stable step
+    lmin = min(x.lambda_min, float(e.eigenvalues[-1]))
+    trace = float(np.trace(H))
+    payload = {
+        "n": ds.n, "kind": args.kind, "lambda_min": lmin, "lambda_max": float(e.eigenvalues[0]),
+        "condition_number": float(e.eigenvalues[0]) / lmin if lmin > 0 else float("inf"), "trace": trace,
+        "max_stable_lr": {"sum": 2.0 / lmax_up, "mean": 2.0 * ds.n / lmax_up},
+        "eigenvalues": e.eigenvalues, "projections": e.projections, "method": "krylov",
+        "residuals": e.residuals, "projection_errors": e.projection_errors,
+        "lambda_min_residual": x.lambda_min_residual, "lambda_max_residual": float(e.residuals[0]),
+        "eigenvalues_exact": False, "iterations": e.matvecs + x.iterations,
+        "data": _data_summary(ds),
+    }
+    if args.out:
+        from ._io import atomic_save_npz
+
+        atomic_save_npz(args.out, eigenvalues=e.eigenvalues, projections=e.projections, residuals=e.residuals,
+                        **({"eigenvectors": e.eigenvectors} if args.save_vectors else {}))
+        payload["out"] = args.out
+    energy = float(np.sum(e.projections**2)) / max(float(ds.y @ ds.y), np.finfo(float).tiny)
+    human = "\n".join([
+        f"{args.kind} kernel of {ds.name}: n = {ds.n}, d = {ds.d} (Krylov: top {args.top} by Lanczos, "
+        f"{payload['iterations']} products, no eigendecomposition)",
+        f"  lambda_max = {e.eigenvalues[0]:.6g} (+- {e.residuals[0]:.2g})   lambda_min <= {lmin:.6g} (Ritz value, "
+        f"residual {x.lambda_min_residual:.2g})   condition number >= {payload['condition_number']:.4g}   "
+        f"trace = {trace:.6g}",
+        f"  label energy on the top {args.top} eigenvectors: {energy:.1%}",
+        "  top eigenvalues: " + ", ".join(f"{v:.4g}" for v in e.eigenvalues[:5])
+        + f"   (max residual {float(np.max(e.residuals)):.2g})",
+        "  |v_i^T y| (top): " + ", ".join(f"{abs(v):.3g}" for v in e.projections[:5]),
+    ] + ([f"  wrote {args.out}"] if args.out else []))
+    _emit(args, payload, human)
+
+
 def cmd_complexity(args) -> None:
     from .bounds import complexity, generalization_bound
     from .kernels import arccos_kernel
@@ -232,12 +277,23 @@ def cmd_complexity(args) -> None:
     ds = _load_data(args)
     _announce(ds.n, ds.n, ds.d, args.kind, args.json)
     c = complexity(arccos_kernel(ds.X, kind=args.kind), ds.y, ridge=args.ridge,
-                   exact_eigenvalues=True if args.exact_eigenvalues else None)
+                   exact_eigenvalues=True if args.exact_eigenvalues else None, method=args.method, tol=args.tol,
+                   lambda_min_lower=args.lambda_min_lower, precondition=args.precondition)
     g = generalization_bound(c, delta=args.delta)
     payload = {"n": c.n, "kind": args.kind, "complexity": c.complexity, "yHy": c.yHy,
                "lambda_min": c.lambda_min, "lambda_max": c.lambda_max, "condition_number": c.condition_number,
                "eigenvalues_exact": c.eigenvalues_exact, "ridge": c.ridge,
+               "method": c.method, "complexity_lower": c.complexity_lower, "complexity_upper": c.complexity_upper,
+               "yHy_lower": c.yHy_lower, "yHy_upper": c.yHy_upper, "iterations": c.iterations,
+               "converged": c.converged, "upper_certified": c.upper_certified,
+               "lambda_min_bound": c.lambda_min_bound, "lambda_source": c.lambda_source,
+               "preconditioner": c.preconditioner,
                "bound": g.to_dict(), "data": _data_summary(ds)}
+    krylov_line = ([f"  Krylov (CG{'' if c.preconditioner == 'none' else ', ' + c.preconditioner}): {c.iterations} "
+                    f"iterations, complexity in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}]"
+                    + ("" if c.converged else f" -- NOT converged to tol {c.tol:g}")
+                    + f"; upper bound {'certified' if c.upper_certified else 'estimated'}: {c.lambda_source}"]
+                   if c.method == "krylov" else [])
     human = "\n".join([
         f"{ds.name}: n = {c.n}, kernel = {args.kind}" + (f", ridge = {c.ridge:g}" if c.ridge else ""),
         f"  complexity sqrt(2 y^T H^-1 y / n) = {c.complexity:.6g}    (y^T H^-1 y = {c.yHy:.6g})",
@@ -249,7 +305,7 @@ def cmd_complexity(args) -> None:
         f"{g.train_term:.3g} (train) + {g.rademacher_slack:.3g} (Rademacher slack) + "
         f"{g.concentration:.3g} (concentration)",
         "  not evaluated: " + g.hidden_terms,
-    ])
+    ] + krylov_line)
     _emit(args, payload, human)
 
 
@@ -414,6 +470,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top", type=POSITIVE_INT, help="only the top K eigenvalues/projections in the output")
     s.add_argument("--out", help="save eigenvalues and projections to this .npz")
     s.add_argument("--save-vectors", action="store_true", help="with --out: also save the eigenvectors")
+    s.add_argument("--method", choices=["auto", "dense", "krylov"], default="auto",
+                   help="dense: full eigendecomposition; krylov (needs --top K): the top K pairs by Lanczos with "
+                        "residual bounds and lambda_min by Lanczos, no eigendecomposition; auto (default): krylov "
+                        "with --top K from n = 2000 on, dense otherwise")
+    s.add_argument("--tol", type=OPEN_UNIT, default=1e-10, help="krylov: ARPACK's relative accuracy (default 1e-10)")
 
     c = _analysis_verb(sub, "complexity", "complexity measure sqrt(2 y^T H^-1 y / n) and the Theorem 5.1 bound",
                        cmd_complexity)
@@ -422,6 +483,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--exact-eigenvalues", action="store_true",
                    help="exact lambda_min/lambda_max by eigvalsh (default above n = 1000: one-sided estimates "
                         "at ~10%% of the Cholesky cost)")
+    c.add_argument("--method", choices=["auto", "dense", "krylov"], default="auto",
+                   help="dense: Cholesky; krylov: conjugate gradients with a Gauss lower / Gauss-Radau upper bound "
+                        "stopped at --tol; auto (default): krylov from n = 4000 on, dense below")
+    c.add_argument("--tol", type=OPEN_UNIT, default=1e-6,
+                   help="krylov: relative width of the y^T H^-1 y interval (default 1e-6)")
+    c.add_argument("--lambda-min-lower", type=POSITIVE, metavar="A",
+                   help="krylov: a proven lower bound on lambda_min(H + ridge I) for a certified upper bound "
+                        "(default: the ridge if positive, else an estimate, reported as such)")
+    c.add_argument("--precondition", type=NONNEG_INT, metavar="RANK",
+                   help="krylov: rank of the randomly pivoted Cholesky preconditioner, 0 for plain CG (default 100 "
+                        "from n = 1000 on; pays on ill-conditioned kernels such as digits)")
 
     from .dynamics import ALGORITHMS
     from .networks import PARAMETERIZATIONS

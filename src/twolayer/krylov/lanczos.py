@@ -1,0 +1,336 @@
+r"""Lanczos instruments: the predicted GD loss curve by quadrature, top eigenpairs and extreme eigenvalues.
+
+See :mod:`twolayer.krylov` for the quadrature theory and the λ_min bound.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .._errors import InputError
+from .._validation import as_labels
+from ._core import (DEFAULT_TOL, _lambda_args, _Lanczos, _maxiter, _Op, _ritz_ends, _rule, _start, _tol,
+                    gershgorin_upper)
+
+__all__ = ["Trajectory", "trajectory", "Eigenpairs", "top_eigenpairs", "Extremes", "extreme"]
+
+
+# --------------------------------------------------------------------------- predicted trajectory
+@dataclass(frozen=True)
+class Trajectory:
+    r"""Result of :func:`trajectory`: predicted losses with a certified interval per step.
+
+    ``lower`` (Gauss) ``≤ loss ≤ upper`` (Gauss–Radau, or Gauss–Lobatto when ``rule`` says so),
+    ``value = (lower + upper)/2`` and ``error = (upper − lower)/2`` (so ``|value − loss| ≤ error``).
+    ``upper_certified``: the nodes ``lambda_min_bound ≤ λ_min`` and (Lobatto, or the choice of the
+    Radau rule) ``lambda_max_bound ≥ λ_max`` are proven, not estimated (see ``lambda_source``).
+    All arrays have shape ``(T,)`` like ``steps``.
+    """
+
+    steps: np.ndarray
+    value: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    error: np.ndarray
+    iterations: int
+    converged: bool
+    rule: str
+    lambda_min_bound: float
+    lambda_max_bound: float
+    lambda_source: str
+    upper_certified: bool
+    tol: float
+    atol: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def trajectory(op, y, steps, lr: float, *, u0=None, tol: float = DEFAULT_TOL, atol: float | None = None,
+               normalization: str = "sum", flow: bool = False, lambda_min_lower: float | None = 0.0,
+               lambda_max_upper: float | None = None, maxiter: int | None = None, check: bool = True) -> Trajectory:
+    r"""Predicted GD loss ``½‖(I − η H)^k r‖²`` for every ``k`` in ``steps`` by Lanczos quadrature, ``r = y − u0``.
+
+    Arora et al. (2019) eq. 8: in the kernel regime ``y − ũ(k) = (I − ηH)^k (y − u(0))``, so the
+    loss is ``½ rᵀ f_k(H) r`` with ``f_k(λ) = (1 − ηλ)^{2k}`` (``e^{−2ηkλ}`` with ``flow``),
+    computed as ``½‖r‖² e₁ᵀ f_k(T) e₁`` from ``m`` Lanczos steps started at ``r``: no
+    eigendecomposition of ``H``. ``f_k``'s even derivatives are ``≥ 0`` everywhere, so the
+    Gauss value is a lower bound; the upper bound is Gauss–Radau with the node
+    ``a = lambda_min_lower`` when ``η b ≤ 1`` or ``flow`` (odd derivatives ``≤ 0`` on ``[a, b]``),
+    Gauss–Lobatto with the nodes ``a`` and ``b`` otherwise, ``b ≥ λ_max`` being ``lambda_max_upper``,
+    or the Gershgorin bound (certified) for an array, or ``θ_max + ρ_max`` (an estimate: for an
+    operator, and where ``ηb > 2`` would let the Lobatto bound grow like ``(ηb − 1)^{2k}``). Iterates until ``upper − lower ≤ tol·upper + atol`` at every step.
+
+    Parameters
+    ----------
+    op : array (n, n) or object with ``shape`` and ``matvec``
+        Symmetric positive semidefinite ``H``.
+    y : array_like, shape (n,)
+    steps : array_like of int, shape (T,)
+        GD iteration counts ``k``.
+    lr : float
+        Learning rate η in the loss convention (``mean``: ``η/n`` acts on ``H`` and the loss is
+        divided by ``n``, as in :meth:`twolayer.spectra.Spectrum.loss_curve`).
+    u0 : array_like, shape (n,), optional
+        Outputs at initialization (default 0: the paper's ``y``; the init-corrected curve otherwise).
+    tol, atol : float
+        Relative and absolute width of the interval at which to stop (``atol`` default
+        ``1e-12 × ½‖r‖²``, scaled like the loss: losses below it are not resolved).
+    lambda_min_lower : float, optional
+        ``a ≤ λ_min(H)``; default ``0``, certified for positive semidefinite ``H``. ``None``: the
+        estimate ``θ_min − ρ_min`` (tighter at large ``k``, not certified).
+    lambda_max_upper : float, optional
+        ``b ≥ λ_max(H)`` (see above for the default).
+    maxiter : int, optional
+        Lanczos steps at most (default ``min(n, 1000)``).
+
+    Returns
+    -------
+    Trajectory
+
+    Notes
+    -----
+    Cost: ``m`` products ``Hv`` + ``O(n m²)`` for the reorthogonalization + ``O(m² + m T)`` per
+    convergence check (checks at every step up to 50, then every ``m/10``); memory ``(m + 1) n``.
+    """
+    if normalization not in ("sum", "mean"):
+        raise InputError(f"normalization must be 'sum' (½Σ) or 'mean' (½n⁻¹Σ), got {normalization!r}")
+    if not (np.isfinite(lr) and lr > 0):
+        raise InputError(f"lr must be a positive number, got {lr}")
+    A = _Op(op, check=check)
+    n = A.n
+    tol = _tol(tol)
+    ks = np.atleast_1d(np.asarray(steps, dtype=np.float64))
+    if ks.ndim != 1 or not np.all(np.isfinite(ks)) or np.any(ks < 0):
+        raise InputError("steps must be a 1-D list of non-negative iteration counts, e.g. [0, 10, 100]")
+    r = _start(y, n) if u0 is None else _start(as_labels(y, n) - as_labels(u0, n, "u0"), n, "y - u0")
+    eta = lr / n if normalization == "mean" else lr
+    scale = 0.5 * float(r @ r) / (n if normalization == "mean" else 1)
+    atol = 1e-12 * scale if atol is None else float(atol)
+    a_user, b_user = _lambda_args(lambda_min_lower, lambda_max_upper)
+    if b_user is not None:
+        b_cert, b_src = b_user, "lambda_max_upper (given)"
+    elif A.dense is not None:
+        b_cert, b_src = gershgorin_upper(A.dense), "Gershgorin max row sum"
+    else:
+        b_cert, b_src = None, ""
+    kmax = _maxiter(maxiter, n)
+    lz = _Lanczos(A, r, kmax)
+    converged, refuted = False, None
+    out: tuple[np.ndarray, np.ndarray, str] | None = None
+    a_ok, a = False, float("nan")
+    while lz.m < kmax and not lz.invariant:
+        lz.step()
+        m = lz.m
+        if not (m <= 50 or m % max(1, m // 10) == 0 or lz.invariant or m == kmax):
+            continue
+        diag, off, bnext = lz.tridiagonal()
+        th_lo, rho_lo, th_hi, rho_hi = _ritz_ends(diag, off, bnext)
+        if a_user is not None and refuted is None and a_user > th_lo + 1e-10 * th_hi:
+            refuted = th_lo
+        a_ok = a_user is not None and refuted is None
+        a = a_user if a_ok else th_lo - rho_lo
+        if b_cert is not None and (flow or eta * b_cert <= 2.0):
+            b, b_ok = b_cert, True
+        else:  # a loose b beyond the stable step would make the Lobatto bound blow up like (ηb − 1)^{2k}
+            b, b_ok = th_hi + max(rho_hi, 1e-10 * th_hi), False
+        out = _trajectory_bounds(diag, off, bnext, ks, eta, flow, a, b, th_lo, th_hi, lz.invariant, scale)
+        lo, up, rule = out
+        if np.all(np.isfinite(up)) and np.all(up - lo <= tol * up + atol):
+            converged = True
+            break
+    if out is None:  # pragma: no cover - maxiter >= 1 always makes one step
+        raise InputError("no Lanczos step was made; pass maxiter >= 1")
+    lo, up, rule = out
+    certified = bool(a_ok and (b_ok or rule == "gauss (exact: invariant Krylov space)") and math.isfinite(a))
+    src = (f"lambda_min: {'given' if a_ok else 'estimate theta_min - rho_min (not a proof)'}"
+           + (f" (the given {a_user:.6g} was refuted by the Ritz value {refuted:.6g})" if refuted is not None else "")
+           + f"; lambda_max: {b_src if b_ok else 'estimate theta_max + rho_max (not a proof)'}")
+    if a_ok and a_user == 0.0:
+        src = src.replace("lambda_min: given", "lambda_min: 0 (H positive semidefinite)")
+    return Trajectory(steps=ks, value=0.5 * (lo + up), lower=lo, upper=up, error=0.5 * (up - lo), iterations=lz.m,
+                      converged=converged, rule=rule, lambda_min_bound=float(a), lambda_max_bound=float(b),
+                      lambda_source=src, upper_certified=certified, tol=tol, atol=atol)
+
+
+def _trajectory_bounds(diag, off, bnext, ks, eta, flow, a, b, th_lo, th_hi, invariant, scale):
+    """Gauss lower and Radau/Lobatto upper bounds of ``scale · e₁ᵀ f_k(T) e₁`` for every ``k``.
+
+    The prescribed nodes must lie outside the Ritz values (``a < θ_min``, ``b > θ_max``), else
+    the bordered matrix does not exist and the upper bound is reported as infinite. The upper
+    bound is clipped below at the lower one (they meet to rounding once converged).
+    """
+    def quad(theta, w):
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            if flow:
+                F = np.exp(-2.0 * eta * ks[:, None] * np.maximum(theta, 0.0)[None, :])
+            else:
+                F = np.power(((1.0 - eta * theta) ** 2)[None, :], ks[:, None])
+            q = scale * (F @ w)
+        return np.where(np.isnan(q), np.inf, q)
+
+    lo = quad(*_rule(diag, off, bnext))
+    if invariant:
+        return lo, lo.copy(), "gauss (exact: invariant Krylov space)"
+    if flow or eta * b <= 1.0:
+        if not a < th_lo:
+            return lo, np.full_like(lo, np.inf), "gauss-radau"
+        return lo, np.maximum(quad(*_rule(diag, off, bnext, a)), lo), "gauss-radau"
+    if not (a < th_lo and b > th_hi):
+        return lo, np.full_like(lo, np.inf), "gauss-lobatto"
+    return lo, np.maximum(quad(*_rule(diag, off, bnext, a, b)), lo), "gauss-lobatto"
+
+
+# --------------------------------------------------------------------------- eigenpairs
+@dataclass(frozen=True)
+class Eigenpairs:
+    r"""Result of :func:`top_eigenpairs`: the top ``k`` Ritz pairs of ``H`` in descending order.
+
+    ``eigenvalues`` (k,), ``eigenvectors`` (n, k) orthonormal (sign: largest entry positive),
+    ``residuals`` (k,) ``= ‖Hv_i − θ_i v_i‖``: some eigenvalue of ``H`` lies within ``residuals[i]``
+    of ``θ_i`` (for symmetric ``H``), and ``θ_i ≤ λ_i`` (Cauchy interlacing on the subspace), so
+    ``λ_i ∈ [θ_i, θ_i + residuals[i]]`` once the top ``k`` are the ones found. With labels:
+    ``projections`` (k,) ``= v_iᵀy`` and ``projection_errors`` (k,) ``= √2 ‖y‖ ρ_i/δ_i``, the
+    Davis–Kahan bound with the gap ``δ_i`` to the other Ritz values (and below the ``k+1``-th)
+    less their residuals — an estimate, valid when the ``k+1`` largest eigenvalues were found.
+    """
+
+    eigenvalues: np.ndarray
+    eigenvectors: np.ndarray = field(repr=False)
+    residuals: np.ndarray
+    projections: np.ndarray | None
+    projection_errors: np.ndarray | None
+    matvecs: int
+    tol: float
+
+
+def top_eigenpairs(op, k: int, *, y=None, tol: float = 1e-10, maxiter: int | None = None, seed: int = 0,
+                   check: bool = True) -> Eigenpairs:
+    r"""The ``k`` largest eigenpairs of symmetric ``H`` by implicitly restarted Lanczos (ARPACK), with residual bounds.
+
+    Calls :func:`scipy.sparse.linalg.eigsh` (``which="LA"``) on a product-only operator for
+    ``k + 1`` pairs (the extra one gives the gap of the ``k``-th for the projection errors), from
+    a seeded start vector; then measures ``R = HV − VΘ`` with one block product. See
+    :class:`Eigenpairs` for what the residuals bound.
+
+    Parameters
+    ----------
+    op : array (n, n) or object with ``shape`` and ``matvec``
+    k : int
+        Number of pairs, ``1 ≤ k ≤ n − 2`` (ARPACK needs ``k + 1 < n``; use a dense ``eigh`` for more).
+    y : array_like, shape (n,), optional
+        Labels to project on the eigenvectors (Arora et al. §4: ``v_iᵀy``).
+    tol : float
+        ARPACK's relative accuracy of the Ritz values.
+
+    Returns
+    -------
+    Eigenpairs
+
+    Notes
+    -----
+    Cost: ARPACK's products (about ``2k`` to ``20k`` of them, each ``2n²`` flops on an array) +
+    ``O(n k²)`` orthogonalization + one ``n × n × (k+1)`` block product.
+    """
+    from scipy.sparse.linalg import LinearOperator, eigsh
+
+    A = _Op(op, check=check)
+    n = A.n
+    if int(k) != k or k < 1 or k + 2 > n:
+        raise InputError(f"k must be an integer in [1, n - 2] = [1, {n - 2}], got {k}; for all eigenpairs use a "
+                         f"dense eigendecomposition (twolayer.spectra.spectrum)")
+    k = int(k)
+    if not (np.isfinite(tol) and 0 <= tol < 1):
+        raise InputError(f"tol must be in [0, 1), got {tol}")
+    lab = None if y is None else as_labels(y, n)
+    L = LinearOperator((n, n), matvec=A.matvec, matmat=A.matmat, dtype=np.float64)
+    v0 = np.random.default_rng(seed).standard_normal(n)
+    kk = min(k + 1, n - 2)
+    w, V = eigsh(L, k=kk, which="LA", tol=tol, v0=v0, maxiter=maxiter)
+    order = np.argsort(w)[::-1]
+    w, V = w[order], V[:, order]
+    sign = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(kk)])
+    V = V * np.where(sign == 0, 1.0, sign)
+    mv = A.count
+    R = A.matmat(V) - V * w
+    res = np.linalg.norm(R, axis=0)
+    proj = perr = None
+    if lab is not None:
+        proj = V.T @ lab
+        gaps = np.empty(kk)
+        for i in range(kk):
+            others = [abs(w[i] - w[j]) - res[j] for j in range(kk) if j != i]
+            if i == kk - 1:
+                others = []  # the rest of the spectrum is unknown below the last pair
+            gaps[i] = min(others) if others else 0.0
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            perr = np.where(gaps > res, math.sqrt(2.0) * np.linalg.norm(lab) * res / np.maximum(gaps, 1e-300),
+                            np.inf)
+        proj, perr = proj[:k], perr[:k]
+    return Eigenpairs(eigenvalues=w[:k], eigenvectors=V[:, :k], residuals=res[:k], projections=proj,
+                      projection_errors=perr, matvecs=mv, tol=float(tol))
+
+
+@dataclass(frozen=True)
+class Extremes:
+    r"""Result of :func:`extreme`: extreme Ritz values of ``H`` and their residuals.
+
+    One-sided by interlacing: ``lambda_max ≤ λ_max(H)`` and ``lambda_min ≥ λ_min(H)`` always
+    (certified). ``lambda_*_residual`` ``ρ``: an eigenvalue lies within ``ρ`` of each (so
+    ``lambda_max + ρ`` and ``lambda_min − ρ`` bound the extremes once Lanczos has found them —
+    estimates). ``converged``: both residuals below ``tol`` times the value.
+    """
+
+    lambda_min: float
+    lambda_max: float
+    lambda_min_residual: float
+    lambda_max_residual: float
+    iterations: int
+    converged: bool
+
+    @property
+    def condition_number(self) -> float:
+        """``lambda_max / lambda_min``: a lower bound on ``κ(H)`` (both ends one-sided)."""
+        return self.lambda_max / self.lambda_min if self.lambda_min > 0 else float("inf")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "condition_number": self.condition_number}
+
+
+def extreme(op, *, tol: float = 1e-6, maxiter: int | None = None, seed: int = 0, check: bool = True) -> Extremes:
+    r"""``λ_min`` and ``λ_max`` estimates of symmetric ``H`` by Lanczos (full reorthogonalization) with residual bounds.
+
+    Lanczos from a seeded Gaussian start vector (components on every eigenvector, almost
+    surely); stops once ``ρ_max ≤ tol·θ_max`` and ``ρ_min ≤ tol·θ_min`` or after ``maxiter``
+    steps (default ``min(n, 300)``). ``λ_max`` converges in a few dozen steps; ``λ_min`` of an
+    ill-conditioned ``H`` needs about ``√κ`` times more (Kaniel–Paige–Saad).
+
+    Parameters
+    ----------
+    op : array (n, n) or object with ``shape`` and ``matvec``
+
+    Returns
+    -------
+    Extremes
+
+    Notes
+    -----
+    Cost: ``m`` products + ``O(n m²)`` reorthogonalization; memory ``(m + 1) n`` floats.
+    """
+    A = _Op(op, check=check)
+    kmax = _maxiter(maxiter, min(A.n, 300)) if maxiter is None else _maxiter(maxiter, A.n)
+    lz = _Lanczos(A, np.random.default_rng(seed).standard_normal(A.n), min(kmax, A.n))
+    lo = hi = rlo = rhi = float("nan")
+    converged = False
+    while lz.m < kmax and not lz.invariant:
+        lz.step()
+        diag, off, bnext = lz.tridiagonal()
+        lo, rlo, hi, rhi = _ritz_ends(diag, off, bnext)
+        if lz.invariant or (rhi <= tol * abs(hi) and rlo <= tol * abs(lo)):
+            converged = True
+            break
+    return Extremes(lambda_min=lo, lambda_max=hi, lambda_min_residual=rlo, lambda_max_residual=rhi,
+                    iterations=lz.m, converged=converged)
