@@ -383,17 +383,11 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", device="cpu", dtype=n
     Cost: one GEMM ``2 n n_z d`` flops and ``O(n n_z)`` elementwise work on the device; memory the
     result plus three blocks.
     """
-    from ._validation import as_data_matrix
-    from .kernels.arccos import _NEAR_PARALLEL, _check_scale, _member, _normalize
+    from .kernels.arccos import _NEAR_PARALLEL, _check_scale, _inputs, _normalize
 
     torch = require_torch()
     dev, dt = resolve_device(device), torch_dtype(dtype)
-    row = _member(kind)
-    Xa = as_data_matrix(X, "X")
-    self_kernel = Z is None
-    Za = Xa if self_kernel else as_data_matrix(Z, "Z")
-    if Za.shape[1] != Xa.shape[1]:
-        raise InputError(f"X has {Xa.shape[1]} features but Z has {Za.shape[1]}; both must have the same d")
+    row, Xa, Za, self_kernel = _inputs(kind, X, Z)
     n, nz = Xa.shape[0], Za.shape[0]
     Xn, xnorm = _normalize(Xa)
     Zn, znorm = (Xn, xnorm) if self_kernel else _normalize(Za)

@@ -372,12 +372,7 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", block_size: int | Non
     unit rows, H∞): float64 compute max ``|δK|/|K|`` = 1.0 u; float32 compute max ``|δK|``
     = 3.8e-8, rms 3.2e-9 (the worst-case bound: 5.5e-4).
     """
-    row = _member(kind)
-    Xa = as_data_matrix(X, "X")
-    self_kernel = Z is None
-    Za = Xa if self_kernel else as_data_matrix(Z, "Z")
-    if Za.shape[1] != Xa.shape[1]:
-        raise InputError(f"X has {Xa.shape[1]} features but Z has {Za.shape[1]}; both must have the same d")
+    row, Xa, Za, self_kernel = _inputs(kind, X, Z)
     n, nz = Xa.shape[0], Za.shape[0]
     if dtype is None and out is not None and getattr(out, "dtype", None) == np.float32:
         dtype = np.float32
@@ -386,16 +381,8 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", block_size: int | Non
         return _arccos_float32(row, Xa, Za, self_kernel, comp, block_size, n_jobs, out, max_memory)
     jobs = _resolve_jobs(n_jobs)
     block = _resolve_block(block_size, n, nz, jobs)
-    if out is None:
-        est = estimate_kernel_memory(n, nz, Xa.shape[1], block_size=block, n_jobs=jobs)
-        limit = _available_memory() if max_memory is None else max_memory
-        if limit is not None and est.total > limit:
-            raise InputError(f"a {n}x{nz} kernel needs {est} but only {_fmt_bytes(limit)} is available; "
-                             f"use fewer points, a smaller block_size, or pass out=np.memmap(...)")
-        out = np.empty((n, nz), dtype=np.float64)
-    elif out.shape != (n, nz) or out.dtype != np.float64 or not out.flags.c_contiguous:
-        raise InputError(f"out must be a C-contiguous float64 array of shape {(n, nz)}, got "
-                         f"{out.dtype} {out.shape}")
+    out = _output(out, n, nz, np.float64, max_memory, lambda: estimate_kernel_memory(
+        n, nz, Xa.shape[1], block_size=block, n_jobs=jobs), "a smaller block_size, ")
 
     Xn, xnorm = _normalize(Xa)
     Zn, znorm = (Xn, xnorm) if self_kernel else _normalize(Za)
@@ -438,23 +425,42 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", block_size: int | Non
     return out
 
 
+def _inputs(kind: str, X, Z):
+    """``(member, X, Z, self_kernel)`` of a kernel call, checked (also used by the torch build)."""
+    row = _member(kind)
+    Xa = as_data_matrix(X, "X")
+    self_kernel = Z is None
+    Za = Xa if self_kernel else as_data_matrix(Z, "Z")
+    if Za.shape[1] != Xa.shape[1]:
+        raise InputError(f"X has {Xa.shape[1]} features but Z has {Za.shape[1]}; both must have the same d")
+    return row, Xa, Za, self_kernel
+
+
+def _output(out, n: int, nz: int, dtype, max_memory, estimate, hint: str) -> np.ndarray:
+    """``out`` checked, or a new (n, nz) array of ``dtype`` once the memory ``estimate()`` fits."""
+    dt = np.dtype(dtype)
+    if out is None:
+        est = estimate()
+        limit = _available_memory() if max_memory is None else max_memory
+        if limit is not None and est.total > limit:
+            what = "" if dt == np.float64 else f"{dt.name} "
+            raise InputError(f"a {n}x{nz} {what}kernel needs {est} but only {_fmt_bytes(limit)} is available; "
+                             f"use fewer points, {hint}or pass out=np.memmap(...)")
+        return np.empty((n, nz), dtype=dt)
+    if out.shape != (n, nz) or out.dtype != dt or not out.flags.c_contiguous:
+        raise InputError(f"out must be a C-contiguous {dt.name} array of shape {(n, nz)}"
+                         f"{'' if dt == np.float64 else f' (dtype={dt.name})'}, got {out.dtype} {out.shape}")
+    return out
+
+
 def _arccos_float32(row: ArccosMember, Xa: np.ndarray, Za: np.ndarray, self_kernel: bool, comp: np.dtype,
                     block_size, n_jobs, out, max_memory) -> np.ndarray:
     """The float32-storage build of :func:`arccos_kernel`: square tiles (:func:`tiled_build`)
     computed in ``comp`` (float64: rounded once per entry) and stored as float32."""
     n, nz = Xa.shape[0], Za.shape[0]
     jobs = _resolve_jobs(n_jobs)
-    if out is None:
-        est = estimate_kernel_memory(n, nz, Xa.shape[1], block_size=block_size, n_jobs=jobs, dtype=np.float32,
-                                     compute_dtype=comp)
-        limit = _available_memory() if max_memory is None else max_memory
-        if limit is not None and est.total > limit:
-            raise InputError(f"a {n}x{nz} float32 kernel needs {est} but only {_fmt_bytes(limit)} is available; "
-                             f"use fewer points, or pass out=np.memmap(...)")
-        out = np.empty((n, nz), dtype=np.float32)
-    elif out.shape != (n, nz) or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise InputError(f"out must be a C-contiguous float32 array of shape {(n, nz)} (dtype=float32), got "
-                         f"{out.dtype} {out.shape}")
+    out = _output(out, n, nz, np.float32, max_memory, lambda: estimate_kernel_memory(
+        n, nz, Xa.shape[1], block_size=block_size, n_jobs=jobs, dtype=np.float32, compute_dtype=comp), "")
     Xn, xnorm = _normalize(Xa)
     Zn, znorm = (Xn, xnorm) if self_kernel else _normalize(Za)
     _check_scale(row, xnorm, znorm, np.float32)
