@@ -54,7 +54,7 @@ class HermiteProbe(Observer):
     (when asked); :meth:`result` stacks them. Cost per record ``O(B (m + P)² (d + |orders|))``, no
     sampling; the values are checkpointed (:meth:`state_dict`)."""
 
-    def __init__(self, teacher, orders=KERNEL_ORDERS, *, align_to=None):
+    def __init__(self, teacher, orders=KERNEL_ORDERS, *, align_to=None) -> None:
         groups = []
         for act, a, U in teacher:
             if act not in RIDGE_ACTIVATIONS:
