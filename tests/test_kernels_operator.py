@@ -175,7 +175,7 @@ def test_a_user_defined_operator_works_in_complexity_trajectory_and_top_k():
     c = complexity(K, y, ridge=ridge, tol=1e-9)
     assert c.method == "krylov" and c.preconditioner == "none" and K.calls > 0
     assert c.upper_certified and c.yHy_lower <= exact * (1 + 1e-10) and exact <= c.yHy_upper * (1 + 1e-10)
-    with pytest.raises(InputError, match="rows"):
+    with pytest.raises(InputError, match="rows of H"):
         complexity(K, y, ridge=ridge, precondition=10)
     w, V = np.linalg.eigh(Kd)
     t = krylov.trajectory(K, y, [0, 5, 50], 0.5 / w[-1], lambda_max_upper=float(np.abs(Kd).sum(1).max()))

@@ -246,7 +246,7 @@ class KernelOperator:
                     np.abs(B, out=B)
                 np.dot(B, V, out=out[r0:r0 + B.shape[0]])
         else:
-            block = self._rows_fn.block  # type: ignore[union-attr]
+            block = self._rows_fn.block
             local = _ThreadBuffers(self._rows_fn)
 
             def work(r0):
@@ -269,14 +269,14 @@ class KernelOperator:
         """The diagonal of ``S`` (float64, (n,)). Cost ``O(n)``."""
         if self._diag is not None:
             return np.array(self._diag, dtype=np.float64)
-        return np.diagonal(self._matrix).astype(np.float64)  # type: ignore[arg-type]
+        return np.diagonal(self._matrix).astype(np.float64)
 
     def rows(self, idx) -> np.ndarray:
         """Rows ``idx`` of ``S`` (float64, (len(idx), n)); matrix-free: recomputed (``2 len(idx) n d`` flops)."""
         ii = np.atleast_1d(np.asarray(idx, dtype=np.intp))
         if self._matrix is not None:
             return np.asarray(self._matrix[ii], dtype=np.float64)
-        return self._rows_fn.select(ii)  # type: ignore[union-attr]
+        return self._rows_fn.select(ii)
 
     def todense(self) -> np.ndarray:
         """``S`` as a float64 ``(n, n)`` array (``8n²`` bytes: for small ``n`` and tests)."""

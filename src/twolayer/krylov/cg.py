@@ -118,7 +118,7 @@ def _preconditioner(op: _Op, rank: int, seed: int):
     if src is None:
         src = op.source
         if not (hasattr(src, "rows") and hasattr(src, "diagonal")):
-            raise InputError("precondition= reads rows of H: pass the matrix or an operator with diagonal() and "
+            raise InputError("precondition= reads rows of H: it needs H as an explicit array or an operator with diagonal() and "
                              "rows(idx) (twolayer.kernels.KernelOperator), or drop precondition= (precondition=0)")
     F, d = rpcholesky(src, rank, seed=seed, shift=op.shift)
     sigma = float(d.sum()) / op.n
