@@ -245,8 +245,12 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
 
     Parameters
     ----------
-    H : array_like, shape (n, n)
-        ``H^∞`` of the training inputs (ignored when ``solver`` is given).
+    H : array_like, shape (n, n), or an operator
+        ``H^∞`` of the training inputs (ignored when ``solver`` is given). An object with
+        ``shape`` and ``matvec`` (a :class:`twolayer.kernels.KernelOperator`, a scipy
+        ``LinearOperator``, a user's own kernel; see :mod:`twolayer.kernels.operator`) takes
+        the Krylov path (``method`` auto or krylov); its preconditioner needs ``diagonal()`` and
+        ``rows(idx)`` (default rank 0 without them).
     y : array_like, shape (n,)
         Training labels.
     ridge : float
@@ -289,6 +293,12 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    if _is_operator(H):  # a kernel operator (shape + matvec): only the Krylov path applies
+        if method == "dense" or solver is not None:
+            raise InputError("H is an operator (shape and matvec), which the dense Cholesky path cannot factor; "
+                             "use method='krylov' (or 'auto'), or pass the matrix as an array")
+        return _krylov_complexity(H, y, ridge=ridge, spectrum=spectrum, tol=tol, lambda_min_lower=lambda_min_lower,
+                                  precondition=precondition, maxiter=maxiter)
     if method == "krylov" and solver is not None:
         raise InputError("solver= is a dense Cholesky factorization; pass method='dense' (or 'auto') with it, "
                          "or drop solver= for the Krylov method")
@@ -313,11 +323,13 @@ def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondi
 
     if not (np.isfinite(ridge) and ridge >= 0):
         raise InputError(f"ridge must be a finite number >= 0, got {ridge}")
-    A = check_symmetric_matrix(H)
-    n = A.shape[0]
+    operator = _is_operator(H)
+    A = H if operator else check_symmetric_matrix(H)
+    n = int(A.shape[0])
     y = as_labels(y, n)
     if precondition is None:
-        precondition = PRECONDITION_RANK if n >= 10 * PRECONDITION_RANK else 0
+        readable = not operator or (hasattr(A, "rows") and hasattr(A, "diagonal"))
+        precondition = PRECONDITION_RANK if n >= 10 * PRECONDITION_RANK and readable else 0
     if int(precondition) != precondition or precondition < 0:
         raise InputError(f"precondition must be a rank >= 0 (0: plain CG), got {precondition}")
     a = lambda_min_lower
@@ -326,7 +338,7 @@ def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondi
         a = cand if cand > 0 else None
     try:
         q = quadratic_form(A, y, tol=tol, lambda_min_lower=a, ridge=ridge, precondition=int(precondition) or None,
-                           maxiter=maxiter, check=False)
+                           maxiter=maxiter, check=operator)
     except SingularKernelError:
         _raise_singular_krylov(A, ridge, float("nan"))
     if spectrum is not None:
@@ -347,8 +359,13 @@ def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondi
                       preconditioner=q.preconditioner)
 
 
+def _is_operator(H) -> bool:
+    """A kernel operator in the sense of :mod:`twolayer.kernels.operator`: ``shape`` and ``matvec``, not an array."""
+    return hasattr(H, "matvec") and hasattr(H, "shape") and not isinstance(H, np.ndarray)
+
+
 def _raise_singular_krylov(A, ridge: float, lambda_min: float, cond: float = float("inf")):
-    pairs = find_parallel_rows(A)
+    pairs = [] if _is_operator(A) else find_parallel_rows(A)
     what = "H + ridge*I" if ridge else "H"
     lam = "" if math.isnan(lambda_min) else f", lambda_min ~ {lambda_min:.3g}"
     cnd = "" if math.isinf(cond) else f", condition number >= {cond:.3g}"

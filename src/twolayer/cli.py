@@ -134,6 +134,30 @@ def _announce(n: int, n_z: int, d: int, kind: str, quiet: bool) -> None:
         print(f"twolayer: building the {n}x{n_z} {kind} kernel needs {est}", file=sys.stderr)
 
 
+STORAGE_CHOICES = ("auto", "dense64", "dense32", "memmap", "matrix-free")
+
+
+def _storage_requested(args) -> bool:
+    return getattr(args, "storage", None) is not None
+
+
+def _operator(args, ds, storage: str):
+    """The kernel of ``ds`` as a :class:`~twolayer.kernels.KernelOperator` in ``storage`` (announced on stderr)."""
+    from .kernels import make_operator
+
+    op = make_operator(ds.X, kind=args.kind, storage=storage)
+    if not args.json and op.choice["storage"] != "dense64" or (not args.json and ds.n * ds.n * 8 >= ANNOUNCE_BYTES):
+        print(f"twolayer: {args.kind} kernel {ds.n}x{ds.n} as a {op.choice['storage']} operator "
+              f"({op.choice['reason']})", file=sys.stderr)
+    return op
+
+
+def _storage_payload(op) -> dict:
+    ch = op.choice
+    return {"storage": ch["storage"], "storage_requested": ch["requested"], "storage_reason": ch["reason"],
+            "memory_limit": ch["memory_limit"], "memory_estimates": ch["estimates"]}
+
+
 def _emit(args, payload: dict, human: str) -> None:
     if args.json:
         from ._io import to_json
@@ -196,6 +220,14 @@ def cmd_spectrum(args) -> None:
     from .spectra import spectrum
 
     ds = _load_data(args)
+    if _storage_requested(args):
+        if args.method == "dense":
+            raise InputError("--storage applies to the Krylov path only; drop --storage for --method dense, or use "
+                             "--method krylov --top K")
+        method = spectrum_method("krylov", ds.n, args.top)
+        op = _operator(args, ds, args.storage)
+        _spectrum_krylov(args, ds, op, _storage_payload(op))
+        return
     method = spectrum_method(args.method, ds.n, args.top)
     _announce(ds.n, ds.n, ds.d, args.kind, args.json)
     if method == "krylov":
@@ -230,7 +262,7 @@ def cmd_spectrum(args) -> None:
     _emit(args, payload, human)
 
 
-def _spectrum_krylov(args, ds, H) -> None:
+def _spectrum_krylov(args, ds, H, storage: dict | None = None) -> None:
     """``spectrum --top K`` by Lanczos: the top K pairs with residual bounds, λ_min by Lanczos; no eigh."""
     from .krylov import extreme, top_eigenpairs
 
@@ -238,7 +270,7 @@ def _spectrum_krylov(args, ds, H) -> None:
     x = extreme(H, check=False)
     lmax_up = float(e.eigenvalues[0] + e.residuals[0])  # the safe side for the largest stable step
     lmin = min(x.lambda_min, float(e.eigenvalues[-1]))
-    trace = float(np.trace(H))
+    trace = float(np.trace(H)) if isinstance(H, np.ndarray) else float(H.diagonal().sum())
     payload = {
         "n": ds.n, "kind": args.kind, "lambda_min": lmin, "lambda_max": float(e.eigenvalues[0]),
         "condition_number": float(e.eigenvalues[0]) / lmin if lmin > 0 else float("inf"), "trace": trace,
@@ -247,6 +279,7 @@ def _spectrum_krylov(args, ds, H) -> None:
         "residuals": e.residuals, "projection_errors": e.projection_errors,
         "lambda_min_residual": x.lambda_min_residual, "lambda_max_residual": float(e.residuals[0]),
         "eigenvalues_exact": False, "iterations": e.matvecs + x.iterations,
+        **(storage or {"storage": "dense64"}),
         "data": _data_summary(ds),
     }
     if args.out:
@@ -275,10 +308,23 @@ def cmd_complexity(args) -> None:
     from .kernels import arccos_kernel
 
     ds = _load_data(args)
-    _announce(ds.n, ds.n, ds.d, args.kind, args.json)
-    c = complexity(arccos_kernel(ds.X, kind=args.kind), ds.y, ridge=args.ridge,
+    storage: dict = {}
+    if _storage_requested(args):
+        if args.method == "dense":
+            raise InputError("--storage applies to the Krylov path only; drop --storage for --method dense, or use "
+                             "--method krylov")
+        if args.exact_eigenvalues:
+            raise InputError("--exact-eigenvalues needs the dense eigendecomposition; drop it with --storage")
+        H = _operator(args, ds, args.storage)
+        storage = _storage_payload(H)
+    else:
+        _announce(ds.n, ds.n, ds.d, args.kind, args.json)
+        H = arccos_kernel(ds.X, kind=args.kind)
+    c = complexity(H, ds.y, ridge=args.ridge,
                    exact_eigenvalues=True if args.exact_eigenvalues else None, method=args.method, tol=args.tol,
                    lambda_min_lower=args.lambda_min_lower, precondition=args.precondition)
+    if not storage and c.method == "krylov":
+        storage = {"storage": "dense64"}
     g = generalization_bound(c, delta=args.delta)
     payload = {"n": c.n, "kind": args.kind, "complexity": c.complexity, "yHy": c.yHy,
                "lambda_min": c.lambda_min, "lambda_max": c.lambda_max, "condition_number": c.condition_number,
@@ -287,7 +333,7 @@ def cmd_complexity(args) -> None:
                "yHy_lower": c.yHy_lower, "yHy_upper": c.yHy_upper, "iterations": c.iterations,
                "converged": c.converged, "upper_certified": c.upper_certified,
                "lambda_min_bound": c.lambda_min_bound, "lambda_source": c.lambda_source,
-               "preconditioner": c.preconditioner,
+               "preconditioner": c.preconditioner, **storage,
                "bound": g.to_dict(), "data": _data_summary(ds)}
     krylov_line = ([f"  Krylov (CG{'' if c.preconditioner == 'none' else ', ' + c.preconditioner}): {c.iterations} "
                     f"iterations, complexity in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}]"
@@ -306,6 +352,54 @@ def cmd_complexity(args) -> None:
         f"{g.concentration:.3g} (concentration)",
         "  not evaluated: " + g.hidden_terms,
     ] + krylov_line)
+    _emit(args, payload, human)
+
+
+def _step_grid(text: str | None, points: int, max_step: int) -> np.ndarray:
+    """``--steps 0,10,100`` as given, else ``points`` distinct integers from 0 to ``max_step``, geometric above 0."""
+    if text:
+        try:
+            ks = np.array([float(t) for t in text.split(",") if t.strip()])
+        except ValueError:
+            raise InputError(f"--steps expects comma-separated iteration counts such as 0,10,100, got {text!r}") from None
+        if ks.size == 0 or not np.all(np.isfinite(ks)) or np.any(ks < 0) or np.any(ks != np.round(ks)):
+            raise InputError(f"--steps expects non-negative integers such as 0,10,100, got {text!r}")
+        return ks
+    if points > max_step + 1:
+        raise InputError(f"--points {points} needs --max-step >= {points - 1} (distinct integer steps)")
+    g = np.concatenate([[0.0], np.geomspace(1.0, float(max_step), points - 1)]) if points > 1 else np.zeros(1)
+    ks = np.round(g)
+    for i in range(1, ks.size):  # distinct: push crowded small steps up by one
+        ks[i] = max(ks[i], ks[i - 1] + 1)
+    for i in range(ks.size - 2, -1, -1):  # and keep the last at max_step
+        ks[i] = min(ks[i], ks[i + 1] - 1)
+    return ks
+
+
+def cmd_trajectory(args) -> None:
+    from .krylov import trajectory
+
+    ds = _load_data(args)
+    ks = _step_grid(args.steps, args.points, args.max_step)
+    op = _operator(args, ds, args.storage or "auto")
+    b = op.gershgorin_upper()
+    t = trajectory(op, ds.y, ks, args.lr, tol=args.tol, normalization=args.loss_normalization, flow=args.flow,
+                   lambda_max_upper=b)
+    payload = {"n": ds.n, "kind": args.kind, "method": "krylov", **_storage_payload(op), "lr": args.lr,
+               "loss_normalization": args.loss_normalization, "flow": bool(args.flow),
+               "steps": t.steps, "loss": t.value, "lower": t.lower, "upper": t.upper, "error": t.error,
+               "iterations": t.iterations, "converged": t.converged, "rule": t.rule,
+               "lambda_min_bound": t.lambda_min_bound, "lambda_max_bound": t.lambda_max_bound,
+               "lambda_source": t.lambda_source, "upper_certified": t.upper_certified, "tol": t.tol,
+               "atol": t.atol, "data": _data_summary(ds)}
+    show = np.unique(np.linspace(0, ks.size - 1, min(6, ks.size)).round().astype(int))
+    human = "\n".join([
+        f"{args.kind} kernel of {ds.name}: n = {ds.n}, predicted GD loss (Arora et al. eq. 8, "
+        f"{args.loss_normalization} convention, lr = {args.lr:g}) by Lanczos quadrature, {op.storage} storage",
+        f"  {t.iterations} Lanczos steps, {t.rule} bounds, {'converged' if t.converged else 'NOT converged'}, "
+        f"upper bound {'certified' if t.upper_certified else 'estimated'} ({t.lambda_source})",
+    ] + [f"  k = {int(t.steps[i]):>9d}: loss = {t.value[i]:.6g}  in [{t.lower[i]:.6g}, {t.upper[i]:.6g}]"
+         for i in show])
     _emit(args, payload, human)
 
 
@@ -475,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "residual bounds and lambda_min by Lanczos, no eigendecomposition; auto (default): krylov "
                         "with --top K from n = 2000 on, dense otherwise")
     s.add_argument("--tol", type=OPEN_UNIT, default=1e-10, help="krylov: ARPACK's relative accuracy (default 1e-10)")
+    s.add_argument("--storage", choices=STORAGE_CHOICES,
+                   help="krylov only: the kernel as a dense64 / dense32 / memmap / matrix-free operator (auto: from "
+                        "the memory estimate); implies --method krylov")
 
     c = _analysis_verb(sub, "complexity", "complexity measure sqrt(2 y^T H^-1 y / n) and the Theorem 5.1 bound",
                        cmd_complexity)
@@ -494,6 +591,23 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--precondition", type=NONNEG_INT, metavar="RANK",
                    help="krylov: rank of the randomly pivoted Cholesky preconditioner, 0 for plain CG (default 100 "
                         "from n = 1000 on; pays on ill-conditioned kernels such as digits)")
+    c.add_argument("--storage", choices=STORAGE_CHOICES,
+                   help="krylov only: the kernel as a dense64 / dense32 / memmap / matrix-free operator (auto: from "
+                        "the memory estimate); implies --method krylov")
+
+    tr = _analysis_verb(sub, "trajectory", "predicted GD loss 1/2 ||(I - lr H)^k y||^2 by Lanczos quadrature, "
+                                           "with certified bounds", cmd_trajectory)
+    tr.add_argument("--lr", type=POSITIVE, required=True, metavar="ETA", help="learning rate in the loss convention")
+    tr.add_argument("--steps", metavar="K,K,...", help="iteration counts, e.g. 0,10,100 (default: --points)")
+    tr.add_argument("--points", type=POSITIVE_INT, default=100, help="number of geometric steps (default 100)")
+    tr.add_argument("--max-step", type=POSITIVE_INT, default=10**6, help="largest step of --points (default 1e6)")
+    tr.add_argument("--loss-normalization", choices=["sum", "mean"], default="sum",
+                    help="1/2 sum (default; Arora et al. eq. 2) or 1/2 mean")
+    tr.add_argument("--flow", action="store_true", help="gradient flow exp(-2 lr k H) instead of discrete GD")
+    tr.add_argument("--tol", type=OPEN_UNIT, default=1e-6, help="relative width of the bounds (default 1e-6)")
+    tr.add_argument("--storage", choices=STORAGE_CHOICES, default=None,
+                    help="the kernel as a dense64 / dense32 / memmap / matrix-free operator (default auto: from the "
+                         "memory estimate)")
 
     from .dynamics import ALGORITHMS
     from .networks import PARAMETERIZATIONS

@@ -10,6 +10,9 @@ r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) 
   their explicit features, the exact Hermite energies and population loss of relu/|·| ridge sums
   and the U-statistic ``HermiteProjector`` (Li, Ma, Zhang 2020).
 * :mod:`twolayer.kernels.empirical` — the tangent kernel of a finite network, :func:`empirical_gram`.
+* :mod:`twolayer.kernels.operator` — a kernel as a linear operator (:class:`KernelOperator`,
+  :func:`make_operator`): dense float64 / float32, memory-mapped or matrix-free storage, for the
+  Krylov instruments; the interface a user's own kernel implements (``shape`` + ``matvec``).
 * :mod:`twolayer.kernels._blocks` — memory estimates (by storage dtype), the panelled self Gram and the
   tiled float32-storage build shared by the builders.
 
@@ -24,6 +27,7 @@ from .arccos import (KERNELS, ArccosMember, arccos_kernel, first_layer_ntk, firs
                      two_layer_ntk_cos)
 from . import hermite  # noqa: F401  (twolayer.kernels.hermite)
 from .empirical import empirical_gram
+from .operator import STORAGES, KernelOperator, estimate_operator_memory, make_operator
 
 __all__ = [
     "KERNELS",
@@ -43,4 +47,8 @@ __all__ = [
     "estimate_kernel_memory",
     "GRAM_PANEL_ROWS",
     "gram_upper_tiles",
+    "STORAGES",
+    "KernelOperator",
+    "make_operator",
+    "estimate_operator_memory",
 ]

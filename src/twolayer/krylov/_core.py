@@ -25,6 +25,7 @@ class _Op:
             raise InputError(f"ridge must be a finite number >= 0, got {shift}")
         self.shift = float(shift)
         self.count = 0
+        self.source = op
         if hasattr(op, "matvec") and hasattr(op, "shape") and not isinstance(op, np.ndarray):
             shape = tuple(op.shape)
             self.dense = None

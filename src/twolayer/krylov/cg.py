@@ -66,17 +66,30 @@ def rpcholesky(H, rank: int, *, seed: int = 0, shift: float = 0.0) -> tuple[np.n
     r"""Randomly pivoted partial Cholesky ``H + shift·I ≈ F Fᵀ`` (Chen, Epperly, Tropp & Webber 2024, Alg. 1).
 
     Pivots are drawn with probability proportional to the diagonal of the current residual
-    ``H − FFᵀ``, which stays positive semidefinite (a Schur complement). ``H`` (n, n) array;
-    returns ``F`` (n, r) and the residual diagonal (n,). Reads ``r`` columns; cost ``O(n r²)``.
+    ``H − FFᵀ``, which stays positive semidefinite (a Schur complement). ``H`` (n, n) array, or
+    an operator with ``shape``, ``diagonal()`` and ``rows(idx)`` (such as
+    :class:`twolayer.kernels.KernelOperator`); returns ``F`` (n, r) and the residual diagonal
+    (n,). Reads ``r`` columns; cost ``O(n r²)`` (+ ``r`` row evaluations of an operator).
     Stops early when the residual vanishes (``r`` may then be smaller than ``rank``).
     """
-    A = np.asarray(H, dtype=np.float64)
-    n = A.shape[0]
+    if hasattr(H, "rows") and hasattr(H, "diagonal") and not isinstance(H, np.ndarray):
+        n = int(H.shape[0])
+        diag0 = np.asarray(H.diagonal(), dtype=np.float64)
+
+        def row(s: int) -> np.ndarray:
+            return np.asarray(H.rows([s]), dtype=np.float64).reshape(-1)
+    else:
+        A = np.asarray(H, dtype=np.float64)
+        n = A.shape[0]
+        diag0 = np.diag(A)
+
+        def row(s: int) -> np.ndarray:
+            return A[s]
     r = int(min(rank, n))
     if r < 1:
         raise InputError(f"the preconditioner rank must be a positive integer, got {rank}")
     rng = np.random.default_rng(seed)
-    d = np.diag(A).astype(np.float64) + shift
+    d = diag0.astype(np.float64) + shift
     scale = float(d.sum())
     F = np.zeros((n, r))
     for i in range(r):
@@ -84,7 +97,7 @@ def rpcholesky(H, rank: int, *, seed: int = 0, shift: float = 0.0) -> tuple[np.n
         if not total > 1e-14 * scale:
             return F[:, :i], d
         s = int(rng.choice(n, p=d / total))
-        g = A[s] - F[:, :i] @ F[s, :i]  # row s = column s of the symmetric H (contiguous)
+        g = row(s) - F[:, :i] @ F[s, :i]  # row s = column s of the symmetric H (contiguous)
         if shift:
             g[s] += shift
         if not g[s] > 0:
@@ -101,10 +114,13 @@ def _preconditioner(op: _Op, rank: int, seed: int):
     ``FFᵀ ⪯ H`` gives ``λ_max(FFᵀ) ≤ λ_max(H) ≤ λ_max(FFᵀ) + tr(H − FFᵀ)``: the second entry of the
     last tuple is a certified bracket width.
     """
-    if op.dense is None:
-        raise InputError("precondition= needs H as an explicit array (it reads columns of H); pass the matrix, "
-                         "or drop precondition= for a matrix-free operator")
-    F, d = rpcholesky(op.dense, rank, seed=seed, shift=op.shift)
+    src = op.dense
+    if src is None:
+        src = op.source
+        if not (hasattr(src, "rows") and hasattr(src, "diagonal")):
+            raise InputError("precondition= reads rows of H: it needs H as an explicit array or an operator with diagonal() and "
+                             "rows(idx) (twolayer.kernels.KernelOperator), or drop precondition= (precondition=0)")
+    F, d = rpcholesky(src, rank, seed=seed, shift=op.shift)
     sigma = float(d.sum()) / op.n
     if not sigma > 0:  # exact low rank reproduction: any tiny sigma works
         sigma = 1e-12 * float(np.trace(F.T @ F)) / op.n
