@@ -99,13 +99,13 @@ _INT32_MAX = 2**31 - 1
 
 def mirror_lower(B: np.ndarray, tile: int = _TILE) -> None:
     """Copy the strict lower triangle of the square ``B`` onto its upper one, in place (``B[j, i] = B[i, j]``
-    for ``i > j``), tile by tile: no temporary larger than ``tile × tile``. Cost ``n²`` copies."""
+    for ``i > j``), tile by tile: no temporary larger than ``tile × tile`` (numpy copies a source tile that
+    shares the buffer with its destination). Cost ``n²`` copies."""
     n = B.shape[0]
     for i in range(0, n, tile):
         e = min(n, i + tile)
-        D = B[i:e, i:e]
-        iu = np.triu_indices(e - i, 1)
-        D[iu] = D.T[iu]
+        for r in range(i, e - 1):   # the diagonal tile row by row (no index arrays)
+            B[r, r + 1:e] = B[r + 1:e, r]
         for j in range(0, i, tile):
             B[j:j + tile, i:e] = B[i:e, j:j + tile].T
 

@@ -493,7 +493,7 @@ SPECTRUM_DRIVERS = ("evd", "evr")
 def _numpy_lapack_ilp64() -> bool:
     """Whether numpy's LAPACK uses 64-bit integers (its ``eigh`` then has no 32-bit workspace limit)."""
     try:
-        cfg = np.__config__.CONFIG["Build Dependencies"]["lapack"]  # type: ignore[attr-defined]
+        cfg = np.__config__.CONFIG["Build Dependencies"]["lapack"]
     except (AttributeError, KeyError, TypeError):
         return False
     return "64BITINT" in str(cfg.get("openblas configuration", "")).upper() or "ilp64" in str(cfg.get("name", ""))
