@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import bench_kernels  # noqa: E402
 import bench_krylov  # noqa: E402
+import bench_memory  # noqa: E402
 import bench_spectra  # noqa: E402
 import bench_sweep  # noqa: E402
 import bench_torch  # noqa: E402
@@ -52,7 +53,7 @@ def main(argv=None) -> int:
     p.add_argument("--large", action="store_true", help="also time eigh at n = 8,000")
     p.add_argument("--repeat", type=int, default=3, help="timed repetitions per measurement (best is reported; >= 3)")
     p.add_argument("--no-rss", action="store_true", help="skip the RSS subprocess cross-check of the kernel memory")
-    p.add_argument("--only", choices=("kernels", "spectra", "krylov", "dynamics", "sweep", "torch"), help="run one group only")
+    p.add_argument("--only", choices=("kernels", "spectra", "memory", "krylov", "dynamics", "sweep", "torch"), help="run one group only")
     p.add_argument("--strict", action="store_true", help="exit 1 if any target is missed")
     a = p.parse_args(argv)
     repeat = max(3, a.repeat)
@@ -67,6 +68,8 @@ def main(argv=None) -> int:
         rows += bench_kernels.run(quick=a.quick, repeat=repeat, rss=not a.no_rss)
     if a.only in (None, "spectra"):
         rows += bench_spectra.run(quick=a.quick, large=a.large, repeat=repeat)
+    if a.only in (None, "memory"):
+        rows += bench_memory.run(quick=a.quick, repeat=repeat, rss=not a.no_rss)
     if a.only in (None, "krylov"):
         rows += bench_krylov.run(quick=a.quick, repeat=repeat)
     if a.only in (None, "dynamics"):

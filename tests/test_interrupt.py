@@ -21,8 +21,8 @@ def test_results_and_errors_are_those_of_a_direct_call():
 
     A = np.random.default_rng(0).standard_normal((THREAD_FROM, 40))
     H = A @ A.T + np.eye(THREAD_FROM)
-    w, V = sla.eigh(H, check_finite=False, driver="evd")       # the in-place path's LAPACK call
-    sp = spectrum(H)                                           # numpy's, in a worker thread
+    w, V = sla.eigh(H, check_finite=False, driver="evd")       # the LAPACK call spectrum() makes
+    sp = spectrum(H)                                           # dsyevd through ctypes, in a worker thread
     np.testing.assert_array_equal(sp.eigenvalues, w[::-1])
     np.testing.assert_array_equal(np.abs(sp.eigenvectors), np.abs(V[:, ::-1]))
     np.testing.assert_array_equal(spectrum(H.copy(), overwrite=True).eigenvalues, w[::-1])
@@ -32,7 +32,8 @@ def test_results_and_errors_are_those_of_a_direct_call():
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigint_during_a_long_eigh_ends_the_command_within_seconds(tmp_path):
+@pytest.mark.parametrize("args", ["", ", overwrite=True"])
+def test_sigint_during_a_long_eigh_ends_the_command_within_seconds(tmp_path, args):
     """A 4000 × 4000 ``eigh`` with vectors takes tens of seconds on 2 cores; SIGINT after 1 s
     must end the process within a few seconds with KeyboardInterrupt (before: when LAPACK returned)."""
     script = tmp_path / "long.py"
@@ -45,12 +46,12 @@ def test_sigint_during_a_long_eigh_ends_the_command_within_seconds(tmp_path):
         print("ready", flush=True)
         t0 = time.perf_counter()
         try:
-            spectrum(H)
+            spectrum(H ARGS)
         except KeyboardInterrupt:
             print(f"interrupted after {time.perf_counter() - t0:.1f}", flush=True)
             sys.exit(130)
         print("finished", flush=True)
-    """))
+    """).replace(" ARGS", args))
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
     p = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, env=env)
     assert p.stdout.readline().strip() == "ready"

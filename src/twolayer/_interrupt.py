@@ -5,8 +5,9 @@ delivers a signal only when it returns. :func:`interruptible` runs the call in a
 while the main thread waits in short slices, so the signal's exception is raised at once: the command ends (the daemon thread is abandoned with the process), nothing half-written
 is kept (callers write results atomically), and a rerun starts the call again. This works only
 for calls that release the interpreter lock: numpy's ``linalg`` does; scipy's f2py LAPACK
-wrappers (``eigh``, ``dpotrf``) do not, so :func:`twolayer.spectra.spectrum` uses numpy's
-``eigh`` (the same ``syevd``, bit-identical results) except in its in-place mode. Below
+wrappers (``eigh``, ``dpotrf``) do not, so :func:`twolayer.spectra.spectrum` calls scipy's ``dsyevd``
+through ctypes (:func:`twolayer._linalg.syevd_inplace`, which releases it; the numbers of numpy's and
+scipy's ``eigh``), in place or not (its ``driver="evr"`` option runs in scipy's wrapper). Below
 :data:`THREAD_FROM` rows the call runs directly (it is short, and a thread would only cost).
 """
 

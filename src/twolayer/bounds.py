@@ -94,7 +94,9 @@ class KernelSolver:
     spectrum : Spectrum, optional
         If already computed, its exact ``λ_min``/``λ_max`` are reported instead of estimates.
     overwrite : bool
-        Factor in place (destroys ``H``; saves ``n²`` memory).
+        Factor in place (destroys ``H``; saves ``n²`` memory): with a C- or F-contiguous float64
+        ``H``, the factor lives in ``H``'s memory (the Fortran-ordered transpose view of a C-ordered
+        ``H``), and the solver needs nothing beyond it but a few tiles.
     exact_eigenvalues : bool, optional
         Compute ``λ_min``/``λ_max`` exactly by ``eigvalsh`` (about 5× a Cholesky). Default: exact
         for n ≤ 1000, bounded estimates above (see
@@ -148,7 +150,9 @@ class KernelSolver:
         cond = self.lambda_max / self.lambda_min if ok and self.lambda_min > 0 else float("inf")
         self.condition_number = float(cond)
         if not ok or not cond <= MAX_CONDITION:
-            self._raise_singular(None if overwrite and not ok else A)
+            # factored in place (even partly), H is no longer H: no search for parallel rows in it
+            destroyed = overwrite and (A.flags.c_contiguous or A.flags.f_contiguous)
+            self._raise_singular(None if destroyed else A)
 
     def _raise_singular(self, A):
         pairs = find_parallel_rows(A) if A is not None else []
@@ -240,7 +244,7 @@ METHODS = ("auto", "dense", "krylov")
 def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
                spectrum: Spectrum | None = None, exact_eigenvalues: bool | None = None, method: str = "auto",
                tol: float = 1e-6, lambda_min_lower: float | None = None, precondition: int | None = None,
-               maxiter: int | None = None) -> Complexity:
+               maxiter: int | None = None, overwrite: bool = False) -> Complexity:
     r"""Arora et al. (2019) eq. 10: the data-dependent complexity ``sqrt(2 yᵀ(H^∞)⁻¹y / n)``.
 
     Parameters
@@ -280,6 +284,9 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
         ``H`` (random d = 784: 12 → 14 iterations at n = 5,000).
     maxiter : int, optional
         Krylov only: CG iteration cap (default ``min(2n, 1000)``).
+    overwrite : bool
+        Dense only: hand ``H`` over to the factorization, which destroys it (see :class:`KernelSolver`):
+        no copy of ``H``. The Krylov path never modifies ``H``.
 
     Returns
     -------
@@ -289,7 +296,9 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
     -----
     For i.i.d. uniform ±1 labels, ``E[yᵀH⁻¹y] = tr(H⁻¹)``. Cost: dense one Cholesky
     (``n³/3``); krylov ``2n²`` flops per CG iteration (tens on well-conditioned ``H``, about
-    ``√κ log(1/tol)`` at worst).
+    ``√κ log(1/tol)`` at worst). Memory of the dense path beyond ``H`` (tracemalloc,
+    tests/test_memory.py): the copy that becomes the factor, ``8n²`` bytes, plus a few 512 × 512
+    tiles of the symmetry check; with ``overwrite`` only the tiles.
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
@@ -308,7 +317,7 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
                                precondition=precondition, maxiter=maxiter)
         if c.converged or method == "krylov":
             return c
-    s = solver if solver is not None else KernelSolver(H, ridge=ridge, spectrum=spectrum,
+    s = solver if solver is not None else KernelSolver(H, ridge=ridge, spectrum=spectrum, overwrite=overwrite,
                                                        exact_eigenvalues=exact_eigenvalues)
     y = as_labels(y, s.n)
     q = s.quad(y)

@@ -486,17 +486,38 @@ def noisy_gd_linear_theory(eigenvalues, projections, *, alpha: float, lr: float,
     return out
 
 
-def spectrum(H, *, vectors: bool = True, overwrite: bool = False) -> Spectrum:
+#: ``driver`` values of :func:`spectrum`.
+SPECTRUM_DRIVERS = ("evd", "evr")
+
+
+def _numpy_lapack_ilp64() -> bool:
+    """Whether numpy's LAPACK uses 64-bit integers (its ``eigh`` then has no 32-bit workspace limit)."""
+    try:
+        cfg = np.__config__.CONFIG["Build Dependencies"]["lapack"]
+    except (AttributeError, KeyError, TypeError):
+        return False
+    return "64BITINT" in str(cfg.get("openblas configuration", "")).upper() or "ilp64" in str(cfg.get("name", ""))
+
+
+def spectrum(H, *, vectors: bool = True, overwrite: bool = False, driver: str = "evd") -> Spectrum:
     r"""Eigendecomposition of a symmetric Gram matrix, once, in descending order.
 
     Parameters
     ----------
     H : array_like, shape (n, n)
-        Symmetric matrix (e.g. ``first_layer_ntk(X)``).
+        Symmetric matrix (e.g. ``first_layer_ntk(X)``); its lower triangle is used.
     vectors : bool
         Also compute eigenvectors (needed for projections and trajectories).
     overwrite : bool
-        Let LAPACK destroy ``H`` to save ``n²`` memory.
+        Hand ``H`` over: it is destroyed (with ``vectors``, its memory then holds the eigenvectors),
+        which saves ``n²`` doubles. Needs a writeable C-contiguous float64 ``H``; otherwise one copy is
+        made as without it.
+    driver : {"evd", "evr"}
+        ``evd`` (default): LAPACK ``dsyevd`` (divide and conquer), the numbers of
+        ``numpy.linalg.eigh`` bit for bit. ``evr``: ``dsyevr`` (MRRR), the lean option: its workspace is
+        ``O(n)`` instead of ``2n²``, but its eigenvectors go into a separate ``n × n`` array and its
+        numbers differ from ``evd``'s in the last digits; it runs in scipy's wrapper, which holds the
+        interpreter, so Ctrl-C acts only when it returns.
 
     Returns
     -------
@@ -504,24 +525,45 @@ def spectrum(H, *, vectors: bool = True, overwrite: bool = False) -> Spectrum:
 
     Notes
     -----
-    Cost: LAPACK ``syevd``, about ``9n³`` flops with vectors (n = 8,000 ≈ 65 s on 2 cores);
-    eigenvalues only ≈ ``4n³/3``. Dense limits in 24 GiB: vectors to n ≈ 30k.
+    Cost: about ``9n³`` flops with vectors (n = 8,000 ≈ 65 s on 2 cores); eigenvalues only ≈
+    ``4n³/3``. ``evd`` runs :func:`twolayer._linalg.syevd_inplace` (scipy's LAPACK through ctypes, which
+    releases the interpreter: from n = 2048 in a worker thread so that Ctrl-C acts at once,
+    :mod:`twolayer._interrupt`). Memory beyond ``H``, in units of ``8n²`` bytes (measured by
+    tracemalloc, tests/test_memory.py): with vectors 3 (the copy that becomes the eigenvectors, and
+    dsyevd's ``2n²`` workspace), 2 with ``overwrite``; ``evr`` 2, 1 with ``overwrite``; eigenvalues
+    only 1, 0 with ``overwrite``. Dense limits in 24 GiB: vectors to n ≈ 25k (``overwrite``). From
+    n = 32,767 dsyevd's workspace overflows scipy's 32-bit LAPACK integers: there ``evd`` falls back to
+    ``numpy.linalg.eigh`` where numpy's LAPACK has 64-bit integers (4 × 8n² beyond ``H``), and is
+    refused with an :class:`~twolayer.InputError` pointing to the Krylov instruments otherwise.
     """
+    from ._linalg import SYEVD_MAX_N, mirror_lower, syevd_inplace
+
+    if driver not in SPECTRUM_DRIVERS:
+        raise InputError(f"driver must be one of {', '.join(SPECTRUM_DRIVERS)}, got {driver!r}")
     A = check_symmetric_matrix(H)
     n = A.shape[0]
-    if overwrite:  # scipy's syevd in place: the least memory, but it holds the interpreter until done
-        if vectors:
-            w, V = sla.eigh(A, overwrite_a=True, check_finite=False, driver="evd")
-            return Spectrum(eigenvalues=w[::-1], eigenvectors=V[:, ::-1])
-        w = sla.eigh(A, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evd")
-        return Spectrum(eigenvalues=w[::-1], eigenvectors=None)
-    # numpy's syevd (the same LAPACK call and numbers) releases the interpreter: in a worker thread
-    # from n = 2048, so that Ctrl-C acts at once (twolayer._interrupt)
-    if vectors:
-        w, V = interruptible(np.linalg.eigh, A, size=n)
+    if driver == "evd" and vectors and n > SYEVD_MAX_N:
+        if not _numpy_lapack_ilp64():
+            raise InputError(
+                f"a full eigendecomposition at n = {n} needs dsyevd's workspace of 2n^2 doubles, which overflows "
+                f"this LAPACK's 32-bit integers (at most n = {SYEVD_MAX_N}); use the Krylov instruments instead: "
+                f"`twolayer spectrum --top k` (twolayer.krylov.top_eigenpairs), `twolayer complexity --method "
+                f"krylov`, or vectors=False")
+        w, V = interruptible(np.linalg.eigh, A, size=n)  # numpy's LAPACK has 64-bit integers
         return Spectrum(eigenvalues=w[::-1], eigenvectors=V[:, ::-1])
-    w = interruptible(np.linalg.eigvalsh, A, size=n)
-    return Spectrum(eigenvalues=w[::-1], eigenvectors=None)
+    # one buffer the factorization may destroy: H itself when handed over (or when the float64 conversion
+    # above already made a private copy), else one copy
+    own = A.flags.c_contiguous and A.flags.writeable and (overwrite or not np.may_share_memory(A, np.asarray(H)))
+    B = A if own else np.array(A, dtype=np.float64, order="C", copy=True)
+    if driver == "evr":
+        mirror_lower(B)  # the lower triangle of the Fortran view B.T is then B's own lower triangle
+        if vectors:
+            w, V = sla.eigh(B.T, overwrite_a=True, check_finite=False, driver="evr")
+            return Spectrum(eigenvalues=w[::-1], eigenvectors=V[:, ::-1])
+        w = sla.eigh(B.T, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
+        return Spectrum(eigenvalues=w[::-1], eigenvectors=None)
+    w = interruptible(syevd_inplace, B, vectors=vectors, size=n)
+    return Spectrum(eigenvalues=w[::-1], eigenvectors=B[:, ::-1] if vectors else None)
 
 
 def worst_case_labels(spec: Spectrum) -> np.ndarray:
