@@ -66,6 +66,12 @@ def test_kernel_writes_npy_atomically(capsys, tmp_path):
     assert [p.name for p in out.parent.iterdir()] == ["H.npy"]  # no temp files left
     res = run_json(capsys, "kernel", "digits", "--test", "--out", str(tmp_path / "Ht.npy"))
     assert np.load(tmp_path / "Ht.npy").shape == (ds.n, ds.n_test) == tuple(res["shape"])
+    # float32 storage: half the file, every entry the float64 value rounded once
+    res = run_json(capsys, "kernel", "digits", "--kind", "two-layer", "--dtype", "float32", "--out",
+                   str(tmp_path / "H32.npy"))
+    H32 = np.load(tmp_path / "H32.npy")
+    assert res["dtype"] == "float32" and H32.dtype == np.float32
+    assert np.array_equal(H32, H.astype(np.float32))
 
 
 def test_human_output_without_json(capsys):

@@ -126,10 +126,10 @@ def _load_data(args):
                 **_parse_kv(args.opt))
 
 
-def _announce(n: int, n_z: int, d: int, kind: str, quiet: bool) -> None:
+def _announce(n: int, n_z: int, d: int, kind: str, quiet: bool, dtype=np.float64) -> None:
     from .kernels import estimate_kernel_memory
 
-    est = estimate_kernel_memory(n, n_z, d)
+    est = estimate_kernel_memory(n, n_z, d, dtype=dtype)
     if est.result >= ANNOUNCE_BYTES and not quiet:
         print(f"twolayer: building the {n}x{n_z} {kind} kernel needs {est}", file=sys.stderr)
 
@@ -193,24 +193,25 @@ def cmd_kernel(args) -> None:
     if args.test and not ds.has_test:
         raise InputError(f"--test needs a test split, but {ds.name} has none; pass --n-test N")
     n_z = ds.n_test if args.test else ds.n
-    _announce(ds.n, n_z, ds.d, args.kind, args.json)
+    dtype = np.dtype(args.dtype)
+    _announce(ds.n, n_z, ds.d, args.kind, args.json, dtype)
     out_path = Path(args.out)
     if out_path.suffix != ".npy":
         raise InputError(f"--out must name a .npy file, got {args.out!r}")
     t0 = time.perf_counter()
     # a memory map of the temp file (no second copy in RAM), its blocks reserved first (no SIGBUS on a full disk)
-    with atomic_path(out_path, size=8 * ds.n * n_z + 4096) as tmp:
-        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float64, shape=(ds.n, n_z))
+    with atomic_path(out_path, size=dtype.itemsize * ds.n * n_z + 4096) as tmp:
+        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(ds.n, n_z))
         arccos_kernel(ds.X, ds.X_test if args.test else None, kind=args.kind, block_size=args.block_size, out=mm)
         diag = np.diag(mm).copy() if not args.test else None
         mm.flush()
         del mm
     secs = time.perf_counter() - t0
     payload = {"kind": args.kind, "n": ds.n, "n_z": n_z, "shape": [ds.n, n_z], "out": str(out_path),
-               "seconds": secs, "data": _data_summary(ds)}
+               "dtype": dtype.name, "seconds": secs, "data": _data_summary(ds)}
     if diag is not None:
         payload["trace"] = float(diag.sum())
-    human = f"wrote {args.kind} kernel {ds.n}x{n_z} of {ds.name} to {out_path} ({secs:.2f} s)"
+    human = f"wrote {args.kind} kernel {ds.n}x{n_z} ({dtype.name}) of {ds.name} to {out_path} ({secs:.2f} s)"
     _emit(args, payload, human)
 
 
@@ -559,6 +560,8 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--out", required=True, help="output .npy file (written atomically)")
     k.add_argument("--test", action="store_true", help="test x train cross kernel instead of train x train")
     k.add_argument("--block-size", type=POSITIVE_INT, help="rows per elementwise block")
+    k.add_argument("--dtype", choices=["float64", "float32"], default="float64",
+                   help="storage: float32 halves the file (each entry the float64 value rounded once)")
 
     s = _analysis_verb(sub, "spectrum", "eigenvalues of H and the label projections v_i^T y", cmd_spectrum)
     s.add_argument("--top", type=POSITIVE_INT, help="only the top K eigenvalues/projections in the output")
