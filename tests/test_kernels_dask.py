@@ -129,6 +129,29 @@ def test_a_lost_worker_is_one_clear_error_not_a_hang():
             op.matvec(v)
         assert time.monotonic() - t0 < 10
         op.close()
+        op2 = make_dask_operator(X, storage="matrix-free", client=c, block_size=BLOCK, poll=0.2)
+        cl.close()  # the scheduler goes
+        t0 = time.monotonic()
+        with pytest.raises(InputError, match="scheduler is gone"):
+            op2.matvec(v)
+        assert time.monotonic() - t0 < 10
+        op2.close()
+
+
+def test_parts_survive_pickling_for_spilling_and_hand_over():
+    """A worker may spill its part to disk or hand it to another worker: the kernel travels by name."""
+    import pickle
+
+    from twolayer.dask_operator import _Part
+    from twolayer.kernels.arccos import _normalize
+
+    X, _ = _data(100)
+    Xn, norms = _normalize(X)
+    V = np.random.default_rng(2).standard_normal((100, 2))
+    for storage in ("dense64", "dense32", "matrix-free"):
+        part = _Part("two-layer", Xn, norms, 16, [(16, 32), (32, 48)], storage, 2)
+        back = pickle.loads(pickle.dumps(part))
+        assert np.array_equal(back.product(V, False), part.product(V, False))
 
 
 def test_memory_estimate_and_the_refusal_above_a_worker_limit(client):
@@ -169,3 +192,12 @@ def test_the_cli_runs_complexity_spectrum_and_trajectory_on_the_cluster(cluster,
     assert np.allclose(tr["loss"], tl["loss"], rtol=1e-9)
     assert main(["complexity", "digits", "--n-train", "50", "--dask", addr, "--method", "dense"]) == 2
     assert "--dask apply to the Krylov path only" in capsys.readouterr().err
+
+
+def test_the_cli_with_an_unreachable_scheduler_prints_one_line(capsys, monkeypatch):
+    import twolayer.dask_operator as D
+
+    monkeypatch.setattr(D, "CONNECT_TIMEOUT_S", 1)
+    assert main(["complexity", "digits", "--n-train", "50", "--dask", "tcp://127.0.0.1:1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.startswith("twolayer: error: cannot reach the Dask scheduler"), err

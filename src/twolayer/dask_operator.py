@@ -57,6 +57,8 @@ DASK_STORAGES = ("dense64", "dense32", "matrix-free")
 CONNECT_TIMEOUT_S = 10
 #: Seconds between liveness checks of the workers while a build or product runs.
 POLL_S = 1.0
+#: A product's ``V`` up to this size travels inside the tasks, above it by one broadcast.
+_INLINE_BYTES = 2**20
 
 
 def _distributed():
@@ -108,6 +110,7 @@ class _Part:
 
     def __init__(self, kind: str, Xn: np.ndarray, norms: np.ndarray, block: int, bounds: list[tuple[int, int]],
                  storage: str, threads: int):
+        self.kind = kind
         self.rows = _KernelRows(_member(kind), Xn, norms, block)
         self.bounds, self.storage, self.threads = bounds, storage, max(1, int(threads))
         n = Xn.shape[0]
@@ -122,6 +125,18 @@ class _Part:
                 data[self.offsets[t]:self.offsets[t + 1]] = self._compute(r0, r1)  # float32: rounded once
 
             self._each(build)
+
+    def __getstate__(self) -> dict:
+        """Picklable (a worker may spill or hand over its part): the kernel by name, not its functions."""
+        state = dict(self.__dict__)
+        rows = state.pop("rows")
+        state["_rows_args"] = (rows.Xn, rows.norms, rows.block)
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        Xn, norms, block = state.pop("_rows_args")
+        self.__dict__.update(state)
+        self.rows = _KernelRows(_member(self.kind), Xn, norms, block)
 
     def _compute(self, r0: int, r1: int) -> np.ndarray:
         n = self.rows.Xn.shape[0]
@@ -233,7 +248,8 @@ class DaskKernelOperator(KernelOperator):
     def _product(self, V: np.ndarray, absolute: bool) -> np.ndarray:
         self._check_open()
         Vc = np.ascontiguousarray(V)
-        vf = self.client.scatter(Vc, broadcast=True, hash=False)
+        # a small V rides with the tasks (one round trip fewer); a large one is broadcast once
+        vf = Vc if Vc.nbytes <= _INLINE_BYTES else self.client.scatter(Vc, broadcast=True, hash=False)
         futs = [self.client.submit(_part_product, pf, vf, absolute, workers=[w], allow_other_workers=False,
                                    pure=False) for (w, _), pf in zip(self.owners, self._parts)]
         pieces = self._gather(futs, "a product")
@@ -374,7 +390,7 @@ def _raise_cancelled(what: str):
 
 def make_dask_operator(X, kind: str = "first-layer", storage: str = "auto", *, client=None,
                        address: str | None = None, block_size: int | None = None, timeout: float | None = None,
-                       connect_timeout: float = CONNECT_TIMEOUT_S, poll: float = POLL_S) -> DaskKernelOperator:
+                       connect_timeout: float | None = None, poll: float = POLL_S) -> DaskKernelOperator:
     r"""The arc-cosine kernel ``kind`` of the rows of ``X`` as a :class:`DaskKernelOperator` on a Dask cluster.
 
     Parameters
@@ -394,6 +410,9 @@ def make_dask_operator(X, kind: str = "first-layer", storage: str = "auto", *, c
     timeout : float, optional
         Wall-clock limit of one build or product in seconds (default: none; lost workers and a
         lost scheduler are detected every ``poll`` seconds whatever the limit).
+    connect_timeout : float, optional
+        Seconds to wait for the scheduler and for a first worker (default
+        :data:`CONNECT_TIMEOUT_S`).
 
     Returns
     -------
@@ -405,6 +424,7 @@ def make_dask_operator(X, kind: str = "first-layer", storage: str = "auto", *, c
     flops + the angle transform for its ``r`` rows; none for matrix-free).
     """
     _distributed()
+    connect_timeout = CONNECT_TIMEOUT_S if connect_timeout is None else float(connect_timeout)
     own = client is None
     if own:
         if address is None:
@@ -432,17 +452,18 @@ def _make(X, kind, storage, client, own, block_size, timeout, connect_timeout, p
     info = client.scheduler_info(n_workers=-1)["workers"]
     workers = sorted(info)
     W = len(workers)
-    block = _free_block(block_size, n) if block_size is not None else min(_free_block(None, n),
-                                                                          max(1, math.ceil(n / (2 * W))))
-    starts = list(range(0, n, block))
-    B = len(starts)
-    owners = []
-    for k, w in enumerate(workers):
-        mine = starts[k * B // W:(k + 1) * B // W]
-        if mine:
-            owners.append((w, [(s, min(n, s + block)) for s in mine]))
-    threads = {w: int(info[w].get("nthreads", 1) or 1) for w, _ in owners}
-    limits = {w: int(info[w].get("memory_limit", 0) or 0) for w, _ in owners}
+    cap = max(1, math.ceil(n / (2 * W)))  # at least two blocks per worker
+    block = _free_block(block_size, n) if block_size is not None else min(_free_block(None, n), cap)
+
+    def layout(block: int) -> list:
+        starts = list(range(0, n, block))
+        B = len(starts)
+        return [(w, [(s, min(n, s + block)) for s in starts[k * B // W:(k + 1) * B // W]])
+                for k, w in enumerate(workers) if starts[k * B // W:(k + 1) * B // W]]
+
+    owners = layout(block)
+    threads = {w: int(info[w].get("nthreads", 1) or 1) for w in workers}
+    limits = {w: int(info[w].get("memory_limit", 0) or 0) for w in workers}
 
     def est(s: str) -> dict:
         return {w: estimate_worker_memory(n, d, s, sum(r1 - r0 for r0, r1 in b), block, threads[w], row.uses_sin)
@@ -463,7 +484,7 @@ def _make(X, kind, storage, client, own, block_size, timeout, connect_timeout, p
         raise InputError(f"the {chosen} rows of the {n}x{n} kernel need {_fmt_bytes(ests[chosen][w])} on Dask worker "
                          f"{w}, above its memory limit {_fmt_bytes(limits[w])}; use --storage dense32 or matrix-free, "
                          f"or more workers")
-    worker_memory = ests[chosen]
+    worker_memory = est(chosen)
     lim = [v for v in limits.values() if v] or [None]
     choice = {"storage": chosen, "requested": storage, "reason": reason, "memory_limit": min(lim) if lim[0] else None,
               "estimates": {s: max(ests[s].values()) for s in DASK_STORAGES}, "workers": len(owners),
