@@ -85,6 +85,22 @@ def test_products_equal_the_local_operator_bit_for_bit(client, storage, kind):
         op.matvec(v)
 
 
+def test_worker_processes_over_tcp_give_the_same_bits():
+    """Real worker processes (the data and the code pickled over TCP), as on a cluster of machines; arrays
+    arrive there misaligned, where numpy would sum without BLAS (caught by this test)."""
+    n = 300
+    X, _ = _data(n)
+    v, V = np.random.default_rng(4).standard_normal(n), np.random.default_rng(5).standard_normal((n, 2))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=FREE_PORT) as cl, \
+            distributed.Client(cl) as c:
+        assert cl.scheduler_address.startswith("tcp://")
+        for storage in ("dense64", "dense32", "matrix-free"):
+            op = make_dask_operator(X, "two-layer", storage, client=c, block_size=BLOCK)
+            ref = _reference(X, "two-layer", storage)
+            assert np.array_equal(op.matvec(v), ref.matvec(v)) and np.array_equal(op.matmat(V), ref.matmat(V))
+            op.close()
+
+
 def test_krylov_complexity_through_dask_equals_the_local_result_and_its_interval(client):
     n = 600
     X, y = _data(n, 6)

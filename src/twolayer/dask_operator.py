@@ -136,7 +136,9 @@ class _Part:
     def __setstate__(self, state: dict) -> None:
         Xn, norms, block = state.pop("_rows_args")
         self.__dict__.update(state)
-        self.rows = _KernelRows(_member(self.kind), Xn, norms, block)
+        if self.data is not None:
+            self.data = np.require(self.data, requirements=["C", "A"])
+        self.rows = _KernelRows(_member(self.kind), _aligned(Xn), _aligned(norms), block)
 
     def _compute(self, r0: int, r1: int) -> np.ndarray:
         n = self.rows.Xn.shape[0]
@@ -178,12 +180,19 @@ class _Part:
         return np.asarray(self.data[local], dtype=np.float64)
 
 
+def _aligned(A: np.ndarray) -> np.ndarray:
+    """``A`` as an aligned C-contiguous float64 array. Arrays arrive on a worker in network frames that
+    may be misaligned (measured: address ≡ 4 mod 8), and numpy then bypasses BLAS for ``matmul``/``dot``
+    with its own loops, whose sums round differently: the copy keeps the products bit-identical."""
+    return np.require(A, dtype=np.float64, requirements=["C", "A"])
+
+
 def _build_part(kind, Xn, norms, block, bounds, storage, threads) -> _Part:
-    return _Part(kind, Xn, norms, block, bounds, storage, threads)
+    return _Part(kind, _aligned(Xn), _aligned(norms), block, bounds, storage, threads)
 
 
 def _part_product(part: _Part, V: np.ndarray, absolute: bool) -> np.ndarray:
-    return part.product(V, absolute)
+    return part.product(_aligned(V), absolute)
 
 
 def _part_rows(part: _Part, local: np.ndarray) -> np.ndarray:
@@ -398,7 +407,8 @@ def make_dask_operator(X, kind: str = "first-layer", storage: str = "auto", *, c
     X : array_like, shape (n, d)
         Inputs (as :func:`~twolayer.kernels.make_operator`).
     kind : str
-        A row of :data:`~twolayer.kernels.KERNELS` (default ``first-layer``, ``H^∞``).
+        A row of :data:`~twolayer.kernels.KERNELS` (default ``first-layer``: ``H^∞`` of Arora et al.
+        2019 eq. 3).
     storage : {"auto", "dense64", "dense32", "matrix-free"}
         What each worker keeps (``auto``: the first of dense64, dense32 whose estimate fits every
         worker's memory limit, else matrix-free; recorded in ``choice``).
