@@ -13,15 +13,20 @@ cluster (``dask[distributed]``, an optional extra imported only here and only wh
   GEMM cosine of the block against all rows, the angle transform, the near-parallel
   recomputation, the exact diagonal), kept as float64 (``dense64``), rounded once to float32
   (``dense32``) or recomputed at every product (``matrix-free``);
-* a product ``HV`` broadcasts ``V`` (``8nk`` bytes) to the workers, each returns its rows of
-  ``HV`` and the client assembles them in row order.
+* a product ``HV`` sends ``V`` (``8nk`` bytes; inside the tasks up to 1 MiB, else by one
+  broadcast) to the workers, each returns its rows of ``HV`` and the client assembles them in row
+  order.
 
 Determinism: every block's product is one ``np.dot`` of the same ``(rows, n)`` float64 block with
-``V``, whichever worker runs it and in whatever order, so a product equals bit for bit that of the
-local operator with the same entries and block boundaries (the local ``matrix-free`` operator of
-``block_size=block`` for ``dense64`` and ``matrix-free``; the local float32 matrix of the same
-entries, blocked alike, for ``dense32``), provided the workers use the same BLAS library. Entry error: as the local matrix-free storage, i.e. the float64 build's bound
-``ε_build`` (plus ``u₃₂ |H_ij|`` for ``dense32``), see :mod:`twolayer.kernels.operator`.
+``V`` (arrays that arrive misaligned on a worker are first copied to aligned memory, else numpy
+would bypass BLAS and round differently), whichever worker runs it and in whatever order. So a
+product equals bit for bit that of the local operator with the same entries and block boundaries —
+the local ``matrix-free`` operator of ``block_size=block`` for ``dense64`` and ``matrix-free``,
+the local float32 matrix of the same entries, blocked alike, for ``dense32`` — provided the
+workers run the same BLAS library on the same kind of CPU. The entries are those of the local
+matrix-free storage; they differ from a local ``dense64`` build (a SYRK of the whole Gram) by
+rounding only, within the float64 build's bound ``ε_build`` (plus ``u₃₂ |H_ij|`` for
+``dense32``), see :mod:`twolayer.kernels.operator`.
 
 Memory per worker (:func:`estimate_worker_memory`): ``8nd`` inputs, ``r n`` · 8 (dense64) or · 4
 (dense32) bytes for its ``r`` rows (0 matrix-free), three ``block × n`` float64 buffers per thread.
