@@ -9,7 +9,8 @@ count too):
 2. networks — ``networks`` (parameterizations as records), ``torch_backend`` (the optional torch
    form of the network's step and of the kernel build; imports torch only inside its functions)
 3. engine — ``dynamics``
-4. tools — ``data``, ``estimators``, ``sweep``, ``runfolder``, ``plotting``, ``report``, ``claims``
+4. tools — ``data``, ``estimators``, ``sweep``, ``runfolder``, ``plotting``, ``report``, ``claims``,
+   ``dask_operator`` (the kernel operator on a Dask cluster; imports distributed only inside its functions)
 5. application — ``experiments``, ``demo``, ``cli``
 """
 
@@ -29,7 +30,8 @@ LAYERS = {
     1: {"kernels", "spectra", "bounds", "krylov"},
     2: {"networks", "torch_backend"},
     3: {"dynamics"},
-    4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "report", "claims"},
+    4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "report", "claims",
+        "dask_operator"},
     5: {"experiments", "demo", "cli"},
 }
 LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}

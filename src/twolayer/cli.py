@@ -138,14 +138,20 @@ STORAGE_CHOICES = ("auto", "dense64", "dense32", "memmap", "matrix-free")
 
 
 def _storage_requested(args) -> bool:
-    return getattr(args, "storage", None) is not None
+    return getattr(args, "storage", None) is not None or bool(getattr(args, "dask", None))
 
 
 def _operator(args, ds, storage: str):
-    """The kernel of ``ds`` as a :class:`~twolayer.kernels.KernelOperator` in ``storage`` (announced on stderr)."""
-    from .kernels import make_operator
+    """The kernel of ``ds`` as a :class:`~twolayer.kernels.KernelOperator` in ``storage`` (announced on stderr);
+    with ``--dask ADDRESS`` its row blocks live on that cluster's workers (:mod:`twolayer.dask_operator`)."""
+    if getattr(args, "dask", None):
+        from .dask_operator import make_dask_operator
 
-    op = make_operator(ds.X, kind=args.kind, storage=storage)
+        op = make_dask_operator(ds.X, kind=args.kind, storage=storage, address=args.dask)
+    else:
+        from .kernels import make_operator
+
+        op = make_operator(ds.X, kind=args.kind, storage=storage)
     if not args.json and op.choice["storage"] != "dense64" or (not args.json and ds.n * ds.n * 8 >= ANNOUNCE_BYTES):
         print(f"twolayer: {args.kind} kernel {ds.n}x{ds.n} as a {op.choice['storage']} operator "
               f"({op.choice['reason']})", file=sys.stderr)
@@ -155,7 +161,8 @@ def _operator(args, ds, storage: str):
 def _storage_payload(op) -> dict:
     ch = op.choice
     return {"storage": ch["storage"], "storage_requested": ch["requested"], "storage_reason": ch["reason"],
-            "memory_limit": ch["memory_limit"], "memory_estimates": ch["estimates"]}
+            "memory_limit": ch["memory_limit"], "memory_estimates": ch["estimates"],
+            **({"dask_workers": ch["workers"], "dask_block": ch["block"]} if "workers" in ch else {})}
 
 
 def _emit(args, payload: dict, human: str) -> None:
@@ -223,10 +230,10 @@ def cmd_spectrum(args) -> None:
     ds = _load_data(args)
     if _storage_requested(args):
         if args.method == "dense":
-            raise InputError("--storage applies to the Krylov path only; drop --storage for --method dense, or use "
-                             "--method krylov --top K")
+            raise InputError("--storage and --dask apply to the Krylov path only; drop them for --method dense, "
+                             "or use --method krylov --top K")
         method = spectrum_method("krylov", ds.n, args.top)
-        op = _operator(args, ds, args.storage)
+        op = _operator(args, ds, args.storage or "auto")
         _spectrum_krylov(args, ds, op, _storage_payload(op))
         return
     method = spectrum_method(args.method, ds.n, args.top)
@@ -312,11 +319,11 @@ def cmd_complexity(args) -> None:
     storage: dict = {}
     if _storage_requested(args):
         if args.method == "dense":
-            raise InputError("--storage applies to the Krylov path only; drop --storage for --method dense, or use "
-                             "--method krylov")
+            raise InputError("--storage and --dask apply to the Krylov path only; drop them for --method dense, "
+                             "or use --method krylov")
         if args.exact_eigenvalues:
-            raise InputError("--exact-eigenvalues needs the dense eigendecomposition; drop it with --storage")
-        H = _operator(args, ds, args.storage)
+            raise InputError("--exact-eigenvalues needs the dense eigendecomposition; drop it with --storage or --dask")
+        H = _operator(args, ds, args.storage or "auto")
         storage = _storage_payload(H)
     else:
         _announce(ds.n, ds.n, ds.d, args.kind, args.json)
@@ -549,6 +556,13 @@ def _analysis_verb(sub, name: str, help: str, func, *, kind: bool = True) -> arg
     return p
 
 
+def _add_dask_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dask", metavar="ADDRESS",
+                   help="build and keep the kernel's row blocks on the workers of the Dask cluster at ADDRESS (e.g. "
+                        "tcp://host:8786; needs dask[distributed]) and run the Krylov products there; implies "
+                        "--method krylov (--storage: dense64 / dense32 / matrix-free per worker)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="twolayer", description=__doc__.split("\n\n")[0])
     p.add_argument("--version", action="version", version=f"twolayer {__version__}")
@@ -575,6 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--storage", choices=STORAGE_CHOICES,
                    help="krylov only: the kernel as a dense64 / dense32 / memmap / matrix-free operator (auto: from "
                         "the memory estimate); implies --method krylov")
+    _add_dask_arg(s)
 
     c = _analysis_verb(sub, "complexity", "complexity measure sqrt(2 y^T H^-1 y / n) and the Theorem 5.1 bound",
                        cmd_complexity)
@@ -597,6 +612,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--storage", choices=STORAGE_CHOICES,
                    help="krylov only: the kernel as a dense64 / dense32 / memmap / matrix-free operator (auto: from "
                         "the memory estimate); implies --method krylov")
+    _add_dask_arg(c)
 
     tr = _analysis_verb(sub, "trajectory", "predicted GD loss 1/2 ||(I - lr H)^k y||^2 by Lanczos quadrature, "
                                            "with certified bounds", cmd_trajectory)
@@ -611,6 +627,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--storage", choices=STORAGE_CHOICES, default=None,
                     help="the kernel as a dense64 / dense32 / memmap / matrix-free operator (default auto: from the "
                          "memory estimate)")
+    _add_dask_arg(tr)
 
     from .dynamics import ALGORITHMS
     from .networks import PARAMETERIZATIONS
