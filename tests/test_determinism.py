@@ -70,7 +70,7 @@ def test_bit_identical_across_jobs_executors_and_resume(unit, tmp_path):
 def test_bit_identical_on_a_dask_cluster(unit, tmp_path):
     distributed = pytest.importorskip("distributed")
     base = _metrics(reproduce("unit-determinism", out=tmp_path / "serial", quiet=True, formats=("png",)))
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cl, \
             distributed.Client(cl) as client:
         got = _metrics(reproduce("unit-determinism", out=tmp_path / "dask", executor=client.get_executor(),
                                  quiet=True, formats=("png",)))
@@ -104,7 +104,7 @@ def test_a_dask_sweep_whose_workers_are_gone_stops_with_a_message(tmp_path, monk
 
     monkeypatch.setattr(S, "DEAD_CLUSTER_S", 3.0)
     monkeypatch.setattr(S, "_POLL_S", 0.5)
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cl, \
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cl, \
             distributed.Client(cl) as client:
         ex = DaskExecutor(client)
         assert ex.twolayer_alive()

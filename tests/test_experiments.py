@@ -153,7 +153,7 @@ def test_report_rebuilds_from_a_copied_folder(fig1, tmp_path, capsys):
 @pytest.mark.slow  # starts a one-worker Dask cluster (a few seconds)
 def test_a_dask_cluster_runs_the_sweep_with_the_same_numbers(fig2, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
-    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as client:
         out = reproduce("arora2019-fig2", out=tmp_path / "dask", sets=FIG2, seeds=2, quiet=True, formats=("png",),
                         executor=client.get_executor())
