@@ -86,12 +86,29 @@ def phase(name: str, fn):
     return out, secs, traced
 
 
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
 def run(n: int, data: str) -> dict:
     X, y = synthetic(n) if data == "synthetic" else mnist(data.split(":", 1)[1], n)
     n, d = X.shape
     est = estimate_kernel_memory(n, d=d, dtype=np.float32)
     print(f"n = {n}, d = {d}, data = {data}; float32 build estimate {est}", flush=True)
     op, t_build, m_build = phase("build (dense32)", lambda: make_operator(X, storage="dense32"))
+    v = np.random.default_rng(2).standard_normal(n)
+    t_mv = min(_timed(lambda: op.matvec(v)) for _ in range(3))
+    print(f"  one product (float32 storage, float64 accumulation): {t_mv:.2f} s (best of 3)", flush=True)
     c, t_c, m_c = phase("complexity (krylov)", lambda: complexity(op, y, method="krylov"))
     print(f"    complexity {c.complexity:.8g} in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}], "
           f"{c.iterations} CG iterations, {c.preconditioner}, certified upper: {c.upper_certified}", flush=True)
@@ -104,7 +121,7 @@ def run(n: int, data: str) -> dict:
     e, t_e, m_e = phase("top-100 spectrum", lambda: krylov.top_eigenpairs(op, 100, y=y))
     print(f"    lambda_max = {e.eigenvalues[0]:.6g}, lambda_100 = {e.eigenvalues[-1]:.6g}, max residual "
           f"{float(e.residuals.max()):.2g}, {e.matvecs} products", flush=True)
-    return dict(n=n, build=t_build, complexity=t_c, trajectory=t_t, top100=t_e, rss=peak_rss(),
+    return dict(n=n, build=t_build, product=t_mv, complexity=t_c, trajectory=t_t, top100=t_e, rss=peak_rss(),
                 estimate=est.total / GiB, iterations=c.iterations, lanczos=t.iterations, matvecs=e.matvecs)
 
 
@@ -113,12 +130,14 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, action="append", help="sizes (repeatable; default 40000 and 60000)")
     p.add_argument("--data", default="synthetic", help="synthetic (default) or mnist:PATH")
     args = p.parse_args(argv)
+    print(f"load average before: {loadavg()}", flush=True)
     rows = [run(n, args.data) for n in (args.n or [40000, 60000])]
-    print("\n| n | build s | complexity s (CG its) | trajectory s (Lanczos) | top-100 s (products) | peak RSS GiB | "
+    print(f"load average after: {loadavg()}", flush=True)
+    print("\n| n | build s | one product s | complexity s (CG its) | trajectory s (Lanczos) | top-100 s (products) | peak RSS GiB | "
           "estimate GiB |")
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['n']:,} | {r['build']:.0f} | {r['complexity']:.1f} ({r['iterations']}) | {r['trajectory']:.1f} "
+        print(f"| {r['n']:,} | {r['build']:.0f} | {r['product']:.2f} | {r['complexity']:.1f} ({r['iterations']}) | {r['trajectory']:.1f} "
               f"({r['lanczos']}) | {r['top100']:.1f} ({r['matvecs']}) | {r['rss']:.1f} | {r['estimate']:.1f} |")
     return 0
 
