@@ -26,6 +26,14 @@ storage           memory (n rows)                             cost of one produc
 ================  ==========================================  ==========================================
 
 Products are computed in float64 whatever the storage (``matvec`` / ``matmat`` return float64).
+A float32 row block (4 MiB of float64: ``⌊2¹⁹/n⌋`` rows) is widened exactly into a per-thread
+float64 buffer that is allocated once per product and stays in cache, then multiplied by one
+single-threaded BLAS call; the block boundaries do not depend on ``n_jobs``, so products are
+bit-identical for every thread count. ``matmat`` with ``k`` columns makes one pass over the storage.
+The widening (numpy's float32 → float64 cast, ≈ 5 GB/s of float32 per core here) bounds a
+``matvec``: measured 4× a bare float32 ``sgemv`` at n = 20,000 (``benchmarks/bench_krylov.py``),
+half the old per-block ``astype``; a ``k``-column ``matmat`` amortizes it (BLAS-3 speed), which is
+what the block method of :func:`twolayer.krylov.top_eigenpairs` exploits.
 
 Error of a product (``u₃₂ = 2⁻²⁴``, ``u₆₄ = 2⁻⁵³``, ``γ_n = n u₆₄/(1 − n u₆₄)``)
 -------------------------------------------------------------------------------------
@@ -244,12 +252,12 @@ class KernelOperator:
             # widened exactly into a per-thread float64 buffer that stays in cache (no allocation,
             # no page faults) and multiplied there: one pass over the storage for all k columns.
             block = max(1, self._block_bytes // (8 * n))
-            local = _WidenBuffers(block, n)
+            wide = _WidenBuffers(block, n)
 
             def work(r0):
                 B = M[r0:r0 + block]
                 if B.dtype != np.float64:
-                    B = local.widen(B)
+                    B = wide.widen(B)
                     if absolute:
                         np.abs(B, out=B)
                 elif absolute:
