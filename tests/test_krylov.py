@@ -301,16 +301,17 @@ def test_top_eigenpair_residuals_bound_the_eigenvalue_errors(source, digits_ntk)
     assert np.all(np.abs(np.abs(e.projections) - dense_proj)[ok] <= e.projection_errors[ok] + 1e-9)
 
 
-@pytest.mark.parametrize("n, k, block_size", [(400, 30, None), (1200, 100, None), (300, 8, 3)])
-def test_block_top_eigenpairs_agree_with_dense_within_their_residuals(n, k, block_size):
+@pytest.mark.parametrize("n, k, block_size, d", [(400, 30, None, 50), (1200, 100, None, 50), (300, 8, 3, 50),
+                                                 (600, 100, None, 784)])
+def test_block_top_eigenpairs_agree_with_dense_within_their_residuals(n, k, block_size, d):
     """The block method (``method="block"``) on a float32 NTK operator of random unit rows
-    (clustered spectrum) against ``eigh`` of the same stored matrix: every eigenvalue within its
+    (clustered spectrum; d = 784 > n: the basis cap reaches n) against ``eigh`` of the same stored matrix: every eigenvalue within its
     residual, all ``k`` found (the top ``k`` of the dense spectrum, not others), orthonormal vectors,
     and far fewer passes over the matrix than ARPACK makes products."""
     from twolayer.kernels import KernelOperator
 
     rng = np.random.default_rng(40 + n)
-    X = rng.standard_normal((n, 50))
+    X = rng.standard_normal((n, d))
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     op = KernelOperator.from_matrix(first_layer_ntk(X).astype(np.float32), n_jobs=1)
     S = op.todense()

@@ -300,19 +300,23 @@ _BLOCK_CAP = 10
 
 
 def _orth_against(Q: np.ndarray, W: np.ndarray, rng) -> np.ndarray:
-    """Orthonormal columns spanning ``W`` projected off ``Q`` (two Gram–Schmidt passes; deficient columns replaced)."""
+    """Orthonormal columns spanning ``W`` projected off ``Q``; (nearly) dependent columns replaced by random ones.
+
+    Projection + QR twice (the second pass removes what the first QR's ``R⁻¹`` amplified back
+    along ``Q``), so ``[Q, Z]`` is orthonormal to rounding. Cost ``O(n (m + b) b)``.
+    """
     for _ in range(2):
         if Q.shape[1]:
             W = W - Q @ (Q.T @ W)
     norms0 = np.linalg.norm(W, axis=0)
     Z, R = np.linalg.qr(W)
-    bad = np.abs(np.diag(R)) <= 1e-10 * max(float(norms0.max(initial=0.0)), np.finfo(float).tiny)
+    bad = np.abs(np.diag(R)) <= 1e-8 * max(float(norms0.max(initial=0.0)), np.finfo(float).tiny)
     if np.any(bad):  # the Krylov space is (nearly) invariant in those directions: continue with random ones
         Z[:, bad] = rng.standard_normal((Z.shape[0], int(bad.sum())))
-        for _ in range(2):
-            Z[:, bad] -= Q @ (Q.T @ Z[:, bad]) if Q.shape[1] else 0.0
-            Z[:, bad] -= Z[:, ~bad] @ (Z[:, ~bad].T @ Z[:, bad])
-        Z[:, bad] = np.linalg.qr(Z[:, bad])[0]
+    for _ in range(2):
+        if Q.shape[1]:
+            Z = Z - Q @ (Q.T @ Z)
+        Z = np.linalg.qr(Z)[0]
     return Z
 
 
@@ -336,33 +340,38 @@ def _block_top(A: _Op, kk: int, tol: float, maxiter: int | None, seed: int, bloc
     cap = min(n, keep + _BLOCK_CAP * max(b, 1))
     maxp = 200 if maxiter is None else int(maxiter)
     rng = np.random.default_rng(seed)
-    Q = _orth_against(np.zeros((n, 0)), rng.standard_normal((n, min(n, max(keep, b)))), rng)
-    AQ = A.matmat(Q)
-    T = Q.T @ AQ
+    QB, AB = np.empty((n, cap)), np.empty((n, cap))  # the basis and its image, preallocated (no hstack copies)
+    m = min(n, max(keep, b))
+    QB[:, :m] = _orth_against(np.zeros((n, 0)), rng.standard_normal((n, m)), rng)
+    AB[:, :m] = A.matmat(QB[:, :m])
+    T = QB[:, :m].T @ AB[:, :m]
     passes = 1
     eps = max(float(tol), 4 * np.finfo(float).eps)
     while True:
+        Q, AQ = QB[:, :m], AB[:, :m]
         th, S = np.linalg.eigh((T + T.T) / 2)
         th, S = th[::-1], S[:, ::-1]
-        top = min(keep, Q.shape[1])
+        top = min(keep, m)
         Y, AY = Q @ S[:, :top], AQ @ S[:, :top]
         R = AY - Y * th[:top]
         res = np.linalg.norm(R, axis=0)
         scale = max(abs(float(th[0])), np.finfo(float).tiny)
         open_ = np.flatnonzero(res[:kk] > eps * scale)
-        if open_.size == 0 or passes >= maxp or b == 0 or Q.shape[1] >= n:
+        if open_.size == 0 or passes >= maxp or b == 0 or m >= n:
             return th[:kk], Y[:, :kk], passes
-        if Q.shape[1] + b > cap:  # thick restart on the leading Ritz vectors
+        if m + b > cap:  # thick restart on the leading Ritz vectors
             T = S[:, :top].T @ T @ S[:, :top]
-            Q, AQ = Y, AY
+            QB[:, :top], AB[:, :top] = Y, AY
+            m = top
+        bb = min(b, n - m)
         rest = np.setdiff1d(np.arange(top), open_)
-        pick = np.concatenate([open_, rest[np.argsort(-res[rest], kind="stable")]])[:b]
-        W = _orth_against(Q, R[:, pick], rng)
+        pick = np.concatenate([open_, rest[np.argsort(-res[rest], kind="stable")]])[:bb]
+        W = _orth_against(QB[:, :m], R[:, pick], rng)
         AW = A.matmat(W)
-        C = Q.T @ AW
+        C = QB[:, :m].T @ AW
         T = np.block([[T, C], [C.T, W.T @ AW]])
-        Q = np.hstack([Q, W])
-        AQ = np.hstack([AQ, AW])
+        QB[:, m:m + W.shape[1]], AB[:, m:m + W.shape[1]] = W, AW
+        m += W.shape[1]
         passes += 1
 
 
