@@ -9,7 +9,8 @@ float64 per row block, error bound in :mod:`twolayer.kernels.operator`) and time
   randomly pivoted Cholesky preconditioner of rank 100 from the operator's rows),
 * ``krylov.trajectory(op, y, steps, lr)``: 1,000 distinct steps from 0 to 10⁶ (geometric),
   ``lr = 1/λ_max bound`` (Gershgorin of the stored matrix), sum convention,
-* ``krylov.top_eigenpairs(op, 100, y=y)`` (ARPACK, residual bounds),
+* ``krylov.top_eigenpairs(op, 100, y=y, method=...)`` (``--top-method arpack`` (default) or
+  ``block``: one pass over the matrix per block of columns; residual bounds either way),
 
 printing each phase's wall time, the process's peak RSS (``resource.getrusage``: includes the
 kernel) and the peak of numpy's traced allocations within the phase (``tracemalloc``), next to
@@ -20,7 +21,8 @@ Data. Default ``synthetic``: rows uniform on the unit sphere in d = 784 (seed 0)
 available offline here; ``--data mnist:PATH`` uses the first ``n`` training images (file order),
 unit norm, labelled by digit parity (+1 even, −1 odd).
 
-Run: ``nice .venv/bin/python benchmarks/large_n.py --n 40000 [--n 60000] [--data mnist:PATH]``.
+Run: ``nice .venv/bin/python benchmarks/large_n.py --n 40000 [--n 60000] [--data mnist:PATH]
+[--top-method block] [--phases complexity,trajectory,top]``.
 """
 
 from __future__ import annotations
