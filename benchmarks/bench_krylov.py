@@ -13,7 +13,10 @@ Measured (``twolayer.krylov``, ``twolayer.bounds.complexity(method=...)``):
   ``spectrum(H).loss_curve(...)`` (a full ``eigh`` with vectors), and its error against that curve;
 * the top 10 eigenpairs (``krylov.top_eigenpairs``) / ``scipy.linalg.eigh(H, subset_by_index=…)``,
   with ``max |λ_dense − θ| / residual`` (≤ 1: the residuals bound the errors);
-* ``krylov.extreme`` (λ_min, λ_max by Lanczos) / ``scipy.linalg.eigvalsh`` (all eigenvalues).
+* ``krylov.extreme`` (λ_min, λ_max by Lanczos) / ``scipy.linalg.eigvalsh`` (all eigenvalues);
+* one product of a float32-stored :class:`twolayer.kernels.KernelOperator` (float64
+  accumulation) / a bare float32 ``sgemv`` and a bare float64 ``dgemv`` of the same shape (n = 20,000;
+  target ≤ 1.5× the sgemv), and its 32-column ``matmat`` per column.
 
 The dense ``eigh`` with vectors at n = 5,000 runs once (no warm-up, repeat 1: about 30 s on 2
 cores); everything else is interleaved best-of-``repeat`` after a warm-up (see _common.compare).
@@ -159,10 +162,39 @@ def _eig_rows(label: str, H: np.ndarray, y: np.ndarray, repeat: int) -> list[Row
     ]
 
 
+def _operator_rows(n: int, repeat: int) -> list[Row]:
+    """One float32-storage product (float64 accumulation) against a bare ``sgemv`` and a bare ``dgemv``."""
+    from twolayer.kernels import KernelOperator
+
+    log(f"krylov: one KernelOperator (dense32) product at n={n} (best of {repeat})")
+    rng = np.random.default_rng(60)
+    S = rng.standard_normal((n, n), dtype=np.float32)
+    op = KernelOperator.from_matrix(S)
+    v = rng.standard_normal(n)
+    v32 = v.astype(np.float32)
+    V = rng.standard_normal((n, 32))
+    S64 = S.astype(np.float64)
+    t = compare({"ours": lambda: op.matvec(v), "sgemv": lambda: S @ v32, "dgemv": lambda: S64 @ v,
+                 "ours32": lambda: op.matmat(V)}, repeat=repeat)
+    same = bool(np.array_equal(KernelOperator.from_matrix(S, n_jobs=1).matvec(v),
+                               KernelOperator.from_matrix(S, n_jobs=3).matvec(v)))
+    note = ("float32 rows widened exactly into a cached per-thread float64 buffer, then dgemv: numpy's "
+            "float32->float64 cast (~5 GB/s per core) bounds it; bit-identical for n_jobs 1 and 3: "
+            f"{same}")
+    return [Row(f"KernelOperator dense32 matvec / bare float32 sgemv (n={n})", t["ours"].best / t["sgemv"].best,
+                ("<=", 1.5), ratio_detail(t["ours"], t["sgemv"], "ours", "sgemv") + "; " + note),
+            Row(f"KernelOperator dense32 matvec / bare float64 dgemv (n={n})", t["ours"].best / t["dgemv"].best,
+                None, ratio_detail(t["ours"], t["dgemv"], "ours", "dgemv")),
+            Row(f"KernelOperator dense32 matmat 32 columns / 32 matvecs (n={n})",
+                t["ours32"].best / (32 * t["ours"].best), None,
+                ratio_detail(t["ours32"], t["ours"], "matmat(32)", "matvec") + "; one pass over the storage",
+                status=None if same else "FAIL")]
+
+
 def run(quick: bool = False, repeat: int = 3) -> list[Row]:
     cfg = QUICK if quick else FULL
     d = cfg["d"]
-    rows: list[Row] = []
+    rows: list[Row] = _operator_rows(5_000 if quick else 20_000, max(repeat, 5))
     for n in cfg["sizes"]:
         H = first_layer_ntk(unit_rows(n, d, seed=40 + n))
         y = _labels(n, seed=41)

@@ -9,7 +9,8 @@ float64 per row block, error bound in :mod:`twolayer.kernels.operator`) and time
   randomly pivoted Cholesky preconditioner of rank 100 from the operator's rows),
 * ``krylov.trajectory(op, y, steps, lr)``: 1,000 distinct steps from 0 to 10⁶ (geometric),
   ``lr = 1/λ_max bound`` (Gershgorin of the stored matrix), sum convention,
-* ``krylov.top_eigenpairs(op, 100, y=y)`` (ARPACK, residual bounds),
+* ``krylov.top_eigenpairs(op, 100, y=y, method=...)`` (``--top-method arpack`` (default) or
+  ``block``: one pass over the matrix per block of columns; residual bounds either way),
 
 printing each phase's wall time, the process's peak RSS (``resource.getrusage``: includes the
 kernel) and the peak of numpy's traced allocations within the phase (``tracemalloc``), next to
@@ -20,7 +21,8 @@ Data. Default ``synthetic``: rows uniform on the unit sphere in d = 784 (seed 0)
 available offline here; ``--data mnist:PATH`` uses the first ``n`` training images (file order),
 unit norm, labelled by digit parity (+1 even, −1 odd).
 
-Run: ``nice .venv/bin/python benchmarks/large_n.py --n 40000 [--n 60000] [--data mnist:PATH]``.
+Run: ``nice .venv/bin/python benchmarks/large_n.py --n 40000 [--n 60000] [--data mnist:PATH]
+[--top-method block] [--phases complexity,trajectory,top]``.
 """
 
 from __future__ import annotations
@@ -86,40 +88,79 @@ def phase(name: str, fn):
     return out, secs, traced
 
 
-def run(n: int, data: str) -> dict:
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def loadavg() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "n/a"
+
+
+def run(n: int, data: str, phases: tuple[str, ...] = ("complexity", "trajectory", "top"),
+        top_methods: tuple[str, ...] = ("arpack",)) -> dict:
     X, y = synthetic(n) if data == "synthetic" else mnist(data.split(":", 1)[1], n)
     n, d = X.shape
     est = estimate_kernel_memory(n, d=d, dtype=np.float32)
     print(f"n = {n}, d = {d}, data = {data}; float32 build estimate {est}", flush=True)
     op, t_build, m_build = phase("build (dense32)", lambda: make_operator(X, storage="dense32"))
-    c, t_c, m_c = phase("complexity (krylov)", lambda: complexity(op, y, method="krylov"))
-    print(f"    complexity {c.complexity:.8g} in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}], "
-          f"{c.iterations} CG iterations, {c.preconditioner}, certified upper: {c.upper_certified}", flush=True)
-    b = op.gershgorin_upper()
-    ks = step_grid(1000, 10**6)
-    t, t_t, m_t = phase("trajectory (1,000 steps)", lambda: krylov.trajectory(op, y, ks, 1.0 / b,
-                                                                               lambda_max_upper=b))
-    print(f"    {t.iterations} Lanczos steps, {t.rule}, converged {t.converged}, max error {float(t.error.max()):.3g}, "
-          f"loss(1e6) = {t.value[-1]:.6g}", flush=True)
-    e, t_e, m_e = phase("top-100 spectrum", lambda: krylov.top_eigenpairs(op, 100, y=y))
-    print(f"    lambda_max = {e.eigenvalues[0]:.6g}, lambda_100 = {e.eigenvalues[-1]:.6g}, max residual "
-          f"{float(e.residuals.max()):.2g}, {e.matvecs} products", flush=True)
-    return dict(n=n, build=t_build, complexity=t_c, trajectory=t_t, top100=t_e, rss=peak_rss(),
-                estimate=est.total / GiB, iterations=c.iterations, lanczos=t.iterations, matvecs=e.matvecs)
+    v = np.random.default_rng(2).standard_normal(n)
+    t_mv = min(_timed(lambda: op.matvec(v)) for _ in range(3))
+    print(f"  one product (float32 storage, float64 accumulation): {t_mv:.2f} s (best of 3)", flush=True)
+    t_c = t_t = float("nan")
+    its = lanczos = -1
+    if "complexity" in phases:
+        c, t_c, m_c = phase("complexity (krylov)", lambda: complexity(op, y, method="krylov"))
+        its = c.iterations
+        print(f"    complexity {c.complexity:.8g} in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}], "
+              f"{c.iterations} CG iterations, {c.preconditioner}, certified upper: {c.upper_certified}", flush=True)
+    if "trajectory" in phases:
+        b = op.gershgorin_upper()
+        ks = step_grid(1000, 10**6)
+        t, t_t, m_t = phase("trajectory (1,000 steps)", lambda: krylov.trajectory(op, y, ks, 1.0 / b,
+                                                                                   lambda_max_upper=b))
+        lanczos = t.iterations
+        print(f"    {t.iterations} Lanczos steps, {t.rule}, converged {t.converged}, max error "
+              f"{float(t.error.max()):.3g}, loss(1e6) = {t.value[-1]:.6g}", flush=True)
+    tops = {}
+    if "top" in phases:
+        for meth in top_methods:
+            e, t_e, m_e = phase(f"top-100 spectrum ({meth})",
+                                lambda meth=meth: krylov.top_eigenpairs(op, 100, y=y, method=meth))
+            tops[meth] = (t_e, e.matvecs, e.passes)
+            print(f"    lambda_max = {e.eigenvalues[0]:.6g}, lambda_100 = {e.eigenvalues[-1]:.6g}, max residual "
+                  f"{float(e.residuals.max()):.2g}, {e.matvecs} products"
+                  + (f" in {e.passes} block passes" if e.passes else ""), flush=True)
+    return dict(n=n, build=t_build, product=t_mv, complexity=t_c, trajectory=t_t, tops=tops, rss=peak_rss(),
+                estimate=est.total / GiB, iterations=its, lanczos=lanczos)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=int, action="append", help="sizes (repeatable; default 40000 and 60000)")
     p.add_argument("--data", default="synthetic", help="synthetic (default) or mnist:PATH")
+    p.add_argument("--phases", default="complexity,trajectory,top", help="comma-separated subset to run")
+    p.add_argument("--top-method", action="append", choices=("arpack", "block"),
+                   help="top_eigenpairs method (repeatable; default arpack)")
     args = p.parse_args(argv)
-    rows = [run(n, args.data) for n in (args.n or [40000, 60000])]
-    print("\n| n | build s | complexity s (CG its) | trajectory s (Lanczos) | top-100 s (products) | peak RSS GiB | "
-          "estimate GiB |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"load average before: {loadavg()}", flush=True)
+    rows = [run(n, args.data, tuple(args.phases.split(",")), tuple(args.top_method or ["arpack"]))
+            for n in (args.n or [40000, 60000])]
+    print(f"load average after: {loadavg()}", flush=True)
+    print("\n| n | build s | one product s | complexity s (CG its) | trajectory s (Lanczos) | top-100 s (products) | "
+          "peak RSS GiB | estimate GiB |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['n']:,} | {r['build']:.0f} | {r['complexity']:.1f} ({r['iterations']}) | {r['trajectory']:.1f} "
-              f"({r['lanczos']}) | {r['top100']:.1f} ({r['matvecs']}) | {r['rss']:.1f} | {r['estimate']:.1f} |")
+        tops = "; ".join(f"{m} {t:.1f} ({mv}" + (f", {ps} passes)" if ps else ")")
+                         for m, (t, mv, ps) in r["tops"].items())
+        print(f"| {r['n']:,} | {r['build']:.0f} | {r['product']:.2f} | {r['complexity']:.1f} ({r['iterations']}) | "
+              f"{r['trajectory']:.1f} "
+              f"({r['lanczos']}) | {tops} | {r['rss']:.1f} | {r['estimate']:.1f} |")
     return 0
 
 

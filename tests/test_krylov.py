@@ -301,6 +301,47 @@ def test_top_eigenpair_residuals_bound_the_eigenvalue_errors(source, digits_ntk)
     assert np.all(np.abs(np.abs(e.projections) - dense_proj)[ok] <= e.projection_errors[ok] + 1e-9)
 
 
+@pytest.mark.parametrize("n, k, block_size, d", [(400, 30, None, 50), (1200, 100, None, 50), (300, 8, 3, 50),
+                                                 (600, 100, None, 784)])
+def test_block_top_eigenpairs_agree_with_dense_within_their_residuals(n, k, block_size, d):
+    """The block method (``method="block"``) on a float32 NTK operator of random unit rows
+    (clustered spectrum; d = 784 > n: the basis cap reaches n) against ``eigh`` of the same stored matrix: every eigenvalue within its
+    residual, all ``k`` found (the top ``k`` of the dense spectrum, not others), orthonormal vectors,
+    and far fewer passes over the matrix than ARPACK makes products."""
+    from twolayer.kernels import KernelOperator
+
+    rng = np.random.default_rng(40 + n)
+    X = rng.standard_normal((n, d))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    op = KernelOperator.from_matrix(first_layer_ntk(X).astype(np.float32), n_jobs=1)
+    S = op.todense()
+    w, V = np.linalg.eigh(S)
+    y = _labels(n, seed=41)
+    e = KR.top_eigenpairs(op, k, y=y, method="block", block_size=block_size)
+    a = KR.top_eigenpairs(op, k, y=y)
+    lam = w[::-1][:k]
+    slack = 8 * n * EPS * w[-1]
+    assert e.method == "block" and a.method == "arpack"
+    assert np.all(np.abs(lam - e.eigenvalues) <= e.residuals + slack)
+    assert np.all(e.residuals <= 1e-8 * w[-1])
+    assert np.all(np.diff(e.eigenvalues) <= 0)
+    assert np.allclose(e.eigenvectors.T @ e.eigenvectors, np.eye(k), atol=1e-10)
+    assert np.allclose(e.eigenvalues, a.eigenvalues, rtol=0, atol=1e-8 * w[-1])
+    ok = np.isfinite(e.projection_errors)
+    dense_proj = np.abs(V[:, ::-1][:, :k].T @ y)
+    assert np.all(np.abs(np.abs(e.projections) - dense_proj)[ok] <= e.projection_errors[ok] + 1e-9)
+    if block_size is None:
+        assert e.passes < a.matvecs / 3
+
+
+def test_block_top_eigenpairs_input_errors():
+    H, _ = _spd(20, 5.0, seed=18)
+    with pytest.raises(InputError, match="method"):
+        KR.top_eigenpairs(H, 3, method="lobpcg")
+    with pytest.raises(InputError, match="block_size"):
+        KR.top_eigenpairs(H, 3, method="block", block_size=0)
+
+
 def test_extreme_eigenvalues_are_one_sided_within_their_residuals(digits_ntk):
     H, _, w, _ = digits_ntk
     x = KR.extreme(H)

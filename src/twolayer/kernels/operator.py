@@ -26,6 +26,14 @@ storage           memory (n rows)                             cost of one produc
 ================  ==========================================  ==========================================
 
 Products are computed in float64 whatever the storage (``matvec`` / ``matmat`` return float64).
+A float32 row block (4 MiB of float64: ``⌊2¹⁹/n⌋`` rows) is widened exactly into a per-thread
+float64 buffer that is allocated once per product and stays in cache, then multiplied by one
+single-threaded BLAS call; the block boundaries do not depend on ``n_jobs``, so products are
+bit-identical for every thread count. ``matmat`` with ``k`` columns makes one pass over the storage.
+The widening (numpy's float32 → float64 cast, ≈ 5 GB/s of float32 per core here) bounds a
+``matvec``: measured 4× a bare float32 ``sgemv`` at n = 20,000 (``benchmarks/bench_krylov.py``),
+half the old per-block ``astype``; a ``k``-column ``matmat`` amortizes it (BLAS-3 speed), which is
+what the block method of :func:`twolayer.krylov.top_eigenpairs` exploits.
 
 Error of a product (``u₃₂ = 2⁻²⁴``, ``u₆₄ = 2⁻⁵³``, ``γ_n = n u₆₄/(1 − n u₆₄)``)
 -------------------------------------------------------------------------------------
@@ -67,6 +75,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .._errors import InputError
+from .._threads import blas_threads
 from ._blocks import _available_memory, _fmt_bytes, _resolve_jobs, estimate_kernel_memory
 from .arccos import (_check_scale, _fix_near_parallel, _inputs, _near_parallel_pairs, _normalize, _transform_block,
                      arccos_kernel)
@@ -236,14 +245,23 @@ class KernelOperator:
         if M is not None and M.dtype == np.float64 and not absolute and not isinstance(M, np.memmap):
             return M @ V  # one BLAS call
         out = np.empty((n, V.shape[1]))
+        V = np.ascontiguousarray(V)
         if M is not None:
+            # Fixed row blocks of ``_block_bytes`` of float64 (independent of the thread count, so
+            # every row's dot product is the same BLAS call whatever n_jobs is); a float32 block is
+            # widened exactly into a per-thread float64 buffer that stays in cache (no allocation,
+            # no page faults) and multiplied there: one pass over the storage for all k columns.
             block = max(1, self._block_bytes // (8 * n))
+            wide = _WidenBuffers(block, n)
 
             def work(r0):
                 B = M[r0:r0 + block]
-                B = B.astype(np.float64) if B.dtype != np.float64 else (np.abs(B) if absolute else B)
-                if absolute and M.dtype != np.float64:
-                    np.abs(B, out=B)
+                if B.dtype != np.float64:
+                    B = wide.widen(B)
+                    if absolute:
+                        np.abs(B, out=B)
+                elif absolute:
+                    B = np.abs(B)
                 np.dot(B, V, out=out[r0:r0 + B.shape[0]])
         else:
             block = self._rows_fn.block
@@ -256,12 +274,13 @@ class KernelOperator:
                 np.dot(C, V, out=out[r0:r0 + C.shape[0]])
 
         starts = range(0, n, block)
-        if self._jobs == 1 or len(starts) == 1:
-            for s in starts:
-                work(s)
-        else:
-            with ThreadPoolExecutor(max_workers=self._jobs) as pool:
-                list(pool.map(work, starts))
+        with blas_threads(1):  # each block one single-threaded BLAS call: the same numbers for every n_jobs
+            if self._jobs == 1 or len(starts) == 1:
+                for s in starts:
+                    work(s)
+            else:
+                with ThreadPoolExecutor(max_workers=self._jobs) as pool:
+                    list(pool.map(work, starts))
         return out
 
     # ----------------------------------------------------------------- entries
@@ -351,6 +370,24 @@ class _KernelRows:
             out[t] = self.compute(int(i), int(i) + 1, np.empty((1, self.Xn.shape[0])),
                                   np.empty((1, self.Xn.shape[0])), np.empty((1, self.Xn.shape[0])))[0]
         return out
+
+
+class _WidenBuffers:
+    """Per-thread ``block × n`` float64 buffers into which float32 row blocks are widened (exactly)."""
+
+    def __init__(self, block: int, n: int):
+        import threading
+
+        self.block, self.n = block, n
+        self.local = threading.local()
+
+    def widen(self, B: np.ndarray) -> np.ndarray:
+        buf = getattr(self.local, "buf", None)
+        if buf is None:
+            buf = self.local.buf = np.empty((self.block, self.n))
+        W = buf[:B.shape[0]]
+        np.copyto(W, B)
+        return W
 
 
 class _ThreadBuffers:

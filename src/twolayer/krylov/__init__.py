@@ -60,7 +60,8 @@ approximation on the pivots, so ``H − FFᵀ ⪰ 0``; then for every ``v``
 Costs (``n`` rows, ``m`` iterations, explicit matrix): :func:`quadratic_form` ``m`` products
 ``Hv`` (``2n²`` flops each) + ``O(m²)``; :func:`trajectory` and :func:`extreme` ``m`` products +
 ``O(nm²)`` reorthogonalization + ``O(m² T)`` for ``T`` steps; :func:`top_eigenpairs` ARPACK's
-products (:func:`scipy.sparse.linalg.eigsh`) + one block product for the residuals.
+products (:func:`scipy.sparse.linalg.eigsh`) + one block product for the residuals, or with
+``method="block"`` a few dozen block products (one pass over a stored matrix each) instead.
 """
 
 from __future__ import annotations

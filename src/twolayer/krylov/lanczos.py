@@ -205,15 +205,22 @@ class Eigenpairs:
     projection_errors: np.ndarray | None
     matvecs: int
     tol: float
+    method: str = "arpack"
+    passes: int | None = None
 
 
 def top_eigenpairs(op, k: int, *, y=None, tol: float = 1e-10, maxiter: int | None = None, seed: int = 0,
-                   check: bool = True) -> Eigenpairs:
+                   check: bool = True, method: str = "arpack", block_size: int | None = None) -> Eigenpairs:
     r"""The ``k`` largest eigenpairs of symmetric ``H`` by implicitly restarted Lanczos (ARPACK), with residual bounds.
 
-    Calls :func:`scipy.sparse.linalg.eigsh` (``which="LA"``) on a product-only operator for
-    ``k + 1`` pairs (the extra one gives the gap of the ``k``-th for the projection errors), from
-    a seeded start vector; then measures ``R = HV − VΘ`` with one block product. See
+    ``method="arpack"`` (default): :func:`scipy.sparse.linalg.eigsh` (``which="LA"``) on a
+    product-only operator for ``k + 1`` pairs (the extra one gives the gap of the ``k``-th for the
+    projection errors), from a seeded start vector. ``method="block"``: a thick-restarted block
+    Krylov (block Davidson without preconditioner) iteration, :func:`_block_top`: each step is *one*
+    block product ``H W`` with ``block_size`` columns (one pass over a stored matrix for all of
+    them, where ARPACK makes one pass per product) — far cheaper per column when a product is
+    bound by memory traffic (float32 storage, :class:`~twolayer.kernels.KernelOperator`). Either
+    way the result's residuals ``R = HV − VΘ`` are then measured with one block product. See
     :class:`Eigenpairs` for what the residuals bound.
 
     Parameters
@@ -224,7 +231,13 @@ def top_eigenpairs(op, k: int, *, y=None, tol: float = 1e-10, maxiter: int | Non
     y : array_like, shape (n,), optional
         Labels to project on the eigenvectors (Arora et al. §4: ``v_iᵀy``).
     tol : float
-        ARPACK's relative accuracy of the Ritz values.
+        Relative accuracy of the Ritz values (ARPACK's ``tol``; block: stop once every one of the
+        ``k + 1`` residuals is ``≤ tol·|θ_1|``).
+    maxiter : int, optional
+        ARPACK's restarts; block: block products (default 200).
+    method : {"arpack", "block"}
+    block_size : int, optional
+        Columns per block product (``method="block"``; default ``min(64, max(8, (k + 1)//2))``).
 
     Returns
     -------
@@ -233,7 +246,9 @@ def top_eigenpairs(op, k: int, *, y=None, tol: float = 1e-10, maxiter: int | Non
     Notes
     -----
     Cost: ARPACK's products (about ``2k`` to ``20k`` of them, each ``2n²`` flops on an array) +
-    ``O(n k²)`` orthogonalization + one ``n × n × (k+1)`` block product.
+    ``O(n k²)`` orthogonalization + one ``n × n × (k+1)`` block product. Block: ``p`` passes of
+    ``2n² b`` flops (``b = block_size``) + ``O(n m b)`` orthogonalization per pass on a basis of at
+    most ``m = k + 1 + max(10, k/5) + 3b`` columns (memory ``2 n m`` floats: the basis and its image).
     """
     from scipy.sparse.linalg import LinearOperator, eigsh
 
@@ -245,11 +260,17 @@ def top_eigenpairs(op, k: int, *, y=None, tol: float = 1e-10, maxiter: int | Non
     k = int(k)
     if not (np.isfinite(tol) and 0 <= tol < 1):
         raise InputError(f"tol must be in [0, 1), got {tol}")
+    if method not in ("arpack", "block"):
+        raise InputError(f"method must be 'arpack' or 'block', got {method!r}")
     lab = None if y is None else as_labels(y, n)
-    L = LinearOperator((n, n), matvec=A.matvec, matmat=A.matmat, dtype=np.float64)
-    v0 = np.random.default_rng(seed).standard_normal(n)
     kk = min(k + 1, n - 2)
-    w, V = eigsh(L, k=kk, which="LA", tol=tol, v0=v0, maxiter=maxiter)
+    passes = None
+    if method == "block":
+        w, V, passes = _block_top(A, kk, tol, maxiter, seed, block_size)
+    else:
+        L = LinearOperator((n, n), matvec=A.matvec, matmat=A.matmat, dtype=np.float64)
+        v0 = np.random.default_rng(seed).standard_normal(n)
+        w, V = eigsh(L, k=kk, which="LA", tol=tol, v0=v0, maxiter=maxiter)
     order = np.argsort(w)[::-1]
     w, V = w[order], V[:, order]
     sign = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(kk)])
@@ -271,7 +292,87 @@ def top_eigenpairs(op, k: int, *, y=None, tol: float = 1e-10, maxiter: int | Non
                             np.inf)
         proj, perr = proj[:k], perr[:k]
     return Eigenpairs(eigenvalues=w[:k], eigenvectors=V[:, :k], residuals=res[:k], projections=proj,
-                      projection_errors=perr, matvecs=mv, tol=float(tol))
+                      projection_errors=perr, matvecs=mv, tol=float(tol), method=method, passes=passes)
+
+
+#: Basis cap of the block method: the kept Ritz vectors plus this many blocks.
+_BLOCK_CAP = 10
+
+
+def _orth_against(Q: np.ndarray, W: np.ndarray, rng) -> np.ndarray:
+    """Orthonormal columns spanning ``W`` projected off ``Q``; (nearly) dependent columns replaced by random ones.
+
+    Projection + QR twice (the second pass removes what the first QR's ``R⁻¹`` amplified back
+    along ``Q``), so ``[Q, Z]`` is orthonormal to rounding. Cost ``O(n (m + b) b)``.
+    """
+    for _ in range(2):
+        if Q.shape[1]:
+            W = W - Q @ (Q.T @ W)
+    norms0 = np.linalg.norm(W, axis=0)
+    Z, R = np.linalg.qr(W)
+    bad = np.abs(np.diag(R)) <= 1e-8 * max(float(norms0.max(initial=0.0)), np.finfo(float).tiny)
+    if np.any(bad):  # the Krylov space is (nearly) invariant in those directions: continue with random ones
+        Z[:, bad] = rng.standard_normal((Z.shape[0], int(bad.sum())))
+    for _ in range(2):
+        if Q.shape[1]:
+            Z = Z - Q @ (Q.T @ Z)
+        Z = np.linalg.qr(Z)[0]
+    return Z
+
+
+def _block_top(A: _Op, kk: int, tol: float, maxiter: int | None, seed: int, block_size: int | None):
+    r"""The ``kk`` largest Ritz pairs of ``A`` by thick-restarted block Krylov iteration; returns ``(θ, V, passes)``.
+
+    Keeps an orthonormal basis ``Q`` (``n × m``) and its image ``AQ`` (one block product per new
+    block), Rayleigh–Ritz on ``T = Qᵀ(AQ)`` (symmetrized), and expands by the residuals
+    ``AQs_i − θ_i Qs_i`` of the ``b`` leading unconverged Ritz pairs (they lie in the next block
+    Krylov space), orthogonalized twice against ``Q``. When ``m`` reaches its cap the basis is
+    restarted on the leading ``kk + p`` Ritz vectors (``Q ← QS``, ``AQ ← AQS``). Stops when every
+    one of the ``kk`` residuals is ``≤ tol·|θ_1|`` (or ``tol`` times the spectral scale, for
+    ``tol = 0``: machine precision). Cost per pass: one ``n × n × b`` product + ``O(n m b)``.
+    """
+    n = A.n
+    b = int(block_size) if block_size is not None else min(64, max(8, (kk + 1) // 2))
+    if b < 1:
+        raise InputError(f"block_size must be a positive integer, got {block_size}")
+    keep = min(n, kk + max(10, kk // 5))
+    b = min(b, n - keep) if n > keep else 0
+    cap = min(n, keep + _BLOCK_CAP * max(b, 1))
+    maxp = 200 if maxiter is None else int(maxiter)
+    rng = np.random.default_rng(seed)
+    QB, AB = np.empty((n, cap)), np.empty((n, cap))  # the basis and its image, preallocated (no hstack copies)
+    m = min(n, max(keep, b))
+    QB[:, :m] = _orth_against(np.zeros((n, 0)), rng.standard_normal((n, m)), rng)
+    AB[:, :m] = A.matmat(QB[:, :m])
+    T = QB[:, :m].T @ AB[:, :m]
+    passes = 1
+    eps = max(float(tol), 4 * np.finfo(float).eps)
+    while True:
+        Q, AQ = QB[:, :m], AB[:, :m]
+        th, S = np.linalg.eigh((T + T.T) / 2)
+        th, S = th[::-1], S[:, ::-1]
+        top = min(keep, m)
+        Y, AY = Q @ S[:, :top], AQ @ S[:, :top]
+        R = AY - Y * th[:top]
+        res = np.linalg.norm(R, axis=0)
+        scale = max(abs(float(th[0])), np.finfo(float).tiny)
+        open_ = np.flatnonzero(res[:kk] > eps * scale)
+        if open_.size == 0 or passes >= maxp or b == 0 or m >= n:
+            return th[:kk], Y[:, :kk], passes
+        if m + b > cap:  # thick restart on the leading Ritz vectors
+            T = S[:, :top].T @ T @ S[:, :top]
+            QB[:, :top], AB[:, :top] = Y, AY
+            m = top
+        bb = min(b, n - m)
+        rest = np.setdiff1d(np.arange(top), open_)
+        pick = np.concatenate([open_, rest[np.argsort(-res[rest], kind="stable")]])[:bb]
+        W = _orth_against(QB[:, :m], R[:, pick], rng)
+        AW = A.matmat(W)
+        C = QB[:, :m].T @ AW
+        T = np.block([[T, C], [C.T, W.T @ AW]])
+        QB[:, m:m + W.shape[1]], AB[:, m:m + W.shape[1]] = W, AW
+        m += W.shape[1]
+        passes += 1
 
 
 @dataclass(frozen=True)
