@@ -13,8 +13,7 @@ copies a C-ordered input into Fortran order first).
 ``scipy.linalg.cython_lapack`` exports) called by :mod:`ctypes`, in place on the Fortran view of a
 C-ordered buffer: no copy of the matrix, the workspace allocated once as numpy arrays (so
 ``tracemalloc`` sees it), and the interpreter lock released during the call (ctypes releases it
-for every foreign call), so that it can run in :func:`twolayer._interrupt.interruptible`'s worker
-thread and Ctrl-C acts at once — scipy's f2py wrappers hold the lock.
+for every foreign call; scipy's f2py wrappers hold it).
 """
 
 from __future__ import annotations

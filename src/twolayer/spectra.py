@@ -46,7 +46,6 @@ import scipy.linalg as sla
 from scipy.linalg import blas as sla_blas
 
 from ._errors import InputError
-from ._interrupt import interruptible
 from ._validation import as_labels
 
 __all__ = ["Spectrum", "spectrum", "extreme_eigenvalues", "worst_case_labels", "LOSS_NORMALIZATIONS", "LinearPath",
@@ -527,8 +526,8 @@ def spectrum(H, *, vectors: bool = True, overwrite: bool = False, driver: str = 
     -----
     Cost: about ``9n³`` flops with vectors (n = 8,000 ≈ 65 s on 2 cores); eigenvalues only ≈
     ``4n³/3``. ``evd`` runs :func:`twolayer._linalg.syevd_inplace` (scipy's LAPACK through ctypes, which
-    releases the interpreter: from n = 2048 in a worker thread so that Ctrl-C acts at once,
-    :mod:`twolayer._interrupt`). Memory beyond ``H``, in units of ``8n²`` bytes (measured by
+    releases the interpreter lock; it runs in the calling thread, so Ctrl-C acts when it returns).
+    Memory beyond ``H``, in units of ``8n²`` bytes (measured by
     tracemalloc, tests/test_memory.py): with vectors 3 (the copy that becomes the eigenvectors, and
     dsyevd's ``2n²`` workspace), 2 with ``overwrite``; ``evr`` 2, 1 with ``overwrite``; eigenvalues
     only 1, 0 with ``overwrite``. Dense limits in 24 GiB: vectors to n ≈ 25k (``overwrite``). From
@@ -549,7 +548,7 @@ def spectrum(H, *, vectors: bool = True, overwrite: bool = False, driver: str = 
                 f"this LAPACK's 32-bit integers (at most n = {SYEVD_MAX_N}); use the Krylov instruments instead: "
                 f"`twolayer spectrum --top k` (twolayer.krylov.top_eigenpairs), `twolayer complexity --method "
                 f"krylov`, or vectors=False")
-        w, V = interruptible(np.linalg.eigh, A, size=n)  # numpy's LAPACK has 64-bit integers
+        w, V = np.linalg.eigh(A)  # numpy's LAPACK has 64-bit integers
         return Spectrum(eigenvalues=w[::-1], eigenvectors=V[:, ::-1])
     # one buffer the factorization may destroy: H itself when handed over (or when the float64 conversion
     # above already made a private copy), else one copy
@@ -562,7 +561,7 @@ def spectrum(H, *, vectors: bool = True, overwrite: bool = False, driver: str = 
             return Spectrum(eigenvalues=w[::-1], eigenvectors=V[:, ::-1])
         w = sla.eigh(B.T, eigvals_only=True, overwrite_a=True, check_finite=False, driver="evr")
         return Spectrum(eigenvalues=w[::-1], eigenvectors=None)
-    w = interruptible(syevd_inplace, B, vectors=vectors, size=n)
+    w = syevd_inplace(B, vectors=vectors)
     return Spectrum(eigenvalues=w[::-1], eigenvectors=B[:, ::-1] if vectors else None)
 
 
