@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import pytest
 
 from twolayer import bounds as B
 from twolayer import kernels as K
-from twolayer.cli import _step_grid, main
+from twolayer.cli import _step_grid
 from twolayer.data import load
 
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    assert out.count("\n") == 1
-    return json.loads(out)
+from .test_cli import run, run_json
 
 
 @pytest.mark.parametrize("storage", ["dense64", "dense32", "memmap", "matrix-free"])

@@ -240,25 +240,7 @@ class DaskKernelOperator(KernelOperator):
         self._release = weakref.finalize(self, _release, client, parts, own_client)
 
     # ----------------------------------------------------------------- products
-    def matvec(self, v) -> np.ndarray:
-        """``Hv`` in float64: ``v`` (n,) → (n,), computed on the workers."""
-        x = np.asarray(v, dtype=np.float64).reshape(-1)
-        if x.shape[0] != self.shape[1]:
-            raise InputError(f"matvec needs a vector of {self.shape[1]} entries, got {x.shape[0]}")
-        return self._product(x[:, None], absolute=False)[:, 0]
-
-    def matmat(self, V) -> np.ndarray:
-        """``HV`` in float64: ``V`` (n, k) → (n, k); one pass over the workers' blocks for all ``k`` columns."""
-        X = np.asarray(V, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] != self.shape[1]:
-            raise InputError(f"matmat needs an ({self.shape[1]}, k) array, got shape {X.shape}")
-        return self._product(X, absolute=False)
-
-    def abs_matmat(self, V) -> np.ndarray:
-        """``|S| V`` (entrywise absolute values of the stored matrix), float64 ``(n, k)``: for the error bounds."""
-        X = np.asarray(V, dtype=np.float64)
-        return self._product(X.reshape(self.shape[1], -1), absolute=True)
-
+    # matvec / matmat / abs_matmat are KernelOperator's: they check V and call _product, here on the workers
     def _product(self, V: np.ndarray, absolute: bool) -> np.ndarray:
         self._check_open()
         Vc = np.ascontiguousarray(V)
