@@ -417,12 +417,17 @@ def arccos_kernel(X, Z=None, *, kind: str = "first-layer", block_size: int | Non
             list(pool.map(work, starts))
 
     if self_kernel:
-        diag = row.diagonal
-        if scaled:
-            for _ in range(row.degree):
-                diag = diag * xnorm * xnorm
-        np.fill_diagonal(out, diag)
+        _set_exact_diagonal(out, row, xnorm, scaled)
     return out
+
+
+def _set_exact_diagonal(out: np.ndarray, row: ArccosMember, xnorm: np.ndarray, scaled: bool) -> None:
+    """The exact diagonal of a self-kernel: the member's value at ``x = z`` times ``‖x‖^{2·degree}``."""
+    diag = row.diagonal
+    if scaled:
+        for _ in range(row.degree):
+            diag = diag * xnorm * xnorm
+    np.fill_diagonal(out, diag)
 
 
 def _inputs(kind: str, X, Z):
@@ -484,11 +489,7 @@ def _arccos_float32(row: ArccosMember, Xa: np.ndarray, Za: np.ndarray, self_kern
     tiled_build(A, B, out, transform, self_kernel=self_kernel, compute_dtype=comp, block_size=block_size,
                 n_jobs=jobs)
     if self_kernel:
-        diag = row.diagonal
-        if scaled:
-            for _ in range(row.degree):
-                diag = diag * xnorm * xnorm
-        np.fill_diagonal(out, diag)
+        _set_exact_diagonal(out, row, xnorm, scaled)
     return out
 
 
