@@ -82,7 +82,7 @@ def failing_experiment():
 
 def test_disk_full_is_one_error_and_status_failed_with_the_reason(failing_experiment, tmp_path):
     out = tmp_path / "run"
-    with pytest.raises(InputError, match="No space left on device.*free space or choose another --out"):
+    with pytest.raises(InputError, match=r"arrays\.npz: No space left on device.*free space or choose another --out"):
         reproduce("unit-failing", out=out, quiet=True, formats=("png",))
     meta = load_meta(out)
     assert meta["status"] == "failed" and "No space left" in meta["error"]

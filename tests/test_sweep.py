@@ -682,3 +682,31 @@ def test_a_killed_point_continues_from_its_checkpoint_and_cleans_it_up(tmp_path)
     # outside a sweep the helper asks for nothing
     from twolayer.experiments._common import checkpointing
     assert checkpointing() == {}
+
+
+def test_a_finished_point_does_not_pull_the_checkpoint_folder_from_under_a_running_one(tmp_path, monkeypatch):
+    """The interleaving a pooled sweep produced on CI: worker B has made ``.checkpoints/`` and is
+    about to write its file when the main process stores point A and drops A's checkpoint. Dropping
+    A's must not remove the folder B writes into (it did: B failed with FileNotFoundError)."""
+    import tempfile
+
+    from twolayer.dynamics import checkpoint as ckmod
+    from twolayer.sweep import CHECKPOINT_DIR, _checkpoint_path, _drop_checkpoint
+
+    store = ResultStore(tmp_path / "s", {"v": 1})
+    real = tempfile.mkstemp
+
+    def finish_a_first(*args, **kw):
+        _drop_checkpoint(store, "a" * 16)   # the main process, between B's mkdir and B's temporary file
+        return real(*args, **kw)
+
+    monkeypatch.setattr(tempfile, "mkstemp", finish_a_first)
+    b = _checkpoint_path(store, "b" * 16)
+    ckmod.save(b, {"x": np.arange(3.0)}, {"step": 1})
+    assert b.exists()
+    monkeypatch.undo()
+    # the folder goes once the whole sweep is done
+    run_sweep(_training_point, [{"seed": 1}, {"seed": 2}], store=store, root_seed=0, progress=False)
+    _drop_checkpoint(store, "b" * 16)
+    run_sweep(_training_point, [{"seed": 1}, {"seed": 2}], store=store, root_seed=0, progress=False)
+    assert not (store.directory / CHECKPOINT_DIR).exists()

@@ -604,6 +604,7 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
                               seeded)
         finally:
             bar.close()
+        _drop_checkpoint_folder(store)  # every point is stored and none is running
     return [results[key] for key in keys]
 
 
@@ -631,10 +632,16 @@ def _checkpoint_for(store: ResultStore, key: str) -> Path:
 
 
 def _drop_checkpoint(store: ResultStore, key: str) -> None:
-    path = _checkpoint_path(store, key)
-    path.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # the folder goes with its last checkpoint
-        path.parent.rmdir()
+    """Delete one point's checkpoint. The folder stays: another point may be about to write into it
+    (removing it here raced with a worker's write and failed that point); :func:`_drop_checkpoint_folder`
+    removes it once no point of the sweep is running."""
+    _checkpoint_path(store, key).unlink(missing_ok=True)
+
+
+def _drop_checkpoint_folder(store: ResultStore) -> None:
+    """Remove the (empty) checkpoint folder after a sweep whose every point finished."""
+    with contextlib.suppress(OSError):  # not empty (a foreign file) or already gone: leave it
+        (store.directory / CHECKPOINT_DIR).rmdir()
 
 
 def _run_serial(func, todo, store, root_seed, results, bar, total, threads, seeded=True) -> None:

@@ -441,7 +441,8 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
                             f"mnist:PATH, cifar10:PATH or FILE.npz)") from None
         raise
     except OSError as exc:  # disk full, read-only file system, ...: say so, and record it where possible
-        reason = f"cannot write in {out} ({exc.strerror or exc})"
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""  # the file, when the OS named it
+        reason = f"cannot write in {out} ({where}{exc.strerror or exc})"
         _fail(rf, reason)
         raise InputError(f"{reason}; free space or choose another --out, then run the same command to continue "
                          f"from the stored points") from None
