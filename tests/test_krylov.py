@@ -164,6 +164,92 @@ def test_negative_control_a_wrong_lambda_min_bound_is_refuted_and_not_certified(
     assert KR.quadratic_form(H, y, lambda_min_lower=w[0] * (1 - 1e-9)).upper_certified
 
 
+class _TwoProducts:
+    """``H`` with an exact float64 ``matvec`` and a separate "fast" product ``matvec_float32``
+    (here any function), to show what the mixed path trusts: only the float64 residuals."""
+
+    symmetric = True
+
+    def __init__(self, H, fast):
+        self.H, self.shape, self._fast = H, H.shape, fast
+        self.fast_calls = 0
+
+    def matvec(self, v):
+        return self.H @ v
+
+    def matvec_float32(self, v):
+        self.fast_calls += 1
+        return self._fast(v)
+
+
+def _float32_product(S32):
+    return lambda v: (S32 @ np.asarray(v, dtype=np.float32)).astype(np.float64)
+
+
+@pytest.mark.parametrize("pc", [None, 60])
+def test_mixed_precision_interval_contains_the_value_of_the_stored_matrix(digits_ntk, pc):
+    """float32 storage, float32 iterations, float64 residuals: the interval holds yᵀS⁻¹y of the
+    stored (float32-rounded) S on the ill-conditioned digits Gram (κ ≈ 3.5e4 ≈ 1/(500 u₃₂)) and
+    meets tol; the float64 iteration on the same operator gives an overlapping interval."""
+    from twolayer.kernels import KernelOperator
+
+    H, y, w, _ = digits_ntk
+    S32 = H.astype(np.float32)
+    true = _true_quad(S32.astype(np.float64), y)
+    op = KernelOperator.from_matrix(S32)
+    for tol in (1e-6, 1e-9):
+        q = KR.quadratic_form(op, y, tol=tol, precondition=pc)
+        assert q.products == "mixed" and q.refinements >= 1 and q.converged
+        assert q.lower <= true * (1 + 1e-12) and true <= q.upper * (1 + 1e-12), tol
+        assert (q.upper - q.lower) <= tol * q.lower
+        q64 = KR.quadratic_form(op, y, tol=tol, precondition=pc, mixed=False)
+        assert q64.products == "float64" and q64.refinements == 0
+        assert max(q.lower, q64.lower) <= min(q.upper, q64.upper) * (1 + 1e-12)
+    # a proven lambda_min bound certifies the mixed interval as it does the float64 one
+    q = KR.quadratic_form(op, y, lambda_min_lower=np.linalg.eigvalsh(S32.astype(np.float64))[0] * (1 - 1e-9))
+    assert q.products == "mixed" and q.upper_certified and q.lower <= true * (1 + 1e-12) <= q.upper * (1 + 2e-12)
+
+
+def test_mixed_precision_bounds_rest_on_the_float64_residual_not_on_the_fast_product():
+    """Negative controls for the fast product. A product 1e-3 off (a perturbed symmetric matrix)
+    still yields an interval containing the true value (more refinement passes); one that is
+    not even positive (-Hv) is detected and the float64 iteration takes over."""
+    H, _ = _spd(300, 50.0, seed=21)
+    y = _labels(300, seed=22)
+    true = _true_quad(H, y)
+    E = np.random.default_rng(23).standard_normal((300, 300))
+    off = H + 1e-3 * np.linalg.norm(H, 2) * (E + E.T) / np.linalg.norm(E + E.T, 2)
+    op = _TwoProducts(H, lambda v: off @ v)
+    q = KR.quadratic_form(op, y, tol=1e-10)
+    assert q.products == "mixed" and q.converged and q.refinements >= 2 and op.fast_calls > 0
+    assert q.lower <= true * (1 + 1e-12) <= q.upper * (1 + 1e-12)
+    hostile = _TwoProducts(H, lambda v: -(H @ v))
+    q = KR.quadratic_form(hostile, y, tol=1e-8)
+    assert q.products == "float64" and q.converged and q.lower <= true * (1 + 1e-12) <= q.upper * (1 + 1e-12)
+    # the exact product through the fast path: one pass suffices and the bounds are tight
+    exact = _TwoProducts(H, _float32_product(H.astype(np.float32)))
+    q = KR.quadratic_form(exact, y, tol=1e-8)
+    assert q.products == "mixed" and abs(q.value - true) <= 1e-8 * true
+    with pytest.raises(InputError, match="mixed=True needs an operator with a matvec_float32"):
+        KR.quadratic_form(H, y, mixed=True)
+
+
+def test_complexity_of_a_float32_operator_is_mixed_and_recorded():
+    from twolayer.kernels.operator import make_operator
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((1200, 30))
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    y = np.sign(X[:, 0])
+    op = make_operator(X, storage="dense32")
+    c = B.complexity(op, y, method="krylov", tol=1e-7)
+    ref = B.complexity(first_layer_ntk(X), y, method="dense")
+    assert c.products == "mixed" and c.refinements >= 1 and c.converged
+    assert c.complexity_lower * (1 - 1e-6) <= ref.complexity <= c.complexity_upper * (1 + 1e-6)
+    assert B.complexity(op, y, method="krylov", mixed=False).products == "float64"
+    assert make_operator(X, storage="dense64").matvec_float32 is None
+
+
 def test_a_ridge_is_a_certified_lambda_min_bound():
     H, w = _spd(120, 1e3, seed=7)
     H = H - (w[0] - 1e-6) * np.eye(120)  # lambda_min = 1e-6: nearly singular

@@ -194,6 +194,8 @@ class Complexity:
     λ_min bound it used and where it came from in ``lambda_min_bound`` / ``lambda_source``), a
     single point for the dense path (a direct solve: rounding error only, relative ``≈ κ ε``).
     ``iterations``: CG iterations (0 for dense); ``converged``: the interval met ``tol``.
+    ``products``: ``"float64"``, or ``"mixed"`` (float32 CG iterations; the interval then comes
+    from ``refinements`` float64 residuals: ``[yᵀx + xᵀr, yᵀx + xᵀr + ‖r‖²/a]``).
     """
 
     n: int
@@ -217,6 +219,8 @@ class Complexity:
     lambda_source: str = "none (direct Cholesky solve)"
     tol: float | None = None
     preconditioner: str = "none"
+    products: str = "float64"
+    refinements: int = 0
 
     def __post_init__(self):
         for name, value in (("complexity_lower", self.complexity), ("complexity_upper", self.complexity),
@@ -244,7 +248,7 @@ METHODS = ("auto", "dense", "krylov")
 def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
                spectrum: Spectrum | None = None, exact_eigenvalues: bool | None = None, method: str = "auto",
                tol: float = 1e-6, lambda_min_lower: float | None = None, precondition: int | None = None,
-               maxiter: int | None = None, overwrite: bool = False) -> Complexity:
+               maxiter: int | None = None, overwrite: bool = False, mixed: bool | None = None) -> Complexity:
     r"""Arora et al. (2019) eq. 10: the data-dependent complexity ``sqrt(2 yᵀ(H^∞)⁻¹y / n)``.
 
     Parameters
@@ -287,6 +291,11 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
     overwrite : bool
         Dense only: hand ``H`` over to the factorization, which destroys it (see :class:`KernelSolver`):
         no copy of ``H``. The Krylov path never modifies ``H``.
+    mixed : bool, optional
+        Krylov only: float32 CG iterations certified by float64 residuals (see
+        :func:`twolayer.krylov.quadratic_form`); default on for operators with a float32 product
+        (a :class:`~twolayer.kernels.KernelOperator` with float32 storage). Recorded as
+        ``products`` / ``refinements``.
 
     Returns
     -------
@@ -307,14 +316,14 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
             raise InputError("H is an operator (shape and matvec), which the dense Cholesky path cannot factor; "
                              "use method='krylov' (or 'auto'), or pass the matrix as an array")
         return _krylov_complexity(H, y, ridge=ridge, spectrum=spectrum, tol=tol, lambda_min_lower=lambda_min_lower,
-                                  precondition=precondition, maxiter=maxiter)
+                                  precondition=precondition, maxiter=maxiter, mixed=mixed)
     if method == "krylov" and solver is not None:
         raise InputError("solver= is a dense Cholesky factorization; pass method='dense' (or 'auto') with it, "
                          "or drop solver= for the Krylov method")
     if method == "krylov" or (method == "auto" and solver is None and H is not None
                               and np.ndim(H) == 2 and np.shape(H)[0] >= KRYLOV_FROM):
         c = _krylov_complexity(H, y, ridge=ridge, spectrum=spectrum, tol=tol, lambda_min_lower=lambda_min_lower,
-                               precondition=precondition, maxiter=maxiter)
+                               precondition=precondition, maxiter=maxiter, mixed=mixed)
         if c.converged or method == "krylov":
             return c
     s = solver if solver is not None else KernelSolver(H, ridge=ridge, spectrum=spectrum, overwrite=overwrite,
@@ -326,7 +335,8 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
                       label_norm2=float(np.sum(y * y)), eigenvalues_exact=s.eigenvalues_exact)
 
 
-def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondition, maxiter) -> Complexity:
+def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondition, maxiter,
+                       mixed=None) -> Complexity:
     """The Krylov path of :func:`complexity` (CG on ``H + ridge·I``; no factorization)."""
     from .krylov import quadratic_form
 
@@ -347,7 +357,7 @@ def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondi
         a = cand if cand > 0 else None
     try:
         q = quadratic_form(A, y, tol=tol, lambda_min_lower=a, ridge=ridge, precondition=int(precondition) or None,
-                           maxiter=maxiter, check=operator)
+                           maxiter=maxiter, check=operator, mixed=mixed)
     except SingularKernelError:
         _raise_singular_krylov(A, ridge, float("nan"))
     if spectrum is not None:
@@ -365,7 +375,7 @@ def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondi
                       complexity_upper=math.sqrt(2.0 * q.upper / n), yHy_lower=q.lower, yHy_upper=q.upper,
                       iterations=q.iterations, converged=q.converged, upper_certified=q.upper_certified,
                       lambda_min_bound=q.lambda_min_bound, lambda_source=src, tol=q.tol,
-                      preconditioner=q.preconditioner)
+                      preconditioner=q.preconditioner, products=q.products, refinements=q.refinements)
 
 
 def _is_operator(H) -> bool:

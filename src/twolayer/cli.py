@@ -341,10 +341,12 @@ def cmd_complexity(args) -> None:
                "yHy_lower": c.yHy_lower, "yHy_upper": c.yHy_upper, "iterations": c.iterations,
                "converged": c.converged, "upper_certified": c.upper_certified,
                "lambda_min_bound": c.lambda_min_bound, "lambda_source": c.lambda_source,
-               "preconditioner": c.preconditioner, **storage,
+               "preconditioner": c.preconditioner, "products": c.products, "refinements": c.refinements, **storage,
                "bound": g.to_dict(), "data": _data_summary(ds)}
     krylov_line = ([f"  Krylov (CG{'' if c.preconditioner == 'none' else ', ' + c.preconditioner}): {c.iterations} "
-                    f"iterations, complexity in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}]"
+                    f"iterations" + (f" (float32 products, {c.refinements} float64 residual(s))" if c.products == "mixed"
+                                     else "")
+                    + f", complexity in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}]"
                     + ("" if c.converged else f" -- NOT converged to tol {c.tol:g}")
                     + f"; upper bound {'certified' if c.upper_certified else 'estimated'}: {c.lambda_source}"]
                    if c.method == "krylov" else [])

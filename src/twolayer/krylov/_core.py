@@ -43,7 +43,7 @@ class _Op:
         if len(shape) != 2 or shape[0] != shape[1] or shape[0] == 0:
             raise InputError(f"{name} must be a non-empty square (n, n) matrix or operator, got shape {shape}")
         self.n = int(shape[0])
-        if check:
+        if check and getattr(op, "symmetric", False) is not True:  # a KernelOperator is symmetric by construction
             self._probe_symmetry(name)
 
     def matvec(self, v: np.ndarray) -> np.ndarray:
