@@ -14,6 +14,10 @@ Measured (``twolayer.krylov``, ``twolayer.bounds.complexity(method=...)``):
 * the top 10 eigenpairs (``krylov.top_eigenpairs``) / ``scipy.linalg.eigh(H, subset_by_index=…)``,
   with ``max |λ_dense − θ| / residual`` (≤ 1: the residuals bound the errors);
 * ``krylov.extreme`` (λ_min, λ_max by Lanczos) / ``scipy.linalg.eigvalsh`` (all eigenvalues);
+* the issue's target row: ``complexity`` of a float32-stored operator (``make_operator(X,
+  storage="dense32")``: mixed precision, float32 CG iterations certified by float64 residuals) /
+  a float64 ``cho_factor`` + ``cho_solve`` of the float64 H∞, at n = 10,000 (random d = 784 and
+  digits-like; target ≤ 0.1, relative error ≤ 1e-6 inside the interval);
 * one product of a float32-stored :class:`twolayer.kernels.KernelOperator` (float64
   accumulation) / a bare float32 ``sgemv`` and a bare float64 ``dgemv`` of the same shape (n = 20,000;
   target ≤ 1.5× the sgemv), and its 32-column ``matmat`` per column.
@@ -191,10 +195,43 @@ def _operator_rows(n: int, repeat: int) -> list[Row]:
                 status=None if same else "FAIL")]
 
 
+def _target_rows(label: str, X: np.ndarray, y: np.ndarray, repeat: int) -> list[Row]:
+    """The issue's target: Krylov complexity on float32 storage (mixed precision: float32 CG
+    iterations, float64 residuals) against a float64 Cholesky + solve of the float64 H∞."""
+    from twolayer.kernels.operator import make_operator
+
+    n = X.shape[0]
+    log(f"krylov: float32-storage complexity vs dense Cholesky on {label} (best of {repeat})")
+    H = first_layer_ntk(X)
+    op = make_operator(X, storage="dense32")
+    funcs = {"bare": lambda: bare_yhy(H, y),
+             "cg": lambda: complexity(op, y, method="krylov", tol=TOL, precondition=0),
+             "pcg": lambda: complexity(op, y, method="krylov", tol=TOL, precondition=RANK)}
+    t = compare(funcs, repeat=repeat)
+    true = bare_yhy(H, y)
+    rows = []
+    for key, name in (("cg", "CG"), ("pcg", f"PCG rank {RANK}")):
+        c = funcs[key]()
+        err = abs(c.yHy - true) / true
+        inside = c.yHy_lower <= true * (1 + 1e-12) and true <= c.yHy_upper * (1 + 1e-12)
+        info = (f"{c.iterations} float32 it. + {c.refinements} float64 residual(s) ({c.products}); rel. error "
+                f"{err:.1e} against the float64 H, {'inside' if inside else 'OUTSIDE'} the interval "
+                f"[{(c.yHy_lower - true) / true:+.1e}, {(c.yHy_upper - true) / true:+.1e}] rel.")
+        rows.append(Row(f"complexity float32 storage, {name} / float64 cho_factor+cho_solve ({label})",
+                        t[key].best / t["bare"].best, ("<=", 0.1), ratio_detail(t[key], t["bare"], name, "bare")
+                        + "; " + info, status=None if inside and err <= TOL else "FAIL"))
+    del H
+    op.close()
+    return rows
+
+
 def run(quick: bool = False, repeat: int = 3) -> list[Row]:
     cfg = QUICK if quick else FULL
     d = cfg["d"]
     rows: list[Row] = _operator_rows(5_000 if quick else 20_000, max(repeat, 5))
+    big = 4_000 if quick else 10_000
+    rows += _target_rows(f"random n={big}, d={d}", unit_rows(big, d, seed=70), _labels(big, seed=71), repeat)
+    rows += _target_rows(f"digits-like n={big}, d=64", *digits_like(big), repeat)
     for n in cfg["sizes"]:
         H = first_layer_ntk(unit_rows(n, d, seed=40 + n))
         y = _labels(n, seed=41)

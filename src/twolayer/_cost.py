@@ -11,19 +11,15 @@ arithmetic, not of I/O or Python overhead (a lower bound for small work).
 
 from __future__ import annotations
 
-import functools
 import os
-import time
 from dataclasses import dataclass, field
 
-import numpy as np
+from ._linalg import EIGH_FLOPS_PER_N3, machine_rates
 
 __all__ = ["Cost", "estimate", "describe", "GPU_FLOPS"]
 
 #: Assumed sustained GEMM rate of one data-centre GPU in float32 (flop/s), for the GPU estimate.
 GPU_FLOPS = 50e12
-#: ``eigh`` with vectors costs about this many flops per n³ (LAPACK syevd, Golub & Van Loan §8.3).
-EIGH_FLOPS_PER_N3 = 9.0
 
 
 @dataclass
@@ -41,27 +37,6 @@ class Cost:
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(self.gemm_flops + other.gemm_flops, list(self.eigh) + list(other.eigh), self.dtype,
                     self.upper or other.upper)
-
-
-def _best(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t)
-    return best
-
-
-@functools.lru_cache(maxsize=4)
-def machine_rates(dtype: str = "float64") -> tuple[float, float]:
-    """``(GEMM flop/s, eigh flop/s)`` measured here (n = 768 GEMM, n = 384 eigh; ~0.1 s in all)."""
-    rng = np.random.default_rng(0)
-    A = rng.standard_normal((768, 768)).astype(dtype)
-    gemm = 2 * 768**3 / _best(lambda: A @ A)
-    S = rng.standard_normal((384, 384))
-    S = S @ S.T
-    eig = EIGH_FLOPS_PER_N3 * 384**3 / _best(lambda: np.linalg.eigh(S))
-    return gemm, eig
 
 
 def estimate(cost: Cost) -> tuple[float, float]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import time
 
 import numpy as np
 import scipy.linalg as sla
@@ -187,3 +188,40 @@ def syevd_inplace(B: np.ndarray, *, vectors: bool = True) -> np.ndarray:
     if vectors:  # the Fortran view holds the eigenvectors column by column: B is their transpose
         transpose_inplace(B)
     return w
+
+
+# --------------------------------------------------------------------------- how long a call will take
+#: ``eigh`` with vectors costs about this many flops per n³ (LAPACK syevd, Golub & Van Loan §8.3);
+#: eigenvalues only about 4/3 (the tridiagonal reduction).
+EIGH_FLOPS_PER_N3 = 9.0
+
+
+def _best(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return best
+
+
+@functools.lru_cache(maxsize=4)
+def machine_rates(dtype: str = "float64") -> tuple[float, float]:
+    """``(GEMM flop/s, eigh flop/s)`` measured here (n = 768 GEMM, n = 384 eigh; ~0.1 s in all, once)."""
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((768, 768)).astype(dtype)
+    gemm = 2 * 768**3 / _best(lambda: A @ A)
+    S = rng.standard_normal((384, 384))
+    S = S @ S.T
+    eig = EIGH_FLOPS_PER_N3 * 384**3 / _best(lambda: np.linalg.eigh(S))
+    return gemm, eig
+
+
+def expected_seconds(call: str, n: int, *, vectors: bool = True) -> float:
+    """Seconds a dense ``call`` (``"eigh"`` or ``"cholesky"``) of an ``n × n`` float64 matrix should
+    take here, from :func:`machine_rates` (measured once per process): ``9n³`` (``4n³/3`` without
+    vectors) at the eigh rate, ``n³/3`` at the GEMM rate. An estimate (±50 % on a quiet machine)."""
+    gemm, eig = machine_rates("float64")
+    if call == "cholesky":
+        return n**3 / 3.0 / gemm
+    return (EIGH_FLOPS_PER_N3 if vectors else 4.0 / 3.0) * float(n) ** 3 / eig

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-__all__ = ["progress_bar", "inner_progress", "step_progress"]
+__all__ = ["progress_bar", "inner_progress", "step_progress", "notices", "long_call_notice"]
 
 #: Whether work running inside the current sweep point may show its own bar (set by the sweep
 #: runner for points it runs in this process; pool workers never show one).
@@ -149,3 +149,40 @@ def step_progress(total: int, desc: str = ""):
     """A bar for the steps of one long computation inside a sweep point (e.g. ``train(progress=)``):
     shown only for points the sweep runs in this process with progress on."""
     return progress_bar(total, desc, enabled=_INNER)
+
+
+# --------------------------------------------------------------------------- long, uninterruptible calls
+#: Whether :func:`long_call_notice` prints (set by the CLI and by ``reproduce`` unless quiet).
+_NOTICES = False
+#: Dense calls expected to take at least this long are announced.
+NOTICE_FROM_S = 10.0
+#: Below this many rows nothing is estimated (the calls take well under a second).
+NOTICE_FROM_N = 3000
+
+
+@contextlib.contextmanager
+def notices(enabled: bool):
+    """Within this block, :func:`long_call_notice` announces long dense calls on stderr."""
+    global _NOTICES
+    old, _NOTICES = _NOTICES, bool(enabled)
+    try:
+        yield
+    finally:
+        _NOTICES = old
+
+
+def long_call_notice(call: str, n: int, *, vectors: bool = True, stream=None) -> None:
+    """Before a LAPACK call that Python cannot interrupt (``eigh``, ``cholesky`` of ``n × n``): one
+    line with its expected duration when that is at least :data:`NOTICE_FROM_S` and notices are on.
+    Ctrl-C during such a call is handled when the call returns; the line says so up front."""
+    if not _NOTICES or n < NOTICE_FROM_N:
+        return
+    from ._linalg import expected_seconds
+
+    seconds = expected_seconds(call, n, vectors=vectors)
+    if seconds < NOTICE_FROM_S:
+        return
+    what = {"eigh": "eigendecomposition" + ("" if vectors else " (eigenvalues only)"),
+            "cholesky": "Cholesky factorization"}.get(call, call)
+    print(f"twolayer: {what} of a {n:,} x {n:,} matrix, about {_duration(seconds)} on this machine "
+          f"(one LAPACK call: Ctrl-C takes effect when it returns)", file=stream or sys.stderr, flush=True)

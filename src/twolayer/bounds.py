@@ -37,6 +37,7 @@ import scipy.linalg as sla
 
 from ._errors import InputError, SingularKernelError
 from ._linalg import cholesky_lower
+from ._progress import long_call_notice
 from ._validation import as_labels
 from .spectra import Spectrum, check_symmetric_matrix, extreme_eigenvalues
 
@@ -134,6 +135,7 @@ class KernelSolver:
         if ridge:
             M[np.diag_indices_from(M)] += ridge
         try:
+            long_call_notice("cholesky", M.shape[0])
             self._factor = cholesky_lower(M, overwrite=True)  # in place on M's transposed view; no SYRK crash
             ok = True
         except np.linalg.LinAlgError:

@@ -709,8 +709,10 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, --version, or a one-line usage error (exit 2)
         return int(exc.code or 0) if not isinstance(exc.code, str) else 2
+    from ._progress import notices
+
     try:
-        with np.errstate(all="raise", under="ignore"):
+        with np.errstate(all="raise", under="ignore"), notices(not getattr(args, "quiet", False)):
             args.func(args)
     except _StrictFailure as exc:
         print(f"twolayer: strict: {exc}", file=sys.stderr)

@@ -536,11 +536,13 @@ def spectrum(H, *, vectors: bool = True, overwrite: bool = False, driver: str = 
     refused with an :class:`~twolayer.InputError` pointing to the Krylov instruments otherwise.
     """
     from ._linalg import SYEVD_MAX_N, mirror_lower, syevd_inplace
+    from ._progress import long_call_notice
 
     if driver not in SPECTRUM_DRIVERS:
         raise InputError(f"driver must be one of {', '.join(SPECTRUM_DRIVERS)}, got {driver!r}")
     A = check_symmetric_matrix(H)
     n = A.shape[0]
+    long_call_notice("eigh", n, vectors=vectors)
     if driver == "evd" and vectors and n > SYEVD_MAX_N:
         if not _numpy_lapack_ilp64():
             raise InputError(
@@ -612,6 +614,9 @@ def extreme_eigenvalues(H=None, *, factor=None, block: int = 8, maxiter: int = 4
     """
     n = H.shape[0] if H is not None else factor[0].shape[0]
     if H is not None and (exact or (exact is None and n <= EXACT_EIGVALS_MAX_N)):
+        from ._progress import long_call_notice
+
+        long_call_notice("eigh", n, vectors=False)
         w = sla.eigh(H, eigvals_only=True, check_finite=False)
         return {"lambda_max": float(w[-1]), "lambda_max_residual": 0.0, "lambda_min": float(w[0]),
                 "lambda_min_residual": 0.0, "iterations": 0, "exact": True}

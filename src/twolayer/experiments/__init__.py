@@ -410,6 +410,7 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
                      threads) -> Path:
     """The body of :func:`reproduce` once this process owns ``out``."""
     from .. import report as _report
+    from .._progress import notices
     from ..sweep import ResultStore, blas_threads
 
     name = exp.name
@@ -427,7 +428,7 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     t = time.perf_counter()
     failure = None
     try:
-        with blas_threads(threads), _run_cache(out / "cache"):  # the set-up too: a cached kernel or spectrum is the same in every process
+        with blas_threads(threads), _run_cache(out / "cache"), notices(not quiet):  # the set-up too: a cached kernel or spectrum is the same in every process
             exp.run(cfg, ctx)
     except _RUN_FAILURES as exc:  # diverged / numerically failed: a result, recorded with every claim unjudged
         failure = exc
