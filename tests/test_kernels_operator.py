@@ -151,6 +151,39 @@ def test_complexity_trajectory_and_top_k_agree_with_dense_within_their_intervals
     op.close()
 
 
+def test_quadratic_form_error_covers_the_storage_change_and_is_nearly_attained():
+    """|yᵀS⁻¹y − yᵀH⁻¹y| ≤ quadratic_form_error for the float32-rounded kernel (dense check), and
+    for the worst entrywise perturbation allowed, E_ij = u|H_ij| sign(w_i z_j), the bound is
+    attained to first order: claiming half the unit error then fails to cover it (negative control)."""
+    X, y = _data(300, 8, seed=3)
+    H = first_layer_ntk(X)
+    qH = float(y @ np.linalg.solve(H, y))
+    lam = float(np.linalg.eigvalsh(H)[0])
+    S32 = H.astype(np.float32)
+    op = KernelOperator.from_matrix(S32)
+    S = S32.astype(np.float64)
+    z = np.linalg.solve(S, y)
+    delta = op.quadratic_form_error(z, 0.0, 0.99 * lam)
+    assert abs(float(y @ z) - qH) <= delta < 1e-3 * qH
+    # through complexity(): the widened interval holds yᵀH⁻¹y
+    c = complexity(op, y, method="krylov", tol=1e-9)
+    assert c.storage_error > 0 and c.yHy_lower - c.storage_error <= qH <= c.yHy_upper + c.storage_error
+    # the worst case: S = H + E with |E_ij| = u|H_ij| signed to align with w = H⁻¹y, z = S⁻¹y
+    u = 1e-6
+    w = np.linalg.solve(H, y)
+    E = u * np.abs(H) * np.sign(np.outer(w, w))
+    Sw = H + E
+    zw = np.linalg.solve(Sw, y)
+    change = abs(float(y @ zw) - qH)
+    worst = KernelOperator(n=300, storage="dense64", matrix=Sw, unit_error=u / (1 + u))
+    bound = worst.quadratic_form_error(zw, 0.0, 0.99 * lam)
+    assert change <= bound <= 1.5 * change
+    half = KernelOperator(n=300, storage="dense64", matrix=Sw, unit_error=u / 2)
+    assert half.quadratic_form_error(zw, 0.0, 0.99 * lam) < change
+    # exact float64 storage without a build error: no change to bound
+    assert KernelOperator.from_matrix(H).quadratic_form_error(w, 0.0, lam) == 0.0
+
+
 class RBF:
     """A user's own kernel: exp(-|x - z|^2 / (2 s^2)), recomputed on the fly (shape + matvec only)."""
 

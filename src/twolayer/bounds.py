@@ -198,6 +198,10 @@ class Complexity:
     ``iterations``: CG iterations (0 for dense); ``converged``: the interval met ``tol``.
     ``products``: ``"float64"``, or ``"mixed"`` (float32 CG iterations; the interval then comes
     from ``refinements`` float64 residuals: ``[yᵀx + xᵀr, yᵀx + xᵀr + ‖r‖²/a]``).
+    The Krylov interval is for the matrix the products use (``S``: float32-rounded for float32
+    storage); ``storage_error`` bounds ``|yᵀS⁻¹y − yᵀ(H^∞)⁻¹y|``
+    (:meth:`twolayer.kernels.KernelOperator.quadratic_form_error`; 0 for arrays), so
+    ``[yHy_lower − storage_error, yHy_upper + storage_error]`` holds for ``H^∞`` itself.
     """
 
     n: int
@@ -223,6 +227,7 @@ class Complexity:
     preconditioner: str = "none"
     products: str = "float64"
     refinements: int = 0
+    storage_error: float = 0.0
 
     def __post_init__(self):
         for name, value in (("complexity_lower", self.complexity), ("complexity_upper", self.complexity),
@@ -369,6 +374,9 @@ def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondi
     cond = lmax / lmin if lmin > 0 else float("inf")
     if not cond <= MAX_CONDITION:
         _raise_singular_krylov(A, ridge, lmin, cond)
+    storage_error = 0.0
+    if hasattr(A, "quadratic_form_error") and q.solution is not None:
+        storage_error = float(A.quadratic_form_error(q.solution, q.residual_norm, q.h_lambda_min_bound))
     src = q.lambda_source + ("" if a is None or lambda_min_lower is not None or "refuted" in q.lambda_source
                              else " (from spectrum=: dense lambda_min minus 8 n eps lambda_max)")
     return Complexity(n=n, complexity=math.sqrt(2.0 * q.value / n), yHy=q.value, lambda_min=lmin, lambda_max=lmax,
@@ -377,7 +385,8 @@ def _krylov_complexity(H, y, *, ridge, spectrum, tol, lambda_min_lower, precondi
                       complexity_upper=math.sqrt(2.0 * q.upper / n), yHy_lower=q.lower, yHy_upper=q.upper,
                       iterations=q.iterations, converged=q.converged, upper_certified=q.upper_certified,
                       lambda_min_bound=q.lambda_min_bound, lambda_source=src, tol=q.tol,
-                      preconditioner=q.preconditioner, products=q.products, refinements=q.refinements)
+                      preconditioner=q.preconditioner, products=q.products, refinements=q.refinements,
+                      storage_error=storage_error)
 
 
 def _is_operator(H) -> bool:

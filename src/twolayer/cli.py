@@ -341,14 +341,17 @@ def cmd_complexity(args) -> None:
                "yHy_lower": c.yHy_lower, "yHy_upper": c.yHy_upper, "iterations": c.iterations,
                "converged": c.converged, "upper_certified": c.upper_certified,
                "lambda_min_bound": c.lambda_min_bound, "lambda_source": c.lambda_source,
-               "preconditioner": c.preconditioner, "products": c.products, "refinements": c.refinements, **storage,
+               "preconditioner": c.preconditioner, "products": c.products, "refinements": c.refinements,
+               "storage_error": c.storage_error, **storage,
                "bound": g.to_dict(), "data": _data_summary(ds)}
     krylov_line = ([f"  Krylov (CG{'' if c.preconditioner == 'none' else ', ' + c.preconditioner}): {c.iterations} "
                     f"iterations" + (f" (float32 products, {c.refinements} float64 residual(s))" if c.products == "mixed"
                                      else "")
                     + f", complexity in [{c.complexity_lower:.8g}, {c.complexity_upper:.8g}]"
                     + ("" if c.converged else f" -- NOT converged to tol {c.tol:g}")
-                    + f"; upper bound {'certified' if c.upper_certified else 'estimated'}: {c.lambda_source}"]
+                    + f"; upper bound {'certified' if c.upper_certified else 'estimated'}: {c.lambda_source}"
+                    + (f"; the stored matrix's rounding moves y^T H^-1 y by at most {c.storage_error:.3g} "
+                       f"({c.storage_error / c.yHy:.1e} relative)" if c.storage_error else "")]
                    if c.method == "krylov" else [])
     human = "\n".join([
         f"{ds.name}: n = {c.n}, kernel = {args.kind}" + (f", ridge = {c.ridge:g}" if c.ridge else ""),

@@ -33,6 +33,10 @@ class QuadraticForm:
     the bounds after each iteration (after each refinement with mixed products).
     ``products``: ``"float64"``, or ``"mixed"`` when the iterations used the operator's float32
     product and ``refinements`` float64 residuals certified the interval (see :func:`quadratic_form`).
+    ``solution`` is the last iterate ``x ≈ (H + ridge·I)⁻¹y`` and ``residual_norm`` ``‖y − (H + ridge·I)x‖``
+    (the float64 residual with mixed products, the CG recurrence's otherwise);
+    ``h_lambda_min_bound`` the node as a bound on ``λ_min(H + ridge·I)`` itself (preconditioned
+    float64 CG: ``lambda_min_bound · σ``, as ``P ⪰ σI``).
     """
 
     value: float
@@ -53,6 +57,9 @@ class QuadraticForm:
     refinements: int = 0
     lower_history: np.ndarray | None = field(default=None, repr=False, compare=False)
     upper_history: np.ndarray | None = field(default=None, repr=False, compare=False)
+    solution: np.ndarray | None = field(default=None, repr=False, compare=False)
+    residual_norm: float = float("nan")
+    h_lambda_min_bound: float = float("nan")
 
     @property
     def relative_gap(self) -> float:
@@ -63,6 +70,7 @@ class QuadraticForm:
         d = asdict(self)
         d.pop("lower_history")
         d.pop("upper_history")
+        d.pop("solution")
         return d
 
 
@@ -232,6 +240,7 @@ def quadratic_form(op, y, *, tol: float = DEFAULT_TOL, lambda_min_lower: float |
     if cert is not None and pinv is not None:
         cert, source = cert / (cert + sigma), source + "; a/(a + sigma) for the preconditioned operator"
     r = y.copy()
+    x = np.zeros(n)
     z = pinv(r) if pinv else r
     p = z.copy()
     rz = float(r @ z)
@@ -256,6 +265,7 @@ def quadratic_form(op, y, *, tol: float = DEFAULT_TOL, lambda_min_lower: float |
             AP_store.append(Ap)
         g = rz / pAp
         lower += g * rz
+        x += g * p
         r -= g * Ap
         z = pinv(r) if pinv else r
         rz1 = float(r @ z)
@@ -306,7 +316,9 @@ def quadratic_form(op, y, *, tol: float = DEFAULT_TOL, lambda_min_lower: float |
                          lambda_source=source, upper_certified=certified,
                          converged=converged, tol=tol, lambda_min=th_lo, lambda_max=th_hi,
                          lambda_min_residual=rho_lo, lambda_max_residual=rho_hi, preconditioner=label,
-                         lower_history=np.asarray(lows), upper_history=np.asarray(ups))
+                         lower_history=np.asarray(lows), upper_history=np.asarray(ups), solution=x,
+                         residual_norm=float(np.linalg.norm(r)),
+                         h_lambda_min_bound=a_used * sigma if pinv is not None else a_used)
 
 
 def _radau_step(gmu: float | None, g: float, d: float, a: float) -> float | None:
@@ -424,7 +436,8 @@ def _refined(A: _Op, fast, y: np.ndarray, *, tol: float, kmax: int, cert: float 
                          lambda_source=source, upper_certified=certified, converged=converged, tol=tol,
                          lambda_min=th_lo, lambda_max=th_hi, lambda_min_residual=rho_lo, lambda_max_residual=rho_hi,
                          preconditioner=label, products="mixed", refinements=passes,
-                         lower_history=np.asarray(lows), upper_history=np.asarray(ups))
+                         lower_history=np.asarray(lows), upper_history=np.asarray(ups), solution=x, residual_norm=rn,
+                         h_lambda_min_bound=a)
 
 
 def _pcg(low, pinv, r0: np.ndarray, goal: float, kmax: int, store):
