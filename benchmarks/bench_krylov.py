@@ -200,7 +200,6 @@ def _target_rows(label: str, X: np.ndarray, y: np.ndarray, repeat: int) -> list[
     iterations, float64 residuals) against a float64 Cholesky + solve of the float64 H∞."""
     from twolayer.kernels.operator import make_operator
 
-    n = X.shape[0]
     log(f"krylov: float32-storage complexity vs dense Cholesky on {label} (best of {repeat})")
     H = first_layer_ntk(X)
     op = make_operator(X, storage="dense32")
@@ -222,7 +221,6 @@ def _target_rows(label: str, X: np.ndarray, y: np.ndarray, repeat: int) -> list[
         rows.append(Row(f"complexity float32 storage, {name} / float64 cho_factor+cho_solve ({label})",
                         t[key].best / t["bare"].best, ("<=", 0.1), ratio_detail(t[key], t["bare"], name, "bare")
                         + "; " + info, status=None if inside and err <= TOL else "FAIL"))
-    del H
     op.close()
     return rows
 
