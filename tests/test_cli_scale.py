@@ -21,7 +21,11 @@ def test_complexity_storage_json_agrees_with_dense(capsys, storage):
     c = B.complexity(K.first_layer_ntk(ds.X), ds.y, method="dense")
     assert res["method"] == "krylov" and res["storage"] == storage and res["storage_requested"] == storage
     assert set(res["memory_estimates"]) == {"dense64", "dense32", "memmap", "matrix-free"}
-    slack = 1e-6 * c.yHy if storage in ("dense32", "memmap") else 1e-12 * c.yHy  # float32 storage moves yHy
+    f32 = storage in ("dense32", "memmap")
+    assert res["products"] == ("mixed" if f32 else "float64") and (res["refinements"] >= 1) is f32
+    # float32 storage moves yHy (bounded, reported); float64 storage only by the build's rounding
+    assert res["storage_error"] > 1e-9 * c.yHy if f32 else res["storage_error"] <= 1e-9 * c.yHy
+    slack = res["storage_error"] + 1e-12 * c.yHy
     assert res["yHy_lower"] - slack <= c.yHy <= res["yHy_upper"] + slack
     assert res["complexity_lower"] <= res["complexity"] <= res["complexity_upper"]
 
@@ -38,6 +42,21 @@ def test_spectrum_storage_top_k(capsys):
     assert res["method"] == "krylov" and res["storage"] == "dense32"
     assert np.all(np.abs(np.array(res["eigenvalues"]) - w) <= np.array(res["residuals"]) + 1e-5 * w)
     assert res["trace"] == pytest.approx(ds.n / 2)
+    assert res["top_method"] == "arpack" and res["tol"] == 1e-7   # few pairs: ARPACK; float32: tol 1e-7
+
+
+def test_spectrum_top_method_block_on_float32_storage(capsys):
+    ds = load("digits")
+    w = np.linalg.eigvalsh(K.first_layer_ntk(ds.X))[::-1][:24]
+    storage_shift = 2.0**-24 * float(np.abs(K.first_layer_ntk(ds.X)).sum(axis=1).max())  # Weyl: |S - H| <= u G
+    for extra, meth in (((), "block"), (("--top-method", "arpack"), "arpack")):
+        res = run_json(capsys, "spectrum", "digits", "--storage", "dense32", "--top", "24", *extra)
+        assert res["top_method"] == meth and (res["passes"] is not None) is (meth == "block")
+        got = np.array(res["eigenvalues"])
+        assert np.all(np.abs(got - w) <= np.array(res["residuals"]) + storage_shift), meth
+        assert max(res["residuals"]) <= 1e-7 * got[0] * 1.001 or meth == "arpack"
+    res = run_json(capsys, "spectrum", "digits", "--storage", "dense64", "--top", "24")
+    assert res["top_method"] == "arpack" and res["tol"] == 1e-10
 
 
 @pytest.mark.parametrize("argv, msg", [

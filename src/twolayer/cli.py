@@ -19,12 +19,13 @@ import numpy as np
 
 from . import __version__
 from ._errors import InputError, TwolayerError
+from ._cli_common import (ANNOUNCE_BYTES, STORAGE_CHOICES, _announce, _data_summary, _emit, _finite,  # noqa: F401
+                          _load_data, _operator, _parse_classes, _parse_kv, _parse_value,
+                          _storage_payload, _storage_requested)
 from .kernels.arccos import network_kernel_kinds
 
 #: ``--kind`` choices: the members of :data:`twolayer.kernels.KERNELS` that are a network's kernel.
 KERNEL_KINDS = network_kernel_kinds()
-#: Builds whose result exceeds this many bytes announce their memory estimate on stderr first.
-ANNOUNCE_BYTES = 64 * 2**20
 
 
 # --------------------------------------------------------------------------- argument helpers
@@ -69,39 +70,6 @@ def _records(text: str):
 _records.__name__ = "a positive integer or 'all'"
 
 
-def _parse_kv(items) -> dict:
-    out = {}
-    for item in items or []:
-        key, sep, val = item.partition("=")
-        if not sep or not key:
-            raise InputError(f"--opt expects key=value, got {item!r}")
-        out[key.strip().replace("-", "_")] = _parse_value(val.strip())
-    return out
-
-
-def _parse_value(text: str):
-    low = text.lower()
-    if low in ("true", "false"):
-        return low == "true"
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    if "," in text:
-        return [_parse_value(t) for t in text.split(",") if t]
-    return text
-
-
-def _parse_classes(text):
-    if text is None:
-        return None
-    parts = [p for p in text.replace("v", ",").split(",") if p.strip()]
-    if len(parts) < 2:
-        raise InputError(f"--classes needs at least two classes such as 0,1 (got {text!r})")
-    return tuple(_parse_value(p.strip()) for p in parts)
-
-
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA",
                    help="digits | mnist:PATH | fashion-mnist:PATH | cifar10:PATH | sphere | gaussian | poly | "
@@ -116,79 +84,6 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--no-normalize", action="store_true", help="keep rows as they are (default: unit norm)")
     g.add_argument("--opt", action="append", metavar="KEY=VALUE",
                    help="source option, e.g. --opt d=10 --opt target=cos (repeatable)")
-
-
-def _load_data(args):
-    from .data import load
-
-    return load(args.data, classes=_parse_classes(args.classes), n_train=args.n_train, n_test=args.n_test,
-                seed=args.seed, label_noise=args.label_noise, normalize=False if args.no_normalize else None,
-                **_parse_kv(args.opt))
-
-
-def _announce(n: int, n_z: int, d: int, kind: str, quiet: bool, dtype=np.float64) -> None:
-    from .kernels import estimate_kernel_memory
-
-    est = estimate_kernel_memory(n, n_z, d, dtype=dtype)
-    if est.result >= ANNOUNCE_BYTES and not quiet:
-        print(f"twolayer: building the {n}x{n_z} {kind} kernel needs {est}", file=sys.stderr)
-
-
-STORAGE_CHOICES = ("auto", "dense64", "dense32", "memmap", "matrix-free")
-
-
-def _storage_requested(args) -> bool:
-    return getattr(args, "storage", None) is not None or bool(getattr(args, "dask", None))
-
-
-def _operator(args, ds, storage: str):
-    """The kernel of ``ds`` as a :class:`~twolayer.kernels.KernelOperator` in ``storage`` (announced on stderr);
-    with ``--dask ADDRESS`` its row blocks live on that cluster's workers (:mod:`twolayer.dask_operator`)."""
-    if getattr(args, "dask", None):
-        from .dask_operator import make_dask_operator
-
-        op = make_dask_operator(ds.X, kind=args.kind, storage=storage, address=args.dask)
-    else:
-        from .kernels import make_operator
-
-        op = make_operator(ds.X, kind=args.kind, storage=storage)
-    if not args.json and op.choice["storage"] != "dense64" or (not args.json and ds.n * ds.n * 8 >= ANNOUNCE_BYTES):
-        print(f"twolayer: {args.kind} kernel {ds.n}x{ds.n} as a {op.choice['storage']} operator "
-              f"({op.choice['reason']})", file=sys.stderr)
-    return op
-
-
-def _storage_payload(op) -> dict:
-    ch = op.choice
-    return {"storage": ch["storage"], "storage_requested": ch["requested"], "storage_reason": ch["reason"],
-            "memory_limit": ch["memory_limit"], "memory_estimates": ch["estimates"],
-            **({"dask_workers": ch["workers"], "dask_block": ch["block"]} if "workers" in ch else {})}
-
-
-def _emit(args, payload: dict, human: str) -> None:
-    if args.json:
-        from ._io import to_json
-
-        sys.stdout.write(to_json(_finite(payload)) + "\n")
-    else:
-        sys.stdout.write(human.rstrip() + "\n")
-
-
-def _finite(obj):
-    """JSON has no inf/NaN: map them to None so every consumer can parse the output."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_finite(v) for v in obj]
-    if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
-        return [_finite(float(v)) for v in obj.ravel()] if obj.ndim else _finite(float(obj))
-    return obj
-
-
-def _data_summary(ds) -> dict:
-    return {"name": ds.name, "n": ds.n, "d": ds.d, "n_test": ds.n_test, "provenance": ds.provenance}
 
 
 # --------------------------------------------------------------------------- verbs
@@ -274,7 +169,10 @@ def _spectrum_krylov(args, ds, H, storage: dict | None = None) -> None:
     """``spectrum --top K`` by Lanczos: the top K pairs with residual bounds, λ_min by Lanczos; no eigh."""
     from .krylov import extreme, top_eigenpairs
 
-    e = top_eigenpairs(H, args.top, y=ds.y, tol=args.tol)
+    f32 = getattr(H, "unit_error", 0.0) > 0  # float32 / memmap storage (local or on a cluster)
+    meth = args.top_method if args.top_method != "auto" else ("block" if f32 and args.top >= 20 else "arpack")
+    tol = args.tol if args.tol is not None else (1e-7 if f32 else 1e-10)
+    e = top_eigenpairs(H, args.top, y=ds.y, tol=tol, method=meth)
     x = extreme(H, check=False)
     lmax_up = float(e.eigenvalues[0] + e.residuals[0])  # the safe side for the largest stable step
     lmin = min(x.lambda_min, float(e.eigenvalues[-1]))
@@ -286,7 +184,8 @@ def _spectrum_krylov(args, ds, H, storage: dict | None = None) -> None:
         "eigenvalues": e.eigenvalues, "projections": e.projections, "method": "krylov",
         "residuals": e.residuals, "projection_errors": e.projection_errors,
         "lambda_min_residual": x.lambda_min_residual, "lambda_max_residual": float(e.residuals[0]),
-        "eigenvalues_exact": False, "iterations": e.matvecs + x.iterations,
+        "eigenvalues_exact": False, "iterations": e.matvecs + x.iterations, "top_method": meth, "tol": tol,
+        "passes": e.passes,
         **(storage or {"storage": "dense64"}),
         "data": _data_summary(ds),
     }
@@ -298,7 +197,8 @@ def _spectrum_krylov(args, ds, H, storage: dict | None = None) -> None:
         payload["out"] = args.out
     energy = float(np.sum(e.projections**2)) / max(float(ds.y @ ds.y), np.finfo(float).tiny)
     human = "\n".join([
-        f"{args.kind} kernel of {ds.name}: n = {ds.n}, d = {ds.d} (Krylov: top {args.top} by Lanczos, "
+        f"{args.kind} kernel of {ds.name}: n = {ds.n}, d = {ds.d} (Krylov: top {args.top} by "
+        f"{'Lanczos (ARPACK)' if meth == 'arpack' else f'the block method ({e.passes} passes)'}, "
         f"{payload['iterations']} products, no eigendecomposition)",
         f"  lambda_max = {e.eigenvalues[0]:.6g} (+- {e.residuals[0]:.2g})   lambda_min <= {lmin:.6g} (Ritz value, "
         f"residual {x.lambda_min_residual:.2g})   condition number >= {payload['condition_number']:.4g}   "
@@ -590,7 +490,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dense: full eigendecomposition; krylov (needs --top K): the top K pairs by Lanczos with "
                         "residual bounds and lambda_min by Lanczos, no eigendecomposition; auto (default): krylov "
                         "with --top K from n = 2000 on, dense otherwise")
-    s.add_argument("--tol", type=OPEN_UNIT, default=1e-10, help="krylov: ARPACK's relative accuracy (default 1e-10)")
+    s.add_argument("--tol", type=OPEN_UNIT, help="krylov: relative accuracy of the eigenvalues (default 1e-10; 1e-7 "
+                                                 "on float32 storage, whose rounding moves them by ~6e-8)")
+    s.add_argument("--top-method", choices=["auto", "arpack", "block"], default="auto",
+                   help="krylov: ARPACK (one product per step) or the block method (one pass over the storage per "
+                        "block of columns); auto: block on float32 / memmap / cluster storage for --top >= 20")
     s.add_argument("--storage", choices=STORAGE_CHOICES,
                    help="krylov only: the kernel as a dense64 / dense32 / memmap / matrix-free operator (auto: from "
                         "the memory estimate); implies --method krylov")
