@@ -57,6 +57,16 @@ approximation on the pivots, so ``H − FFᵀ ⪰ 0``; then for every ``v``
 ``vᵀHv / vᵀPv ≥ max(a, t)/(t + σ) ≥ a/(a + σ)`` (``t = vᵀFFᵀv/‖v‖²``), so a certified ``a`` for
 ``H`` gives the certified ``a/(a + σ) ≤ λ_min(P⁻¹H)`` used by the preconditioned Radau bound.
 
+Mixed precision (:func:`quadratic_form` on float32 storage)
+-------------------------------------------------------------
+An operator with a ``matvec_float32`` method (a :class:`~twolayer.kernels.KernelOperator` with
+float32 storage) is iterated with that product: one ``sgemv``, no widening of the stored
+entries, 5–8× cheaper than the float64-accumulated product. The result does not trust those
+iterations: each refinement pass ends with one float64 residual ``r = y − Hx``, and for *any*
+``x``, ``yᵀx + xᵀr ≤ yᵀH⁻¹y ≤ yᵀx + xᵀr + ‖r‖²/a`` (``a ≤ λ_min``). Passes repeat (iterative
+refinement) until the interval meets ``tol``; a pass that fails to reduce the float64 residual
+hands over to the float64 iteration. ``products`` and ``refinements`` record what ran.
+
 Costs (``n`` rows, ``m`` iterations, explicit matrix): :func:`quadratic_form` ``m`` products
 ``Hv`` (``2n²`` flops each) + ``O(m²)``; :func:`trajectory` and :func:`extreme` ``m`` products +
 ``O(nm²)`` reorthogonalization + ``O(m² T)`` for ``T`` steps; :func:`top_eigenpairs` ARPACK's
