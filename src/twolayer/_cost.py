@@ -16,6 +16,9 @@ from dataclasses import dataclass, field
 
 from ._linalg import EIGH_FLOPS_PER_N3, machine_rates
 
+#: ``eigvalsh`` (eigenvalues only) costs about this many flops per n³ (the tridiagonal reduction).
+EIGVALS_FLOPS_PER_N3 = 4.0 / 3.0
+
 __all__ = ["Cost", "estimate", "describe", "GPU_FLOPS"]
 
 #: Assumed sustained GEMM rate of one data-centre GPU in float32 (flop/s), for the GPU estimate.
@@ -25,24 +28,32 @@ GPU_FLOPS = 50e12
 @dataclass
 class Cost:
     """Work of a run: ``gemm_flops`` (flops of its GEMM-bound parts, e.g. ``4 n B m d`` per GD step
-    for the two GEMMs of a batch of ``B`` networks) and the sizes ``eigh`` of its dense
-    eigendecompositions with vectors; ``dtype`` of the GEMMs; ``upper`` when the work may stop
-    early (a tolerance), so that the estimate is an upper bound."""
+    for the two GEMMs of a batch of ``B`` networks; Cholesky factorizations as ``n³/3``), the sizes
+    ``eigh`` of its dense eigendecompositions with vectors (``9n³`` flops each) and ``eigvals`` of
+    those for eigenvalues only (``eigvalsh``, ``4n³/3``); ``dtype`` of the GEMMs; ``upper`` when the
+    work may stop early (a tolerance, a plateau, a diverging point), so that the estimate is an
+    upper bound."""
 
     gemm_flops: float = 0.0
     eigh: list = field(default_factory=list)
     dtype: str = "float64"
     upper: bool = False
+    eigvals: list = field(default_factory=list)
 
     def __add__(self, other: "Cost") -> "Cost":
         return Cost(self.gemm_flops + other.gemm_flops, list(self.eigh) + list(other.eigh), self.dtype,
-                    self.upper or other.upper)
+                    self.upper or other.upper, list(self.eigvals) + list(other.eigvals))
+
+    def times(self, k: int) -> "Cost":
+        """The work of ``k`` copies (``k`` sweep points of the same size)."""
+        return Cost(k * self.gemm_flops, list(self.eigh) * int(k), self.dtype, self.upper, list(self.eigvals) * int(k))
 
 
 def estimate(cost: Cost) -> tuple[float, float]:
     """``(seconds here, seconds on one GPU)`` for ``cost``."""
     gemm, eig = machine_rates(cost.dtype)
-    eigh_flops = sum(EIGH_FLOPS_PER_N3 * float(n) ** 3 for n in cost.eigh)
+    eigh_flops = (sum(EIGH_FLOPS_PER_N3 * float(n) ** 3 for n in cost.eigh)
+                  + sum(EIGVALS_FLOPS_PER_N3 * float(n) ** 3 for n in cost.eigvals))
     here = cost.gemm_flops / gemm + eigh_flops / eig
     gpu = (cost.gemm_flops + eigh_flops) / GPU_FLOPS  # eigh on a GPU runs far below its GEMM rate: optimistic
     return here, gpu

@@ -400,7 +400,7 @@ def _announce_cost(exp, cfg, rf, quiet: bool) -> None:
     cost = exp.cost(cfg, getattr(cfg, "n_train", None))
     here, gpu = estimate(cost)
     rf.meta["cost_estimate"] = {"seconds_here": here, "seconds_gpu": gpu, "gemm_flops": cost.gemm_flops,
-                                "eigh": [int(n) for n in cost.eigh]}
+                                "eigh": [int(n) for n in cost.eigh], "eigvals": [int(n) for n in cost.eigvals]}
     rf.write_meta()
     if not quiet:
         print(f"{exp.name}: {describe(cost)}", file=sys.stderr)

@@ -13,6 +13,8 @@ from ..._errors import InputError
 from .. import RunContext
 from .._common import (
     Rows as _Rows,
+    data_dim,
+    gd_flops,
 )
 
 PAPER = "Arora, Du, Hu, Li, Wang. Fine-grained analysis of optimization and generalization for " \
@@ -92,16 +94,12 @@ def _reference(H, spec, n: int, batch: int):
     return reference_from_spectrum(H, spec, 1.0 / n, batch)
 
 
-#: Input dimension by data source (the estimate is made before the data are loaded).
-_DIMS = {"digits": 64, "mnist": 784, "fashion-mnist": 784, "cifar10": 3072}
-
-
 def data_shape(cfg) -> tuple[int, int]:
     """``(n, d)`` of the training set before loading it: ``n_train`` (digits: 360 when unset) and
     the source's input dimension (784 for an unknown file)."""
     source = str(cfg.data).split(":", 1)[0].lower()
     n = cfg.n_train if cfg.n_train is not None else (360 if source == "digits" else 10_000)
-    return int(n), _DIMS.get(source, 784)
+    return int(n), data_dim(source)
 
 
 def gd_cost(n: int, d: int, *, points: int, batch: int, width: int, steps: int, grams: int = 0, dtype="float64"):
@@ -110,7 +108,7 @@ def gd_cost(n: int, d: int, *, points: int, batch: int, width: int, steps: int, 
     ``grams`` empirical tangent Grams (``n² m`` each), plus one ``eigh`` of ``H∞`` (n × n)."""
     from ..._cost import Cost
 
-    return Cost(gemm_flops=points * (4.0 * n * batch * width * d * steps + 2.0 * grams * n * n * width),
+    return Cost(gemm_flops=points * (gd_flops(n, d, width, steps, batch) + 2.0 * grams * n * n * width),
                 eigh=[n], dtype=dtype)
 
 

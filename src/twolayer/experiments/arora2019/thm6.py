@@ -199,6 +199,21 @@ def run_thm6(cfg: Thm6Config, ctx: RunContext) -> None:
                     caption=caption)
 
 
+def thm6_cost(cfg: Thm6Config, n=None):
+    """The arithmetic of a run (for the up-front estimate): every (target, n, sample) point builds
+    ``H∞`` of its ``n`` inputs (``2n²d``) and factors it once (:func:`.._common.solver_cost`: the
+    Cholesky ``n³/3`` and, up to 1,000 rows, one ``eigvalsh`` for the exact extreme eigenvalues)."""
+    from ..._cost import Cost
+    from .._common import gram_flops, solver_cost
+
+    d = 64 if cfg.data == "digits" else cfg.d
+    cost = Cost()
+    for size in cfg.n_values:
+        one = solver_cost(size) + Cost(gram_flops(size, size, d))
+        cost = cost + one.times(len(cfg.targets) * cfg.seeds)
+    return cost
+
+
 def upper_half_size(n_sizes: int) -> int:
     """How many of the largest sizes the growth exponent is fitted on: the upper half, at least 2."""
     return max(2, (n_sizes + 1) // 2)
@@ -211,4 +226,4 @@ register(Experiment(
              "paper": {"data": "sphere", "d": 10, "n_values": (100, 200, 400, 800, 1600, 3200, 6400, 12800),
                        "seeds": 5}},
     grid_fields=("seeds", "n_values", "targets"),
-    claims=THM6_CLAIMS))
+    claims=THM6_CLAIMS, cost=thm6_cost))

@@ -174,6 +174,39 @@ def _init(cfg, d: int, m: int, alpha: float, s: int):
 
 
 
+# ============================================================================ up-front cost counts
+def data_shape(cfg) -> tuple[int, int, int]:
+    """``(n, d, n_test)`` of the data before loading them: ``n_train`` (360 for an unset digits split,
+    10,000 otherwise), ``d`` of the synthetic sources or the image size
+    (:func:`.._common.data_dim`), ``n_test`` (``n`` when unset, 0 without a test split)."""
+    from .._common import data_dim
+
+    n = cfg.n_train if cfg.n_train is not None else (360 if str(cfg.data).startswith("digits") else 10_000)
+    nt = getattr(cfg, "n_test", 0)
+    return int(n), data_dim(cfg.data, getattr(cfg, "d", None)), int(n if nt is None else nt)
+
+
+def prepared_cost(n: int, d: int):
+    """:class:`twolayer._cost.Cost` of :func:`_prepared` (or of one :func:`_duplicated` data set): the
+    generalized NTK Gram of ``n`` points (``2n²d`` for ``XXᵀ``; its Hermite series is elementwise) and
+    its spectrum (one ``eigh`` of ``n``)."""
+    from ..._cost import Cost
+    from .._common import gram_flops
+
+    return Cost(gram_flops(n, n, d), eigh=[n])
+
+
+def noisy_gd_cost(n: int, d: int, m: int, steps: int, dtype: str = "float64"):
+    """:class:`twolayer._cost.Cost` of one :func:`noisy_gd` run: ``steps`` steps of the two GEMMs
+    (:func:`.._common.gd_flops`); the twin's update and the Langevin noise are elementwise ``O(md)``
+    per step and not counted (with ``d`` of 10–20 the noise draws and ``tanh`` take as long as the
+    GEMMs on a CPU: the estimate is then a lower bound of the time)."""
+    from ..._cost import Cost
+    from .._common import gd_flops
+
+    return Cost(gd_flops(n, d, m, steps), dtype=dtype)
+
+
 # ============================================================================ data sets with a smaller λ₀
 def near_duplicate(X, eps: float, rng) -> np.ndarray:
     r"""``X`` (n, d) with its last row replaced by a near-duplicate of row 0:

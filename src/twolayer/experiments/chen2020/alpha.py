@@ -176,6 +176,21 @@ def _value(r, metric):
     return next((row["value"] for row in r.rows if row["metric"] == metric), float("nan"))
 
 
+def alpha_cost(cfg: AlphaConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate; an upper bound: a diverging point stops
+    early): the generalized NTK Gram and its ``eigh`` of the data and of every near-duplicate data
+    set (:func:`._core.prepared_cost`), and one :func:`._core.noisy_gd` run of ``steps`` steps per
+    point of :func:`alpha_points` (α, λ and width sweeps, λ₀ sweep, × seeds)."""
+    from ._core import data_shape, noisy_gd_cost, prepared_cost
+
+    n, d, _ = data_shape(cfg)
+    cost = prepared_cost(n, d).times(1 + len(cfg.dup_eps))
+    for p in alpha_points(cfg):
+        cost = cost + noisy_gd_cost(n, d, p["width"], cfg.steps, cfg.dtype)
+    cost.dtype, cost.upper = cfg.dtype, True
+    return cost
+
+
 # ------------------------------------------------------------------------------ run
 def run_alpha(cfg: AlphaConfig, ctx: RunContext) -> None:
     ds, H, spec = _prep(cfg)
@@ -284,4 +299,4 @@ register(Experiment(
                        "alphas": (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0), "steps": 20_000, "seeds": 5,
                        "records": 100}},
     grid_fields=("seeds", "alphas", "lambdas", "floor_widths", "dup_eps"),
-    claims=K.ALPHA_CLAIMS))
+    claims=K.ALPHA_CLAIMS, cost=alpha_cost))

@@ -127,6 +127,26 @@ def gen_point(params: dict, *, cfg: GeneralizationConfig):
     return rows, {"steps": res.steps, "loss": loss, "test_error": test_error}
 
 
+def generalization_cost(cfg: GeneralizationConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate; an upper bound: a diverging point stops
+    early): the generalized NTK Gram and its ``eigh`` (:func:`._core.prepared_cost`), the two kernel
+    solvers of the complexities (generalized and ReLU NTK, :func:`.._common.solver_cost`), and per
+    (noise level, seed) one :func:`twolayer.dynamics.train` of ``steps`` noisy-GD steps with the test
+    set and the network's empirical tangent kernel at initialization as reference (a tangent Gram
+    and an ``eigh`` of ``n``; :func:`.._common.train_cost`) and a last forward pass."""
+    from ..._cost import Cost
+    from .._common import forward_flops, gram_flops, solver_cost, train_cost
+    from ._core import data_shape, prepared_cost
+
+    n, d, nt = data_shape(cfg)
+    cost = prepared_cost(n, d) + solver_cost(n).times(2) + Cost(gram_flops(n, n, d))
+    rec = len(_record_steps(cfg.steps, cfg.records))
+    point = train_cost(n, d, cfg.width, cfg.steps, records=rec, n_test=nt, reference="empirical", dtype=cfg.dtype)
+    cost = cost + (point + Cost(forward_flops(n, d, cfg.width))).times(len(cfg.noise_levels) * cfg.seeds)
+    cost.dtype, cost.upper = cfg.dtype, True
+    return cost
+
+
 def run_generalization(cfg: GeneralizationConfig, ctx: RunContext) -> None:
     from ...claims import spearman
     from ...sweep import grid
@@ -187,4 +207,4 @@ register(Experiment(
              "paper": {"data": "mnist:data/mnist", "n_train": 1000, "n_test": 2000, "width": 10_000, "seeds": 3,
                        "steps": 20_000, "noise_levels": tuple(round(0.1 * i, 1) for i in range(11))}},
     grid_fields=("seeds", "noise_levels"),
-    claims=K.GENERALIZATION_CLAIMS))
+    claims=K.GENERALIZATION_CLAIMS, cost=generalization_cost))

@@ -96,6 +96,20 @@ def twin_spreads(U: np.ndarray) -> np.ndarray:
     return np.sqrt(np.mean(D**2, axis=2) / 2.0)
 
 
+def width_cost(cfg: WidthConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate; an upper bound: a diverging point stops
+    early): the generalized NTK Gram and its ``eigh`` (:func:`._core.prepared_cost`) and one
+    :func:`._core.noisy_gd` run of ``steps`` steps per (width, seed)."""
+    from ._core import data_shape, noisy_gd_cost, prepared_cost
+
+    n, d, _ = data_shape(cfg)
+    cost = prepared_cost(n, d)
+    for m in cfg.widths:
+        cost = cost + noisy_gd_cost(n, d, m, cfg.steps, cfg.dtype).times(cfg.seeds)
+    cost.dtype, cost.upper = cfg.dtype, True
+    return cost
+
+
 def run_width(cfg: WidthConfig, ctx: RunContext) -> None:
     from ...sweep import grid
 
@@ -157,4 +171,4 @@ register(Experiment(
              "paper": {"n_train": 200, "d": 20, "widths": (400, 1600, 6400, 25_600), "seeds": 8, "steps": 10_000,
                        "records": 80}},
     grid_fields=("seeds", "widths"),
-    claims=K.WIDTH_CLAIMS))
+    claims=K.WIDTH_CLAIMS, cost=width_cost))

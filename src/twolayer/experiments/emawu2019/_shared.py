@@ -187,6 +187,42 @@ def _time_grid(eta0: float, t_max: float, count: int = 121) -> np.ndarray:
     return np.unique(np.round(np.logspace(0, math.log10(max(t_max / eta0, 1.0)), count))).astype(float)
 
 
+# ------------------------------------------------------------------------------ up-front cost counts
+#: Most natural times :func:`_time_grid` returns (its ``count``).
+TIME_GRID = 121
+
+
+def check_step_cost(n: int, d: int):
+    """:class:`twolayer._cost.Cost` of :func:`_check_step` on ``n`` points: the ``k₀`` and ``H∞`` Grams
+    (``2 · 2n²d``) and the top eigenvalue of their sum (one ``eigvalsh`` of ``n``)."""
+    from ..._cost import Cost
+    from .._common import gram_flops
+
+    return Cost(2 * gram_flops(n, n, d), eigvals=[n])
+
+
+def rf_path_cost(n: int, n_out: int, d: int, m: int, times: int):
+    """:class:`twolayer._cost.Cost` of :func:`_rf_path` with ``n`` training and ``n_out`` output points
+    and ``m`` features, evaluated at ``times`` steps: the features (``2(n + n_out)md``), the thin SVD
+    of ``Φ`` (:func:`.._common.svd_cost`), ``B = Φ_out W S`` (``2 n_out m r``, ``r = min(n, m)``) and
+    the outputs (``2 n_out r`` per time)."""
+    from ..._cost import Cost
+    from .._common import forward_flops, svd_cost
+
+    r = min(n, m)
+    return svd_cost(n, m) + Cost(forward_flops(n + n_out, d, m) + 2.0 * n_out * m * r + 2.0 * n_out * r * times)
+
+
+def kernel_path_cost(n: int, n_test: int, d: int, times: int):
+    """:class:`twolayer._cost.Cost` of :func:`_kernel_path` evaluated at ``times`` steps: the ``k₀`` Grams
+    (``2n²d + 2 n_test n d``), one ``eigh`` of ``n``, ``K_test V`` (``2 n_test n²``) and the outputs
+    (``2 n_test n`` per time)."""
+    from ..._cost import Cost
+    from .._common import gram_flops
+
+    return Cost(gram_flops(n, n, d) + gram_flops(n_test, n, d) + 2.0 * n_test * n * (n + times), eigh=[n])
+
+
 def _risk(F: np.ndarray, ft: np.ndarray) -> np.ndarray:
     return np.mean((F - ft[None, :]) ** 2, axis=1)
 

@@ -179,6 +179,28 @@ def summarize_convergence(cfg: ConvergenceConfig, results) -> tuple[_Rows, dict]
     return rows, tabs
 
 
+def convergence_cost(cfg: ConvergenceConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate; an upper bound: a diverging point stops
+    early). Per replicate: the spectrum of ``k₀/n`` (``2n²d``, one ``eigh`` of ``n``) and the step
+    check (:func:`._shared.check_step_cost`). Per (width, replicate): the tangent Gram at
+    initialization and its ``eigvalsh``, and one :func:`twolayer.dynamics.train` of a batch of two
+    (true and random labels) for ``steps`` steps with the closed-form reference
+    (:func:`.._common.train_cost`)."""
+    from ..._cost import Cost
+    from .._common import gram_flops, tangent_gram_flops, train_cost
+    from ._shared import check_step_cost
+
+    n, d = cfg.n, cfg.d
+    records = len(np.unique(np.linspace(0, cfg.steps, cfg.records).round().astype(int)))
+    cost = (Cost(gram_flops(n, n, d), eigh=[n]) + check_step_cost(n, d)).times(cfg.seeds)
+    for m in cfg.widths:
+        point = Cost(tangent_gram_flops(n, m, d), eigvals=[n]) + train_cost(n, d, m, cfg.steps, batch=2,
+                                                                              records=records)
+        cost = cost + point.times(cfg.seeds)
+    cost.upper = True
+    return cost
+
+
 def run_convergence(cfg: ConvergenceConfig, ctx: RunContext) -> None:
     eta0s = [conv_prep(cfg, s)[3] for s in range(cfg.seeds)]
     for s, eta0 in enumerate(eta0s):
@@ -232,4 +254,4 @@ register(Experiment(
              "paper": {"n": 100, "widths": (100, 400, 1600, 6400, 25600), "steps": 20_000, "records": 201,
                        "seeds": 3}},
     grid_fields=("seeds", "widths"),
-    claims=_claims.CONVERGENCE_CLAIMS))
+    claims=_claims.CONVERGENCE_CLAIMS, cost=convergence_cost))

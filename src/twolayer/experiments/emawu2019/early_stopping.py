@@ -165,6 +165,36 @@ def _kernel_reference(cfg: EarlyStoppingConfig, n: int, s: int) -> dict:
             "kernel_risk_inf": float(_risk(path.outputs([np.inf]), ft)[0]), "s": k * eta0, "risk": risk}
 
 
+def early_stopping_cost(cfg: EarlyStoppingConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate; an upper bound: a diverging point stops
+    early, and at most :data:`._shared.TIME_GRID` natural times are evaluated). The step check at
+    every ``n``; per (n, width, replicate) one :func:`twolayer.dynamics.train` for ``steps`` steps with
+    ``n_test`` test points (:func:`.._common.train_cost`) and the random-feature path
+    (:func:`._shared.rf_path_cost`, thin SVD of ``n × m``); per (m/n, replicate) the path at
+    ``interp_n``; per (n, replicate) and per ``interp_seeds`` the kernel path
+    (:func:`._shared.kernel_path_cost`, one ``eigh`` of ``n``)."""
+    from ..._cost import Cost
+    from .._common import train_cost
+    from ._shared import TIME_GRID, check_step_cost, kernel_path_cost, rf_path_cost
+
+    d, nt = cfg.d, cfg.n_test
+    cost = Cost()
+    for size in sorted({*cfg.n_values, cfg.interp_n}):
+        cost = cost + check_step_cost(size, d)
+    for size in cfg.n_values:
+        for m in cfg.widths:
+            point = (train_cost(size, d, m, cfg.steps, records=cfg.records, n_test=nt)
+                     + rf_path_cost(size, nt, d, m, TIME_GRID + cfg.records + 3))
+            cost = cost + point.times(cfg.seeds)
+        cost = cost + kernel_path_cost(size, nt, d, TIME_GRID + 1).times(cfg.seeds)
+    for ratio in cfg.interp_ratios:
+        m = max(1, int(round(ratio * cfg.interp_n)))
+        cost = cost + rf_path_cost(cfg.interp_n, nt, d, m, TIME_GRID + 1).times(cfg.interp_seeds)
+    cost = cost + kernel_path_cost(cfg.interp_n, nt, d, TIME_GRID + 1).times(cfg.interp_seeds)
+    cost.upper = True
+    return cost
+
+
 def run_early_stopping(cfg: EarlyStoppingConfig, ctx: RunContext) -> None:
     from ...sweep import grid
 
@@ -353,4 +383,4 @@ register(Experiment(
                        "steps": 20_000, "records": 60, "n_test": 4000, "seeds": 5, "interp_n": 400,
                        "interp_seeds": 10}},
     grid_fields=("seeds", "widths", "n_values", "interp_ratios", "interp_seeds"),
-    claims=_claims.EARLY_STOPPING_CLAIMS))
+    claims=_claims.EARLY_STOPPING_CLAIMS, cost=early_stopping_cost))

@@ -230,6 +230,31 @@ def summarize_gap(cfg: GapConfig, results) -> tuple[_Rows, dict]:
     return rows, curves
 
 
+def gap_cost(cfg: GapConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate; an upper bound: a diverging point stops
+    early). Per replicate: the step check (:func:`._shared.check_step_cost`) and the kernel set-up
+    (``k₀`` Grams, one ``eigh`` of ``n``). Per (β rule, width, replicate): the random-feature path on
+    the training and test points at the ``records + 1`` times (:func:`._shared.rf_path_cost`), the
+    network's ``steps`` GD steps in ``records`` segments — each a :func:`twolayer.dynamics.train` call
+    that builds the closed-form reference again (one ``eigh`` of ``n`` per segment) — its test outputs
+    at every record, and the kernel flow's (``K_test V``)."""
+    from ..._cost import Cost
+    from .._common import forward_flops, gram_flops, train_cost
+    from ._shared import check_step_cost, rf_path_cost
+
+    n, d, nt = cfg.n, cfg.d, cfg.n_test
+    ks = len(record_steps(cfg))
+    setup = check_step_cost(n, d) + Cost(gram_flops(n, n, d) + gram_flops(nt, n, d), eigh=[n])
+    cost = setup.times(cfg.seeds)
+    for m in cfg.widths:
+        point = (rf_path_cost(n, n + nt, d, m, ks) + train_cost(n, d, m, cfg.steps, records=0)
+                 + train_cost(n, d, m, 0, records=2).times(ks - 2)
+                 + Cost(ks * forward_flops(nt, d, m) + 2.0 * nt * n * (n + ks)))
+        cost = cost + point.times(len(beta_settings(cfg)) * cfg.seeds)
+    cost.upper = True
+    return cost
+
+
 def run_gap(cfg: GapConfig, ctx: RunContext) -> None:
     eta0 = cfg.time / cfg.steps
     settings = beta_settings(cfg)
@@ -293,4 +318,4 @@ register(Experiment(
                        "beta_c": (0.5, 1.0, 2.0), "betas": (0.01, 0.03, 0.1, 0.3), "steps": 400, "records": 20,
                        "seeds": 5}},
     grid_fields=("seeds", "widths", "beta_c", "betas"),
-    claims=_claims.GAP_CLAIMS))
+    claims=_claims.GAP_CLAIMS, cost=gap_cost))

@@ -200,7 +200,7 @@ def network_training(cfg, d: int, m: int, s: int):
     * a :class:`~twolayer.dynamics.probes.HermiteProbe` of the exact Hermite energies and population
       loss of ``f − f*`` and the alignment with ``W*``.
     """
-    from ...dynamics import DivergenceGuard, Probe, engine, make_rule, record_schedule
+    from ...dynamics import DivergenceGuard, Probe, engine, make_rule
     from ...dynamics.probes import HermiteProbe
     from ...networks import forward, init_network
 
@@ -220,7 +220,7 @@ def network_training(cfg, d: int, m: int, s: int):
                                  hint="use a smaller lr"),
                  Probe(losses),
                  HermiteProbe([("abs", teacher.a, teacher.W)], HERMITE_ORDERS, align_to=teacher.W)]
-    return state, observers, record_schedule(steps_of(cfg, d), cfg.records).tolist()
+    return state, observers, record_steps_of(cfg, d)
 
 
 def network_point(params: dict, *, cfg):
@@ -382,6 +382,57 @@ def sweep_points(cfg, widths_by_d: dict, baselines: list[str]) -> list[dict]:
             for b in baselines:
                 pts.append({"d": d, "model": b, "width": 0, "seed": s})
     return pts
+
+
+# =============================================================================== up-front cost
+def _projector_flops(N: int, d: int) -> float:
+    """:class:`~twolayer.kernels.hermite.HermiteProjector` on ``N`` points and one ``energies_se`` call:
+    the Gram ``XXᵀ`` (``2N²d``) and one ``K_k v`` product (``2N²``) per order."""
+    return 2.0 * N * N * d + len(HERMITE_ORDERS) * 2.0 * N * N
+
+
+def run_cost(cfg, widths_by_d: dict):
+    """:class:`twolayer._cost.Cost` of the sweep :func:`sweep_points` and the teacher self-check (an
+    upper bound: a diverging network stops early). A network point: ``steps_of(cfg, d)`` steps of the
+    two GEMMs on ``n = samples_factor·d²`` samples, at every record a test forward pass and the exact
+    Hermite energies of the ``m + d`` ridge functions (``2(m + d)²d``), and the final Monte Carlo
+    cross-check on ``n_hermite`` points. A kernel baseline: the train and test Grams, one
+    :class:`~twolayer.bounds.KernelSolver` per ridge (Cholesky ``n³/3``, exact ``eigvalsh`` up to 1,000
+    rows; the ``eigh`` fallback of a singular system is not counted) and the predictions. A polynomial
+    baseline: the same in the dual when it has more features ``F`` than samples, else ``FᵀF`` (``2nF²``)
+    and one LU solve (``2F³/3``) per ridge."""
+    from ..._cost import Cost
+    from .._common import forward_flops, gd_flops, gram_flops, solver_cost
+
+    cost = Cost(dtype=cfg.dtype)
+    nh = min(cfg.n_hermite, cfg.n_test)
+    nt, ridges = cfg.n_test, len(cfg.ridges)
+    for d in cfg.dims:
+        n, steps = n_samples(cfg, d), steps_of(cfg, d)
+        records = len(record_steps_of(cfg, d))
+        one = Cost(_projector_flops(nh, d))                                  # the teacher's self-check
+        for m in widths_by_d[d]:
+            P = m + d
+            one = one + Cost(gd_flops(n, d, m, steps) + records * (forward_flops(nt, d, m) + 2.0 * P * P * d)
+                             + forward_flops(nh, d, m) + _projector_flops(nh, d))
+        for b in baselines_of(cfg):
+            features = hermite_feature_count(d, int(b.removeprefix("poly"))) if b.startswith("poly") else None
+            if features is None or features > n:                               # a kernel method in the dual
+                one = one + Cost(gram_flops(n, n, d) + gram_flops(nt, n, d) + ridges * 2.0 * nt * n)
+                one = one + solver_cost(n).times(ridges)
+            else:
+                one = one + Cost(2.0 * n * features**2 + ridges * (2.0 * features**3 / 3 + 2.0 * nt * features))
+            one = one + Cost(_projector_flops(nh, d))
+        cost = cost + one.times(cfg.seeds)
+    cost.dtype, cost.upper = cfg.dtype, True
+    return cost
+
+
+def record_steps_of(cfg, d: int) -> list:
+    """The recorded steps of a network point at dimension ``d`` (:func:`network_training`)."""
+    from ...dynamics import record_schedule
+
+    return record_schedule(steps_of(cfg, d), cfg.records).tolist()
 
 
 # =============================================================================== summaries

@@ -19,7 +19,13 @@ from ._setup import PAPER, record_setup
 from .claims import SEPARATION_CLAIMS
 from .figures import MODEL_NAMES, floors, plot_alignment, plot_separation, plot_stagewise
 from .points import (HERMITE_ORDERS, SeparationConfig, baselines_of, dispatch_point, lr_of, network_history,
-                     steps_of, summary_rows, sweep_points, teacher_rows, width_of)
+                     run_cost, steps_of, summary_rows, sweep_points, teacher_rows, width_of)
+
+
+def separation_cost(cfg: SeparationConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate): :func:`.points.run_cost` with one width
+    ``m = width_factor·d`` per dimension."""
+    return run_cost(cfg, {d: [width_of(cfg.width_factor, d)] for d in cfg.dims})
 
 
 def run_separation(cfg: SeparationConfig, ctx: RunContext) -> None:
@@ -96,4 +102,4 @@ register(Experiment(
              "paper": {"dims": (8, 16, 32, 64), "seeds": 3, "n_test": 20_000, "n_hermite": 8192,
                        "algorithm": "gd", "lr": 2.0, "steps": 20_000, "steps_exponent": 1.0, "records": 30,
                        "dtype": "float64"}},
-    grid_fields=("seeds", "dims"), claims=SEPARATION_CLAIMS))
+    grid_fields=("seeds", "dims"), claims=SEPARATION_CLAIMS, cost=separation_cost))

@@ -17,8 +17,14 @@ from .._common import Rows
 from ._setup import PAPER, record_setup
 from .claims import WIDTH_CLAIMS
 from .figures import floors, plot_width
-from .points import (WidthConfig, baselines_of, dispatch_point, lr_of, network_history, summary_rows, sweep_points,
-                     teacher_rows, width_of)
+from .points import (WidthConfig, baselines_of, dispatch_point, lr_of, network_history, run_cost, summary_rows,
+                     sweep_points, teacher_rows, width_of)
+
+
+def width_cost(cfg: WidthConfig, n=None):
+    """The arithmetic of a run (for the up-front estimate): :func:`.points.run_cost` with the widths
+    ``m = width_factor·d`` of every factor."""
+    return run_cost(cfg, {d: sorted({width_of(f, d) for f in cfg.width_factors}) for d in cfg.dims})
 
 
 def run_width(cfg: WidthConfig, ctx: RunContext) -> None:
@@ -73,4 +79,4 @@ register(Experiment(
              "paper": {"dims": (8, 16, 32, 64), "seeds": 3, "width_factors": (1.0, 2.0, 4.0, 10.0, 50.0),
                        "n_test": 20_000, "algorithm": "gd", "lr": 2.0, "steps": 20_000, "steps_exponent": 1.0,
                        "records": 20, "kernels": ("ntk", "rf"), "poly_degrees": (2, 4), "dtype": "float64"}},
-    grid_fields=("seeds", "dims", "width_factors"), claims=WIDTH_CLAIMS))
+    grid_fields=("seeds", "dims", "width_factors"), claims=WIDTH_CLAIMS, cost=width_cost))
