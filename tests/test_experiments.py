@@ -114,6 +114,55 @@ def test_killed_run_restarts_and_completes_with_the_same_results(fig2, tmp_path)
     assert not [p for p in out.rglob("*") if p.name not in (".sweep.lock", ".run.lock") and (p.name.startswith(".") or ".tmp" in p.name)]
 
 
+ONE_LONG_POINT = ["n_train=30", "widths=400", "width=400", "kappas=0.01", "kappa=0.01", "seeds=1", "steps=4000",
+                  "records=10", "gram_widths=16", "gram_draws=4"]
+
+
+def test_a_point_killed_midway_resumes_from_its_own_checkpoint(tmp_path, monkeypatch):
+    """The paper preset of Fig. 1 is one long point: SIGKILL inside it, and the rerun continues
+    from the point's last checkpoint (not from step 0) with bit-identical results."""
+    from twolayer.dynamics import checkpoint as ckmod
+    from twolayer.dynamics import engine
+
+    clean = reproduce("arora2019-fig1", out=tmp_path / "clean", sets=ONE_LONG_POINT, quiet=True, formats=("png",))
+    out = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "twolayer.cli", "reproduce", "arora2019-fig1", "--out", str(out), "--quiet",
+           "--jobs", "1"] + sum((["--set", s] for s in ONE_LONG_POINT), [])
+    env = dict(os.environ, PYTHONWARNINGS="ignore", TWOLAYER_CHECKPOINT_SECONDS="0.2")
+    proc = subprocess.Popen(cmd, env=env, start_new_session=True)
+    folder = out / "points" / ".checkpoints"
+    deadline = time.time() + 180
+    while time.time() < deadline and proc.poll() is None and not list(folder.glob("*.npz")):
+        time.sleep(0.02)
+    time.sleep(0.5)  # a few more checkpoints
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    files = list(folder.glob("*.npz"))
+    assert len(files) == 1 and not list((out / "points").glob("*.npz")), "killed inside the one training point"
+    step0 = ckmod.load(files[0])[0]["step"]
+    assert 0 < step0 < 4000
+    applied = []
+    real = engine.apply
+    monkeypatch.setattr(engine, "apply", lambda state, o: (applied.append(1), real(state, o))[1])
+    assert main(cmd[3:]) == 0
+    assert len(applied) == 4000 - step0                    # only the steps after the checkpoint
+    assert (out / "metrics.csv").read_text() == (clean / "metrics.csv").read_text()
+    assert not folder.exists()                             # its checkpoint is gone with the stored result
+
+
+def test_checkpoint_interval_from_the_environment(monkeypatch):
+    from twolayer.experiments._common import CHECKPOINT_SECONDS, checkpoint_seconds
+
+    monkeypatch.delenv("TWOLAYER_CHECKPOINT_SECONDS", raising=False)
+    assert checkpoint_seconds() == CHECKPOINT_SECONDS
+    monkeypatch.setenv("TWOLAYER_CHECKPOINT_SECONDS", "2.5")
+    assert checkpoint_seconds() == 2.5
+    for bad in ("0", "-1", "soon", "nan"):
+        monkeypatch.setenv("TWOLAYER_CHECKPOINT_SECONDS", bad)
+        with pytest.raises(InputError, match="TWOLAYER_CHECKPOINT_SECONDS must be a positive number"):
+            checkpoint_seconds()
+
+
 def test_ctrl_c_marks_the_run_interrupted_and_says_how_to_continue(tmp_path):
     out = tmp_path / "ctrl-c"
     cmd = [sys.executable, "-m", "twolayer.cli", "reproduce", "arora2019-fig2", "--out", str(out), "--seeds", "2",

@@ -3,6 +3,9 @@ sweep results."""
 
 from __future__ import annotations
 
+import math
+import os
+
 import numpy as np
 
 from .._errors import InputError
@@ -11,8 +14,25 @@ from .._seeds import rng, seed_sequence  # noqa: F401  (their home is twolayer._
 __all__ = ["seed_sequence", "rng", "check_positive", "Rows", "gather", "value", "table", "loglog_slope"]
 
 
-#: A point's training run writes a checkpoint at least this often (wall seconds; see :func:`checkpointing`).
+#: A point's training run writes a checkpoint at least this often (wall seconds; see :func:`checkpointing`);
+#: the environment variable ``TWOLAYER_CHECKPOINT_SECONDS`` overrides it.
 CHECKPOINT_SECONDS = 60.0
+
+
+def checkpoint_seconds() -> float:
+    """The checkpoint interval of a point's training: ``$TWOLAYER_CHECKPOINT_SECONDS`` or
+    :data:`CHECKPOINT_SECONDS`. A value that is not a positive number is one :class:`InputError`."""
+    raw = os.environ.get("TWOLAYER_CHECKPOINT_SECONDS")
+    if raw is None or raw == "":
+        return CHECKPOINT_SECONDS
+    try:
+        v = float(raw)
+    except ValueError:
+        v = float("nan")
+    if not (math.isfinite(v) and v > 0):
+        raise InputError(f"TWOLAYER_CHECKPOINT_SECONDS must be a positive number of seconds, got {raw!r}; unset it "
+                         f"for the default {CHECKPOINT_SECONDS:g}")
+    return v
 
 
 def checkpointing(**config) -> dict:
@@ -27,7 +47,7 @@ def checkpointing(**config) -> dict:
     if path is None:
         return {}
     # by wall time only: short points write nothing, long ones lose at most a minute
-    out = {"checkpoint": path, "checkpoint_seconds": CHECKPOINT_SECONDS, "checkpoint_every": 2**62,
+    out = {"checkpoint": path, "checkpoint_seconds": checkpoint_seconds(), "checkpoint_every": 2**62,
            "on_mismatch": "restart"}
     if config:
         out["config"] = config
