@@ -27,6 +27,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 
+# sdist + wheel into $(DISTDIR) (CI passes a temporary one), `twine check --strict` on both, and their
+# contents (.ci/check_dist.py: package files, LICENSE, README, CHANGELOG, CITATION.cff, tests; no runs/ or .venv)
+.PHONY: dist
+DISTDIR ?= dist
+dist: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[release]'
+	rm -f $(DISTDIR)/twolayer-*.tar.gz $(DISTDIR)/twolayer-*.whl
+	$(PY) -m build --outdir $(DISTDIR) .
+	$(PY) -m twine check --strict $(DISTDIR)/twolayer-*
+	$(PY) .ci/check_dist.py $(DISTDIR)
+
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 

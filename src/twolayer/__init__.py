@@ -18,7 +18,7 @@ from .bounds import (
 from .kernels import empirical_gram, first_layer_ntk, random_features_kernel, two_layer_ntk
 from .spectra import Spectrum, spectrum, worst_case_labels
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"  # written only here: pyproject.toml reads it, tests/test_release.py checks CITATION.cff
 
 __all__ = [
     "TwolayerError", "InputError", "DataError", "SingularKernelError", "DivergenceError",
