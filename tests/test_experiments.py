@@ -257,3 +257,27 @@ def test_up_front_cost_estimate_is_recorded_and_scales_with_the_work(tmp_path):
                                                                    "steps=20"], seeds=1, quiet=True, formats=("png",))
     meta = json.loads((out / "meta.json").read_text())
     assert meta["cost_estimate"]["seconds_here"] > 0 and meta["cost_estimate"]["eigh"] == [30]
+
+
+def test_the_gd_experiments_train_on_the_torch_backend_with_the_same_numbers(tmp_path):
+    """``--device`` / ``--set device=``: the paper preset is a GPU job; on torch-CPU (float64) every
+    metric equals the numpy run's to rounding (same drawn weights, same two GEMMs per step)."""
+    pytest.importorskip("torch")
+    sets = ["n_train=30", "widths=100,400", "width=400", "kappas=0.01", "kappa=0.01", "seeds=1", "steps=200",
+            "records=10", "gram_widths=16", "gram_draws=4"]
+    a = reproduce("arora2019-fig1", out=tmp_path / "numpy", sets=sets, quiet=True, formats=("png",))
+    b = tmp_path / "torch"
+    assert main(["reproduce", "arora2019-fig1", "--out", str(b), "--quiet", "--device", "cpu"]
+                + sum((["--set", s] for s in sets), [])) == 0
+    assert load_config(b)["device"] == "cpu"
+    ma, mb = load_metrics(a), load_metrics(b)
+    assert [r["metric"] for r in ma] == [r["metric"] for r in mb]
+    for ra, rb in zip(ma, mb):
+        va, vb = float(ra["value"]), float(rb["value"])
+        assert abs(va - vb) <= 1e-12 * max(abs(va), 1e-300) + 1e-300, ra["metric"]
+
+
+@pytest.mark.parametrize("bad", ["gpu", "cuda:x", "tpu"])
+def test_a_bad_device_is_one_clear_error(bad):
+    with pytest.raises(InputError, match="device must be cpu, cuda or cuda:K"):
+        resolve_config(get_experiment("arora2019-fig2"), sets=[f"device={bad}"])

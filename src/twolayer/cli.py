@@ -387,6 +387,8 @@ def cmd_demo(args) -> None:
 def cmd_reproduce(args) -> None:
     from .experiments import list_experiments, reproduce
 
+    if args.device:  # the experiment's own config field: unknown to experiments that train no network
+        args.set = list(args.set or []) + [f"device={args.device}"]
     if args.list or args.experiment is None:
         exps = list_experiments()
         if args.json:
@@ -592,6 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--show-config", action="store_true",
                     help="print the resolved settings (every key --set accepts) and exit without running")
     rp.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
+    rp.add_argument("--device", choices=["cpu", "cuda"], help="train the networks with PyTorch on this device "
+                    "(the same as --set device=...; arora2019-fig1/-fig2/-movement; needs torch)")
     rp.add_argument("--json", action="store_true", help="print one JSON object (with the judged claims)")
     rp.add_argument("--strict", action="store_true", help="exit with code 3 when any claim disagrees with the paper")
     rp.set_defaults(func=cmd_reproduce)

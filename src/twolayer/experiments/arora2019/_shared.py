@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import functools
 import math
 
@@ -66,6 +67,15 @@ def _prep(cfg):
 LR_CONVENTIONS = ("mean", "sum")
 
 
+def check_device(device) -> None:
+    """``device`` of a GD experiment's training: None (numpy), ``"cpu"``, ``"cuda"`` or ``"cuda:K"``
+    (the torch backend, :func:`twolayer.dynamics.train` ``device=``). Checked by name here; whether
+    torch and CUDA are there is checked when the run starts, before any point."""
+    if device is not None and not (isinstance(device, str) and re.fullmatch(r"cpu|cuda(:\d+)?", device)):
+        raise InputError(f"device must be cpu, cuda or cuda:K (the torch backend), got {device!r}; leave it unset "
+                         f"for numpy")
+
+
 def check_lr_convention(value: str) -> None:
     if value not in LR_CONVENTIONS:
         raise InputError(f"lr_convention must be one of {LR_CONVENTIONS} (the loss the step lr applies to: "
@@ -116,6 +126,10 @@ def _start(cfg, ctx: RunContext):
     """Common start of the GD experiments: data and kernel (:func:`_prepared`), provenance, the
     learning rate (recorded in ``config.toml``) and the spectrum rows. Returns
     ``(prepared, lr, max_lr, rows)``."""
+    if getattr(cfg, "device", None) is not None:  # no torch, or no CUDA: one error before any point runs
+        from ...torch_backend import resolve_device
+
+        resolve_device(cfg.device)
     prepared = _prep(cfg)
     ds, _, spec, _, _ = prepared
     ctx.rf.set_data(ds.provenance)

@@ -35,7 +35,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import (check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _reference, _start, data_shape, gd_cost,
+from ._shared import (check_device, check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, NOISE_TRAIN_KEY, NOISE_TEST_KEY, _prep, _learning_rate, _reference, _start, data_shape, gd_cost,
                       _steps_bar)
 from .fig2_claims import FIG2_CLAIMS
 
@@ -76,9 +76,11 @@ class Fig2Config:
     delta: float = 0.05
     base_labels: str = "true"
     dtype: str = "float64"
+    device: str | None = None
 
     def __post_init__(self):
         check_lr_convention(self.lr_convention)
+        check_device(self.device)
         _check_positive("width", self.width, True)
         _check_positive("steps", self.steps, True)
         _check_positive("seeds", self.seeds, True)
@@ -148,7 +150,7 @@ def _fig2_point(params: dict, *, cfg: Fig2Config):
     with _steps_bar(cfg.steps, f"fig2 p={p:g} m={m} seed {s}") as bar:
         res = train(net, ds.X, y, lr=lr, steps=cfg.steps, normalization="mean", X_test=ds.X_test, y_test=yt,
                     n_records=cfg.records, tol=frac * initial, rtol=cfg.rtol, gram_diagnostics=False, progress=bar,
-                    reference=_reference(H, spec, ds.n, net.batch), **checkpointing())
+                    reference=_reference(H, spec, ds.n, net.batch), device=cfg.device, **checkpointing())
     f = spec.predict(K_test, y, [res.n_steps], lr, normalization="mean")[0]
     ft = forward(res.network, ds.X_test)[0].astype(np.float64)
     u = forward(res.network, ds.X)[0].astype(np.float64)

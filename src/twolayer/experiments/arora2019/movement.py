@@ -26,7 +26,7 @@ from .._common import (
     gather as _gather,
     table as _table,
 )
-from ._shared import check_lr_convention, PAPER, INIT_KEY, _prep, _learning_rate, _reference, _start, _steps_bar, data_shape, gd_cost
+from ._shared import check_device, check_lr_convention, PAPER, INIT_KEY, _prep, _learning_rate, _reference, _start, _steps_bar, data_shape, gd_cost
 
 
 # ============================================================================== movement
@@ -48,9 +48,11 @@ class MovementConfig:
     steps: int = 3000
     tol_ratio: float = 1e-4
     dtype: str = "float64"
+    device: str | None = None
 
     def __post_init__(self):
         check_lr_convention(self.lr_convention)
+        check_device(self.device)
         for name in ("widths", "kappas"):
             vals = getattr(self, name)
             if len(vals) < 1 or any(v <= 0 for v in vals):
@@ -97,7 +99,7 @@ def _movement_point(params: dict, *, cfg: MovementConfig):
     with _steps_bar(cfg.steps, f"movement m={m} kappa={kappa:g} seed {s}") as bar:
         res = train(net, ds.X, ds.y, lr=lr, steps=cfg.steps, normalization="mean", n_records=20,
                     tol=cfg.tol_ratio * probe_loss, gram_diagnostics=True, progress=bar,
-                    reference=_reference(H, spec, ds.n, net.batch), **checkpointing())
+                    reference=_reference(H, spec, ds.n, net.batch), device=cfg.device, **checkpointing())
     last = {k: float(v[0, -1]) for k, v in res.metrics.items()}
     u0 = forward(res.network0, ds.X).astype(np.float64)[0]
     r0 = ds.y - u0
