@@ -195,3 +195,29 @@ def test_find_parallel_rows_ignores_rows_without_direction():
     assert find_parallel_rows(H) == [(0, 1)]
     H[2, 3] = H[3, 2] = 1e-200  # a tiny entry against a zero diagonal must not count either
     assert find_parallel_rows(H) == [(0, 1)]
+
+
+def test_zero_one_labels_are_refused_with_the_fix(sphere_problem):
+    """Eq. 10 is defined for ±1 labels; the 0/1 coding b = (t + 1)/2 of the same classes gives
+    bᵀH⁻¹b = ¼(tᵀH⁻¹t + 2·1ᵀH⁻¹t + 1ᵀH⁻¹1), another number (checked here), so it is refused on
+    both paths, also for booleans; everything else is measured unchanged."""
+    X, H = sphere_problem
+    t = np.sign(X[:, 0])
+    b = (t + 1) / 2
+    one = np.ones_like(t)
+    quarter = 0.25 * (t @ np.linalg.solve(H, t) + 2 * one @ np.linalg.solve(H, t) + one @ np.linalg.solve(H, one))
+    assert b @ np.linalg.solve(H, b) == pytest.approx(quarter, rel=1e-10)
+    assert abs(quarter - t @ np.linalg.solve(H, t)) > 0.1 * quarter  # a different number, not noise
+    for labels in (b, b.astype(int), b.astype(bool), list(b)):
+        for method in ("dense", "krylov"):
+            with pytest.raises(InputError, match=r"y takes only the values 0 and 1.*\+1/-1 labels.*y = 2\*y - 1"):
+                B.complexity(H, labels, method=method)
+    assert B.complexity(H, 2 * b - 1).yHy == pytest.approx(t @ np.linalg.solve(H, t), rel=1e-10)
+    # ±1, a single value, and real targets that merely contain 0 and 1 are measured as before
+    real = b.copy()
+    real[0] = 0.5
+    for y in (t, one, np.zeros_like(t), real, 3.0 * b, b - 1):
+        if y.any():
+            assert B.complexity(H, y).yHy == pytest.approx(y @ np.linalg.solve(H, y), rel=1e-10)
+        else:
+            assert B.complexity(H, y).yHy == 0.0

@@ -14,7 +14,11 @@ import numpy as np
 import pytest
 
 from twolayer import cli
+from twolayer.bounds import complexity
 from twolayer.cli import main, user_error_message
+from twolayer.kernels import first_layer_ntk
+
+from ._helpers import sphere
 
 
 def run(capsys, *argv):
@@ -194,6 +198,40 @@ def test_train_on_singular_data_gives_no_meaningless_predicted_distance(capsys, 
     assert json.loads(out)["predicted_final_dist"] is None           # NaN -> null in JSON
     code, out, err = run(capsys, "train", str(path), "--width", "64", "--lr", "0.001", "--steps", "10")
     assert "undefined: the kernel is numerically singular" in out
+
+
+@pytest.mark.parametrize("verb", ["complexity", "spectrum", "trajectory", "train"])
+def test_zero_one_labels_are_refused_by_every_verb_that_reads_labels(capsys, tmp_path, verb):
+    """A .npz with labels in {0, 1}: exit 2 with one line naming the +1/-1 assumption and --classes;
+    --classes 1,0 (1 -> +1) gives the complexity of the +-1 labels 2y - 1; the kernel verb ignores y."""
+    X = sphere(30, 4, 5)
+    b = (X[:, 0] > 0).astype(int)
+    np.savez(tmp_path / "b.npz", X=X, y=b)
+    np.savez(tmp_path / "t.npz", X=X, y=2.0 * b - 1)
+    extra = {"trajectory": ["--lr", "0.1", "--steps", "1,10"],
+             "train": ["--width", "8", "--lr", "0.001", "--steps", "2"]}.get(verb, [])
+    one_line_error(capsys, verb, str(tmp_path / "b.npz"), *extra,
+                   match="y of b.npz takes only the values 0 and 1, but the complexity of Arora et al. (2019) "
+                         "assumes +1/-1 labels")
+    line = one_line_error(capsys, verb, str(tmp_path / "b.npz"), *extra, match="pass --classes 1,0")
+    assert "2*y - 1" in line
+    if verb == "complexity":
+        code, out, err = run(capsys, verb, str(tmp_path / "b.npz"), "--classes", "1,0", "--json")
+        assert code == 0, err
+        ref = complexity(first_layer_ntk(X), 2.0 * b - 1)
+        assert json.loads(out)["complexity"] == pytest.approx(ref.complexity, rel=1e-12)
+        code, out, err = run(capsys, verb, str(tmp_path / "t.npz"), "--json")
+        assert code == 0 and json.loads(out)["complexity"] == pytest.approx(ref.complexity, rel=1e-12)
+
+
+def test_zero_one_test_labels_are_refused_and_the_kernel_verb_ignores_labels(capsys, tmp_path):
+    X, Xt = sphere(12, 3, 6), sphere(5, 3, 7)
+    np.savez(tmp_path / "tt.npz", X=X, y=np.sign(X[:, 0]), X_test=Xt, y_test=(Xt[:, 0] > 0) * 1.0)
+    one_line_error(capsys, "complexity", str(tmp_path / "tt.npz"), match="y_test of tt.npz takes only the values 0")
+    np.savez(tmp_path / "b.npz", X=X, y=(X[:, 0] > 0) * 1.0)
+    code, _, err = run(capsys, "kernel", str(tmp_path / "b.npz"), "--out", str(tmp_path / "K.npy"))
+    assert code == 0, err
+    np.testing.assert_allclose(np.load(tmp_path / "K.npy"), first_layer_ntk(X), rtol=1e-12)
 
 
 def test_fig2_refuses_one_training_point_before_any_point_runs(capsys, tmp_path):

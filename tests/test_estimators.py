@@ -19,8 +19,9 @@ from sklearn.metrics import r2_score
 from sklearn.utils.estimator_checks import parametrize_with_checks
 from threadpoolctl import threadpool_limits
 
-from twolayer.estimators import (KernelRegressor, NTKRegressor, RandomFeatureRegressor, TwoLayerNetworkRegressor,
-                                 unit_rows)
+from twolayer.estimators import (KernelClassifier, KernelRegressor, NTKClassifier, NTKRegressor,
+                                 RandomFeatureClassifier, RandomFeatureRegressor, TwoLayerNetworkClassifier,
+                                 TwoLayerNetworkRegressor, unit_rows)
 from twolayer.kernels import first_layer_ntk, random_features_kernel, two_layer_ntk
 from twolayer.networks import forward, init_network
 from twolayer.spectra import spectrum
@@ -70,6 +71,12 @@ def _expected_failed_checks(estimator):
         NTKRegressor(layers="both"),
         RandomFeatureRegressor(ridge=1e-2),
         TwoLayerNetworkRegressor(width=32, steps=100),
+        KernelClassifier(),
+        KernelClassifier(kernel="two-layer", ridge=1e-2),
+        KernelClassifier(kernel="precomputed"),
+        NTKClassifier(),
+        RandomFeatureClassifier(ridge=1e-2),
+        TwoLayerNetworkClassifier(width=32, steps=100),
     ],
     expected_failed_checks=_expected_failed_checks,
     xfail_strict=True,
@@ -373,3 +380,88 @@ def test_network_zero_rows_only_add_a_constant_to_the_loss():
     assert with_zero.predict(np.zeros((1, 5)))[0] == 0.0
     with pytest.raises(ValueError, match="all-zero row"):
         TwoLayerNetworkRegressor(param="ema-wu", width=8, steps=2).fit(Xz, yz)
+
+
+# --------------------------------------------------------------------------- classifiers
+CLASSIFIER_PAIRS = [(KernelClassifier(kernel="two-layer", ridge=0.05), KernelRegressor(kernel="two-layer", ridge=0.05)),
+                    (NTKClassifier(), NTKRegressor()), (RandomFeatureClassifier(ridge=0.1), RandomFeatureRegressor(ridge=0.1)),
+                    (TwoLayerNetworkClassifier(width=64, steps=40), TwoLayerNetworkRegressor(width=64, steps=40))]
+
+
+@pytest.mark.parametrize("clf, reg", CLASSIFIER_PAIRS, ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("labels", [(-1, 1), (0, 1), ("cat", "dog"), (False, True), (3.0, -2.0)], ids=str)
+def test_classifier_is_the_regressor_on_the_pm1_coding(clf, reg, labels):
+    """Any two labels: classes_ sorted; the regressor is fitted to +1 for classes_[1], -1 for
+    classes_[0]; decision_function is its output, predict its sign (ties -> classes_[0]); score
+    the accuracy. The parameters are the regressor's."""
+    X, Xt = sphere(24, 4, 30), sphere(15, 4, 31)
+    side = X[:, 0] + 0.3 * X[:, 1] > 0
+    y = np.where(side, labels[1], labels[0])
+    lo, hi = sorted(labels)
+    t = np.where(y == hi, 1.0, -1.0)
+    clf = clone(clf).fit(X, y)
+    assert clf.classes_.tolist() == [lo, hi]
+    f = clone(reg).fit(X, t).predict(Xt)
+    np.testing.assert_array_equal(clf.decision_function(Xt), f)
+    assert clf.predict(Xt).tolist() == [hi if v > 0 else lo for v in f]
+    yt = np.where(Xt[:, 0] + 0.3 * Xt[:, 1] > 0, labels[1], labels[0])
+    assert clf.score(Xt, yt) == pytest.approx(np.mean(clf.predict(Xt) == yt), abs=1e-15)
+    assert clf.get_params() == reg.get_params()
+    assert clf.predict(np.zeros((1, 4))).tolist() == [lo]  # a zero row: f = 0 exactly, the tie goes to classes_[0]
+
+
+def test_ntk_classifier_fits_the_labels_whose_complexity_arora_defines():
+    """Ridgeless NTKClassifier on {0, 1} labels: α = H∞⁻¹t for the ±1 coding t = 2y - 1 (numpy
+    solve), so sqrt(2 tᵀα / n) is Arora et al.'s eq. 10 complexity, which twolayer.complexity
+    refuses to compute from the raw 0/1 labels; the training set is interpolated (accuracy 1)."""
+    from twolayer import InputError, complexity
+
+    X = sphere(40, 6, 32)
+    y = (X[:, 0] * X[:, 1] > 0).astype(int)
+    t = 2.0 * y - 1
+    clf = NTKClassifier().fit(X, y)
+    H = first_layer_ntk(X)
+    np.testing.assert_allclose(clf.dual_coef_, np.linalg.solve(H, t), rtol=1e-9)
+    assert np.sqrt(2 * t @ clf.dual_coef_ / 40) == pytest.approx(complexity(H, t).complexity, rel=1e-10)
+    with pytest.raises(InputError, match="0 and 1"):
+        complexity(H, y)
+    assert clf.score(X, y) == 1.0
+
+
+def test_kernel_classifiers_do_one_vs_rest_in_one_solve_networks_refuse_multiclass():
+    """k > 2 classes: the kernel classifiers solve the k one-vs-rest ±1 columns together, which
+    gives the decision functions of sklearn's OneVsRestClassifier around the binary classifier;
+    the single-output network refuses and names that wrapper."""
+    from sklearn.multiclass import OneVsRestClassifier
+
+    X, Xt = sphere(45, 3, 33), sphere(20, 3, 34)
+    y = np.array(["a", "b", "c"])[np.digitize(X[:, 0], [-0.3, 0.3])]
+    for est in (KernelClassifier(ridge=0.01), NTKClassifier(layers="both"), RandomFeatureClassifier()):
+        ours = clone(est).fit(X, y)
+        ovr = OneVsRestClassifier(clone(est)).fit(X, y)
+        assert ours.classes_.tolist() == ["a", "b", "c"] and ours.dual_coef_.shape == (45, 3)
+        np.testing.assert_allclose(ours.decision_function(Xt), ovr.decision_function(Xt), rtol=1e-9, atol=1e-12)
+        np.testing.assert_array_equal(ours.predict(Xt), ovr.predict(Xt))
+    with pytest.raises(ValueError, match=r"Only binary classification is supported: y has 3 classes.*"
+                                         r"OneVsRestClassifier\(TwoLayerNetworkClassifier\(\)\)"):
+        TwoLayerNetworkClassifier(width=8, steps=2).fit(X, y)
+    for bad, match in (([1.0] * 45, "y has 1 class"), (X[:, 0], "Unknown label type")):
+        with pytest.raises(ValueError, match=match):
+            NTKClassifier().fit(X, bad)
+
+
+def test_estimators_are_at_the_top_level_without_importing_sklearn():
+    import subprocess
+    import sys
+
+    import twolayer
+
+    names = ["KernelRegressor", "NTKRegressor", "RandomFeatureRegressor", "TwoLayerNetworkRegressor",
+             "KernelClassifier", "NTKClassifier", "RandomFeatureClassifier", "TwoLayerNetworkClassifier"]
+    for name in names:
+        assert name in twolayer.__all__ and name in dir(twolayer)
+        assert getattr(twolayer, name) is globals()[name]
+    assert set(twolayer.__all__) <= set(dir(twolayer))
+    code = "import sys, twolayer; names = dir(twolayer); print('sklearn' in sys.modules, 'NTKClassifier' in names)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "True"]

@@ -26,13 +26,16 @@ __all__ = [
     "Spectrum", "spectrum", "worst_case_labels",
     "KernelSolver", "Complexity", "complexity", "GeneralizationBound", "generalization_bound",
     "polynomial_target_bound", "movement_bound",
-    "KernelRegressor", "NTKRegressor", "RandomFeatureRegressor", "TwoLayerNetworkRegressor", "reproduce",
+    "KernelRegressor", "NTKRegressor", "RandomFeatureRegressor", "TwoLayerNetworkRegressor",
+    "KernelClassifier", "NTKClassifier", "RandomFeatureClassifier", "TwoLayerNetworkClassifier", "reproduce",
     "citation",
 ]
 
 #: Names imported on first use (scikit-learn and the experiments are not needed for the kernels).
-_LAZY = {"KernelRegressor": "estimators", "NTKRegressor": "estimators", "RandomFeatureRegressor": "estimators",
-         "TwoLayerNetworkRegressor": "estimators", "reproduce": "experiments"}
+_LAZY = {**{name: "estimators" for name in ("KernelRegressor", "NTKRegressor", "RandomFeatureRegressor",
+                                            "TwoLayerNetworkRegressor", "KernelClassifier", "NTKClassifier",
+                                            "RandomFeatureClassifier", "TwoLayerNetworkClassifier")},
+         "reproduce": "experiments"}
 
 
 def __getattr__(name: str):
@@ -41,6 +44,11 @@ def __getattr__(name: str):
 
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'twolayer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    """The module's attributes and the lazily imported names (PEP 562), without importing them."""
+    return sorted(set(globals()) | set(_LAZY))
 
 
 _BIBTEX = {

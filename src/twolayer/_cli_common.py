@@ -48,12 +48,21 @@ def _parse_classes(text):
     return tuple(_parse_value(p.strip()) for p in parts)
 
 
-def _load_data(args):
+def _load_data(args, labels: bool = True):
+    """The data set of an analysis verb. ``labels``: the verb reads ``y``, so labels that take exactly the
+    values 0 and 1 are refused (Arora et al.'s quantities assume +1/-1; the fix is ``--classes 1,0``)."""
+    from ._validation import check_sign_coding
     from .data import load
 
-    return load(args.data, classes=_parse_classes(args.classes), n_train=args.n_train, n_test=args.n_test,
-                seed=args.seed, label_noise=args.label_noise, normalize=False if args.no_normalize else None,
-                **_parse_kv(args.opt))
+    ds = load(args.data, classes=_parse_classes(args.classes), n_train=args.n_train, n_test=args.n_test,
+              seed=args.seed, label_noise=args.label_noise, normalize=False if args.no_normalize else None,
+              **_parse_kv(args.opt))
+    if labels:
+        fix = "pass --classes 1,0 (1 -> +1, 0 -> -1) or store the labels as 2*y - 1"
+        check_sign_coding(ds.y, f"y of {ds.name}", fix)
+        if ds.has_test:
+            check_sign_coding(ds.y_test, f"y_test of {ds.name}", fix)
+    return ds
 
 
 def _announce(n: int, n_z: int, d: int, kind: str, quiet: bool, dtype=np.float64) -> None:

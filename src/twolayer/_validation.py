@@ -6,7 +6,7 @@ import numpy as np
 
 from ._errors import InputError
 
-__all__ = ["as_data_matrix", "check_unit_norm", "as_labels", "unit_normalize", "row_norms", "UNIT_NORM_TOL"]
+__all__ = ["as_data_matrix", "check_unit_norm", "as_labels", "check_sign_coding", "unit_normalize", "row_norms", "UNIT_NORM_TOL"]
 
 #: Rows whose norm differs from 1 by more than this are "not unit norm".
 UNIT_NORM_TOL = 1e-6
@@ -110,6 +110,35 @@ def as_labels(y, n: int | None = None, name: str = "y") -> np.ndarray:
     if not np.all(np.isfinite(a)):
         raise InputError(f"{name} has NaN or inf entries; remove those samples")
     return a
+
+
+def _zero_one_coded(y) -> bool:
+    """Whether the numeric (or boolean) array ``y`` takes exactly the two values 0 and 1. Cost ``O(n)``."""
+    a = np.asarray(y)
+    if a.dtype.kind not in "biuf" or a.size < 2:
+        return False
+    zero = a == 0
+    return bool(zero.any() and not zero.all() and np.all(zero | (a == 1)))
+
+
+def check_sign_coding(y, name: str = "y", fix: str | None = None) -> None:
+    r"""Refuse labels ``y`` (n,) that take exactly the values 0 and 1: a 0/1 class coding.
+
+    The complexity ``sqrt(2 yᵀ(H^∞)⁻¹y / n)`` of Arora et al. (2019, eq. 10) and its bound
+    (Thm 5.1) are stated for labels ``y_i ∈ {−1, +1}``. The 0/1 coding of the same two classes,
+    ``b = (t + 1)/2`` with ``t`` the ±1 labels, gives ``bᵀH⁻¹b = ¼ (tᵀH⁻¹t + 2·1ᵀH⁻¹t + 1ᵀH⁻¹1)``:
+    another number, not a rescaling. Such labels are refused (``InputError`` naming the fix
+    ``y = 2*y - 1``, or ``fix``) rather than converted with a warning, because a measuring
+    instrument must not change the quantity it reports behind the caller's back, and the
+    conversion is one explicit line for the caller. Everything else passes unchanged: ±1 labels,
+    a single value, any real-valued regression target (also one with values 0, 1 and others).
+    The classifiers of :mod:`twolayer.estimators` take any labels, since they apply the ±1
+    coding themselves. Cost ``O(n)``.
+    """
+    if _zero_one_coded(y):
+        raise InputError(f"{name} takes only the values 0 and 1, but the complexity of Arora et al. (2019) "
+                         f"assumes +1/-1 labels (a 0/1 coding measures a different number); "
+                         f"{fix or f'pass {name} = 2*{name} - 1 (1 -> +1, 0 -> -1)'}")
 
 
 def _few(idx, k: int = 5) -> str:

@@ -38,7 +38,7 @@ import scipy.linalg as sla
 from ._errors import InputError, SingularKernelError
 from ._linalg import cholesky_lower
 from ._progress import long_call_notice
-from ._validation import as_labels
+from ._validation import as_labels, check_sign_coding
 from .spectra import Spectrum, check_symmetric_matrix, extreme_eigenvalues
 
 __all__ = [
@@ -267,7 +267,9 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
         the Krylov path (``method`` auto or krylov); its preconditioner needs ``diagonal()`` and
         ``rows(idx)`` (default rank 0 without them).
     y : array_like, shape (n,)
-        Training labels.
+        Training labels, ±1 for a binary task (or real regression targets). Labels taking
+        exactly the values 0 and 1 raise :class:`InputError` (fix: ``y = 2*y - 1``): eq. 10 is
+        defined for ±1 labels and a 0/1 coding of the classes gives a different number.
     ridge : float
         Solve with ``H + ridge·I`` instead (recorded in the result).
     solver : KernelSolver, optional
@@ -318,6 +320,7 @@ def complexity(H, y, *, ridge: float = 0.0, solver: KernelSolver | None = None,
     """
     if method not in METHODS:
         raise InputError(f"method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_sign_coding(y)  # before any factorization: 0/1 labels would measure another number
     if _is_operator(H):  # a kernel operator (shape + matvec): only the Krylov path applies
         if method == "dense" or solver is not None:
             raise InputError("H is an operator (shape and matvec), which the dense Cholesky path cannot factor; "

@@ -91,7 +91,7 @@ def cmd_kernel(args) -> None:
     from ._io import atomic_path
     from .kernels import arccos_kernel
 
-    ds = _load_data(args)
+    ds = _load_data(args, labels=False)  # the kernel does not read the labels
     if args.test and not ds.has_test:
         raise InputError(f"--test needs a test split, but {ds.name} has none; pass --n-test N")
     n_z = ds.n_test if args.test else ds.n

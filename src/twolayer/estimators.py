@@ -24,7 +24,12 @@ estimator                     kernel                                            
 ``TwoLayerNetworkRegressor``  the finite network, trained by :func:`dynamics.train`   all
 ============================  ======================================================  ==========
 
-All follow the scikit-learn API (``fit``, ``predict``, ``score`` = R², ``get_params``,
+Each has a classifier twin (``KernelClassifier``, ``NTKClassifier``, ``RandomFeatureClassifier``,
+``TwoLayerNetworkClassifier``) that fits the same regressor to the ±1 coding of two classes
+(``+1`` for ``classes_[1]``, ``−1`` for ``classes_[0]``: the labels of Arora et al. 2019, for
+which the complexity of eq. 10 is defined) and predicts by the sign of ``decision_function``.
+
+All follow the scikit-learn API (``fit``, ``predict``, ``score`` = R² or accuracy, ``get_params``,
 ``set_params``, ``clone``) and pass ``sklearn.utils.estimator_checks`` — except, for
 ``kernel="precomputed"``, the two checks that feed the estimator a matrix that is no longer a
 Gram matrix (mean-shifted or truncated to integers): an indefinite "kernel" raises ValueError.
@@ -51,6 +56,10 @@ True
 'eigh'
 >>> np.round(est.predict(X[:1]), 6)           # the minimum-norm fit averages the duplicates
 array([2.])
+>>> from twolayer.estimators import NTKClassifier
+>>> clf = NTKClassifier().fit(X, ["no", "yes", "yes"])   # fitted to t = (-1, +1, +1)
+>>> clf.classes_.tolist(), clf.predict(X).tolist(), np.round(clf.decision_function(X), 6).tolist()
+(['no', 'yes'], ['no', 'yes', 'yes'], [-1.0, 1.0, 1.0])
 
 Cost
 ----
@@ -68,8 +77,10 @@ import numbers
 
 import numpy as np
 import scipy.linalg as sla
-from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.utils import assert_all_finite
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from ._errors import SingularKernelError
 from ._seeds import child_seed
@@ -80,7 +91,8 @@ from .kernels import arccos_kernel, network_kernel_kinds
 from .networks import ACTIVATIONS, PARAMETERIZATIONS, forward, init_network
 
 __all__ = ["KERNEL_CHOICES", "KernelRegressor", "NTKRegressor", "RandomFeatureRegressor", "unit_rows",
-           "TwoLayerNetworkRegressor"]
+           "TwoLayerNetworkRegressor", "KernelClassifier", "NTKClassifier", "RandomFeatureClassifier",
+           "TwoLayerNetworkClassifier"]
 
 #: Accepted values of ``KernelRegressor(kernel=...)``: the members of :data:`twolayer.kernels.KERNELS`
 #: that are a network's kernel (:func:`twolayer.kernels.network_kernel_kinds`), and ``"precomputed"``.
@@ -568,3 +580,109 @@ class TwoLayerNetworkRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float64)
         return forward(self.network_, self._inputs(X))[0].astype(np.float64)
+
+
+# --------------------------------------------------------------------------- classifiers
+class _SignCodedClassifier(ClassifierMixin):
+    r"""Turns a regressor of this module into a classifier by the ±1 coding of the labels.
+
+    ``fit(X, y)`` takes any labels (numbers, strings, booleans); ``classes_`` are the sorted
+    distinct labels (``np.unique``, as scikit-learn). Two classes: the regressor is fitted to
+    ``t_i = +1`` where ``y_i = classes_[1]`` and ``t_i = −1`` where ``y_i = classes_[0]``, the
+    ±1 labels of Arora et al. (2019) for which ``sqrt(2 tᵀ(H^∞)⁻¹t / n)`` (eq. 10) is defined (the
+    complexity does not depend on which class is +1: ``t ↦ −t`` leaves ``tᵀH⁻¹t`` unchanged).
+    ``decision_function`` is the regressor's real output ``f(x)`` and ``predict`` gives
+    ``classes_[1]`` where ``f(x) > 0`` and ``classes_[0]`` otherwise (scikit-learn's convention: a
+    tie ``f(x) = 0``, e.g. at an all-zero input row, goes to ``classes_[0]``). ``score`` is the
+    accuracy. Subclasses set ``_multiclass``: ``True`` → ``k > 2`` classes are fitted as ``k``
+    one-vs-rest ±1 columns of one multi-output regression (``predict`` takes the arg-max).
+    """
+
+    _multiclass = False
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags = None  # the regressor's tags sit below this mixin in the MRO
+        tags.target_tags.multi_output = False
+        tags.classifier_tags.multi_class = self._multiclass
+        return tags
+
+    def _code(self, y) -> np.ndarray:
+        y = column_or_1d(y, warn=True)
+        if y.dtype.kind in "fc":
+            assert_all_finite(y, input_name="y")  # before type_of_target casts inf to int
+        check_classification_targets(y)
+        self.classes_, idx = np.unique(y, return_inverse=True)
+        k = len(self.classes_)
+        if k < 2:
+            raise ValueError(f"y has {k} class{'' if k else 'es'}{f' ({self.classes_[0]!r})' if k else ''}; a "
+                             f"classifier needs samples of at least two classes")
+        if k == 2:
+            return np.where(idx == 1, 1.0, -1.0)
+        if not self._multiclass:
+            raise ValueError(f"Only binary classification is supported: y has {k} classes. Wrap the estimator "
+                             f"in a one-vs-rest classifier, e.g. sklearn.multiclass.OneVsRestClassifier("
+                             f"{type(self).__name__}()), which fits one binary problem per class")
+        return np.where(idx[:, None] == np.arange(k)[None, :], 1.0, -1.0)
+
+    def fit(self, X, y):
+        """Fit the regressor to the ±1 coding of ``y`` (n,) (any labels); returns ``self``."""
+        return super().fit(X, self._code(y))
+
+    def decision_function(self, X):
+        """The regressor's output ``f(x)``: shape (n_test,) for two classes, (n_test, k) one-vs-rest."""
+        return super().predict(X)
+
+    def predict(self, X):
+        """Class labels, shape (n_test,): ``classes_[1]`` where ``f(x) > 0`` (else ``classes_[0]``),
+        or ``classes_[argmax_j f_j(x)]`` for ``k > 2`` classes."""
+        f = self.decision_function(X)
+        return self.classes_[np.argmax(f, axis=1) if f.ndim == 2 else (f > 0).astype(np.intp)]
+
+
+class KernelClassifier(_SignCodedClassifier, KernelRegressor):
+    r"""Kernel (ridge) classification: :class:`KernelRegressor` fitted to the ±1 coding of the labels.
+
+    Two classes: ``α = (K + λI)^{+} t`` with ``t_i = +1`` for ``classes_[1]`` and ``−1`` for
+    ``classes_[0]`` (Arora et al. 2019's labels); ``decision_function(X) = K(X, X_train) α``,
+    shape (n_test,); ``predict`` its sign as a class (0 → ``classes_[0]``). ``k > 2`` classes:
+    one-vs-rest, ``t`` of shape (n, k) with ``+1`` in the column of the sample's class and ``−1``
+    elsewhere, all columns solved with one factorization (the same predictions as
+    ``OneVsRestClassifier(KernelClassifier())`` at one ``k``-th of its solves); ``predict`` the
+    arg-max. Parameters, attributes and cost as :class:`KernelRegressor`, plus ``classes_``.
+    """
+
+    _multiclass = True
+
+
+class NTKClassifier(_SignCodedClassifier, NTKRegressor):
+    r"""NTK classification (Arora et al. 2019): :class:`NTKRegressor` on the ±1 coding of the labels.
+
+    ``layers="first"`` → ``H^∞``, ``"both"`` → ``κ_1 + H^∞``; labels, multiclass and ties as
+    :class:`KernelClassifier`.
+    """
+
+    _multiclass = True
+
+
+class RandomFeatureClassifier(_SignCodedClassifier, RandomFeatureRegressor):
+    r"""Random-feature kernel ``κ_1`` classification: :class:`RandomFeatureRegressor` on the ±1 coding.
+
+    Labels, multiclass and ties as :class:`KernelClassifier`.
+    """
+
+    _multiclass = True
+
+
+class TwoLayerNetworkClassifier(_SignCodedClassifier, TwoLayerNetworkRegressor):
+    r"""The trained two-layer network as a binary classifier: GD on the squared loss to ±1 targets.
+
+    :class:`TwoLayerNetworkRegressor` fitted to ``t_i = +1`` for ``classes_[1]`` and ``−1`` for
+    ``classes_[0]`` (the setting of Arora et al. 2019, whose classification error is that of
+    ``sign f``); ``decision_function`` is the network's output (n_test,), ``predict`` its sign as a
+    class (0 → ``classes_[0]``). Binary only: the network has one output, so ``k > 2`` classes raise
+    ValueError naming the fix, ``sklearn.multiclass.OneVsRestClassifier(TwoLayerNetworkClassifier())``
+    (``k`` trainings). Parameters, attributes and cost as the regressor, plus ``classes_``.
+    """
+
+    _multiclass = False
