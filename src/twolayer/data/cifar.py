@@ -34,8 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError
-from ._common import check_expansion, file_record, read_raw, sha256_bytes
+from ._common import check_expansion, read_raw, sha256_bytes
 from ._dataset import Dataset
+from .checksums import hashed_record, verify_release
 from .preprocess import protocol_dataset
 
 __all__ = ["RestrictedUnpickler", "safe_unpickle", "read_cifar10_arrays", "load_cifar10",
@@ -266,7 +267,8 @@ def _discover(path) -> tuple[str, object, list[str]]:
 def _read_tar(path: Path):
     """Read the batches of a CIFAR-10 tarball without extracting it."""
     raw = read_raw(path)
-    record = file_record(path, raw)
+    record = hashed_record(path, raw)
+    record.update(role="tarball", kind="tarball")
     try:
         with tarfile.open(fileobj=io.BytesIO(raw), mode="r:*") as tf:
             files = [m for m in tf.getmembers() if m.isfile()]
@@ -315,8 +317,19 @@ def read_cifar10_arrays(path) -> tuple[dict, dict]:
         ``train_images`` (N, 3072) uint8, ``train_labels`` (N,) int64 in 0..9, ``test_images``
         (N_test, 3072), ``test_labels`` (N_test,).
     info : dict
-        ``layout``, ``version`` ("binary" or "python"), ``files`` (path, bytes, sha256 of each file
-        read; tarball members too), ``official_counts`` and the counts found.
+        ``layout``, ``version`` ("binary" or "python"), ``files`` (path, bytes, sha256, md5 and
+        checksum status of each file read; tarball members' sha256 too), ``official_counts``, the
+        counts found and ``checksums`` (:func:`~twolayer.data.checksums.verify_release`).
+
+    Raises
+    ------
+    DataError
+        Missing, corrupt or hostile files, or a known release file read in the wrong role.
+
+    Warns
+    -----
+    UnverifiedDataWarning
+        A full-size (official counts) tarball or python batch matching no known MD5.
     """
     how, where, _ = _discover(path)
     files = []
@@ -330,8 +343,9 @@ def read_cifar10_arrays(path) -> tuple[dict, dict]:
         payloads, sources = {}, {}
         for f in where:
             raw = read_raw(f)
-            files.append(file_record(f, raw))
             key = f.name[:-4] if f.name.endswith(".bin") else f.name
+            files.append({**hashed_record(f, raw), "role": key,
+                          "kind": "binary-batch" if version == "binary" else "python-batch"})
             payloads[key], sources[key] = raw, str(f)
         layout = f"{_BIN_DIR if version == 'binary' else _PY_DIR} folder ({Path(where[0]).parent})"
     parse = _parse_bin_batch if version == "binary" else _parse_py_batch
@@ -343,7 +357,8 @@ def read_cifar10_arrays(path) -> tuple[dict, dict]:
         "test_labels": parts["test_batch"][1],
     }
     counts = {"train": int(arrays["train_labels"].size), "test": int(arrays["test_labels"].size)}
-    info = {"layout": layout, "version": version, "files": files,
+    checks = verify_release(files, "cifar10", official_counts=counts == CIFAR10_OFFICIAL_COUNTS)
+    info = {"layout": layout, "version": version, "files": files, "checksums": checks,
             "official_counts": dict(CIFAR10_OFFICIAL_COUNTS), "file_counts": counts,
             "matches_official_counts": counts == CIFAR10_OFFICIAL_COUNTS,
             "pixel_order": "1024 red, 1024 green, 1024 blue (32x32 row-major each)"}

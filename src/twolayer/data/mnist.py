@@ -18,6 +18,7 @@ dimensions, then the data in C order.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import zipfile
@@ -27,8 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from .._errors import DataError, InputError
-from ._common import GZIP_MAGIC, check_expansion, check_zip_sizes, file_record, gunzip_stream, read_raw
+from ._common import GZIP_MAGIC, check_expansion, check_zip_sizes, gunzip_stream, read_raw
 from ._dataset import Dataset
+from .checksums import hashed_record, lookup, verify_release
 from .preprocess import protocol_dataset
 
 __all__ = ["read_idx", "read_mnist_arrays", "load_mnist", "load_fashion_mnist", "IDX_FILES",
@@ -133,17 +135,21 @@ def read_idx(path, kind: str | None = None) -> tuple[np.ndarray, dict]:
     -------
     array : ndarray of dtype uint8, shape from the header
     record : dict
-        Path, size and SHA-256 of the file on disk, and its header dimensions.
+        Path, size, SHA-256 and MD5 of the file on disk, and its header dimensions. For a gzip
+        file whose MD5 is not a known release file's, also ``content_sha256``, the SHA-256 of the
+        decompressed bytes (so a re-compressed copy of the official file still verifies).
     """
     p = Path(path)
     raw = read_raw(p)
-    record = file_record(p, raw)
+    record = hashed_record(p, raw)
     source = str(path)
     if not (p.name.endswith(".gz") or raw[:2] == GZIP_MAGIC):
         arr = parse_idx(raw, source, kind)
         record["dims"] = list(arr.shape)
+        record["kind"] = "uncompressed"
         return arr, record
     record["gzip"] = True
+    record["kind"] = "gzip"
     try:
         with gunzip_stream(raw) as fh:
             head = fh.read(4)
@@ -162,6 +168,10 @@ def read_idx(path, kind: str | None = None) -> tuple[np.ndarray, dict]:
                         f"{'x'.join(map(str, dims))}) but the file holds {'fewer' if len(data) < size else 'more'}; "
                         f"download the file again")
     record["dims"] = list(dims)
+    if lookup(record["md5"], record["sha256"]) is None:
+        h = hashlib.sha256(head)
+        h.update(data)
+        record["content_sha256"] = h.hexdigest()
     return np.frombuffer(data, dtype=np.uint8).reshape(dims), record
 
 
@@ -221,7 +231,8 @@ def _discover(path, kind: str):
 
 def _read_keras_npz(path: Path):
     raw = read_raw(path)
-    record = file_record(path, raw)
+    record = hashed_record(path, raw)
+    record.update(role="keras-npz", kind="keras-npz")
     if raw[:4] not in (b"PK\x03\x04", b"PK\x05\x06"):
         raise DataError(f"{path} is not a .npz (zip) file (it starts with {raw[:4]!r}); download it again")
     check_zip_sizes(raw, str(path))
@@ -264,8 +275,20 @@ def read_mnist_arrays(path, kind: str = "mnist") -> tuple[dict, dict]:
         ``train_images`` (N, h, w) uint8, ``train_labels`` (N,), ``test_images``
         (N_test, h, w), ``test_labels`` (N_test,).
     info : dict
-        ``layout``, ``folder``, ``files`` (path, bytes, sha256, dims of each file read),
-        ``official_counts`` and whether the counts match them.
+        ``layout``, ``folder``, ``files`` (path, bytes, sha256, md5, dims and checksum status of
+        each file read), ``official_counts``, whether the counts match them, and ``checksums``
+        (:func:`~twolayer.data.checksums.verify_release`: verified / unverified / partly verified).
+
+    Raises
+    ------
+    DataError
+        Missing, truncated or inconsistent files, or a file that is a known file of the other data
+        set (MNIST files read as Fashion-MNIST) or of another role (swapped names).
+
+    Warns
+    -----
+    UnverifiedDataWarning
+        A file of a full-size release (the official counts) matches no known checksum.
     """
     if kind not in _TORCHVISION_DIR:
         raise InputError(f"kind must be 'mnist' or 'fashion-mnist', got {kind!r}")
@@ -276,6 +299,7 @@ def read_mnist_arrays(path, kind: str = "mnist") -> tuple[dict, dict]:
         arrays, files = {}, []
         for role, f in where.items():
             arrays[role], rec = read_idx(f, "images" if role.endswith("images") else "labels")
+            rec["role"] = role
             files.append(rec)
     for split in ("train", "test"):
         ni, nl = arrays[f"{split}_images"].shape[0], arrays[f"{split}_labels"].shape[0]
@@ -288,10 +312,11 @@ def read_mnist_arrays(path, kind: str = "mnist") -> tuple[dict, dict]:
         raise DataError(f"train images are {arrays['train_images'].shape[1:]} but test images are "
                         f"{arrays['test_images'].shape[1:]} ({folder}); the files do not belong together")
     counts = {"train": int(arrays["train_labels"].shape[0]), "test": int(arrays["test_labels"].shape[0])}
+    checks = verify_release(files, kind, official_counts=counts == OFFICIAL_COUNTS)
     info = {"layout": layout, "folder": str(Path(folder).resolve()), "files": files,
             "official_counts": dict(OFFICIAL_COUNTS), "file_counts": counts,
             "matches_official_counts": counts == OFFICIAL_COUNTS,
-            "image_shape": list(arrays["train_images"].shape[1:])}
+            "image_shape": list(arrays["train_images"].shape[1:]), "checksums": checks}
     return arrays, info
 
 
