@@ -112,7 +112,8 @@ def gap_point(params: dict, *, cfg: GapConfig):
     every record. Seeds: init ``(seed, 21, m, s)``, data ``(seed, 22, s)`` (the sweep's per-point
     seed is not taken: the draws are keyed by purpose, see the package docstring)."""
     from ...dynamics import train
-    from ...networks import forward
+    from ...dynamics.reference import build_reference
+    from ...networks import forward, get_parameterization
 
     rule, c, m, s = str(params["beta_rule"]), float(params["beta_c"]), int(params["width"]), int(params["seed"])
     beta = c / m if rule == "c/m" else c
@@ -132,8 +133,15 @@ def gap_point(params: dict, *, cfg: GapConfig):
         # the network: GD in segments between records (the same iterates as one run)
         f0 = forward(net, Xt)[0]
         F_nn, cur, first_loss, last_loss = [f0], net, None, None
+        # the parameterization's closed-form reference kernel does not depend on the weights: one
+        # kernel and one eigendecomposition for every segment (not one per record)
+        p = get_parameterization(net.param)
+        ref = build_reference(net, X, 1.0 / n if p.loss_normalization == "mean" else 1.0)
+        if ref.kind != "closed form":
+            ref = True  # an empirical H(0) belongs to each segment's start: rebuilt per segment
         for k in ks[1:]:
-            res = train(cur, X, y, lr=eta0 / m, steps=int(k - done), n_records=2, gram_diagnostics=False)
+            res = train(cur, X, y, lr=eta0 / m, steps=int(k - done), n_records=2, gram_diagnostics=False,
+                        reference=ref)
             first_loss = res.metrics["loss"][0, 0] if first_loss is None else first_loss
             last_loss = res.metrics["loss"][0, -1]
             cur, done = res.network, int(k)
