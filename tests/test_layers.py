@@ -39,7 +39,7 @@ LAYER_OF = {name: k for k, names in LAYERS.items() for name in names}
 CORE = ["spectra", "bounds", "networks", "activations", "claims", "kernels", "kernels.arccos", "kernels.hermite",
         "kernels.empirical", "dynamics", "dynamics.rules", "dynamics.engine", "dynamics.observers",
         "dynamics.checkpoint", "dynamics.reference", "dynamics.training", "dynamics.twin", "dynamics.probes",
-        "torch_backend", "krylov", "krylov.cg", "krylov.lanczos", "kernels.operator"]
+        "torch_backend", "krylov", "krylov.cg", "krylov.lanczos", "kernels.operator", "kernels.deep", "kernels.user"]
 MAX_LINES = 800
 
 

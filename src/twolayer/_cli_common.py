@@ -80,10 +80,47 @@ def _storage_requested(args) -> bool:
     return getattr(args, "storage", None) is not None or bool(getattr(args, "dask", None))
 
 
+def _resolve_kernel_args(args) -> None:
+    """Check ``--kind`` / ``--kernel`` / ``--depth --w-std --b-std`` together and set ``args.kernel_fn``
+    (a :class:`~twolayer.kernels.KernelFunction`) and ``args.kind`` (the kernel's name in the output)."""
+    from .kernels import DEEP_KERNELS, resolve_kernel
+
+    deep = {"depth": args.depth, "w_std": args.w_std, "b_std": args.b_std}
+    named = [f"--{k.replace('_', '-')}" for k, v in deep.items() if v is not None]
+    given = ", ".join(named) + (" apply" if len(named) > 1 else " applies")
+    if args.kernel is not None:
+        if args.kind is not None:
+            raise InputError(f"--kernel and --kind both choose the kernel; pass one of --kind {args.kind} or "
+                             f"--kernel {args.kernel}")
+        if named:
+            raise InputError(f"{given} to --kind deep-ntk / deep-nngp, not to a user kernel (--kernel)")
+        args.kernel_fn, args.kind = resolve_kernel(args.kernel), args.kernel
+        return
+    args.kind = args.kind or "first-layer"
+    if args.kind in DEEP_KERNELS:
+        if args.depth is None:
+            raise InputError(f"--kind {args.kind} needs --depth L, the number of hidden layers (e.g. --depth 3)")
+        args.kernel_fn = resolve_kernel(args.kind, **deep)
+        return
+    if named:
+        raise InputError(f"{given} to --kind deep-ntk / deep-nngp only; drop it or pass --kind deep-ntk")
+    args.kernel_fn = resolve_kernel(args.kind)
+
+
+def _kernel_payload(args) -> dict:
+    """``{"kernel_options": {...}}`` of a deep kernel (its depth, w_std, b_std), else nothing."""
+    fn = getattr(args, "kernel_fn", None)
+    return {"kernel_options": fn.options} if fn is not None and fn.family == "deep" else {}
+
+
 def _operator(args, ds, storage: str):
     """The kernel of ``ds`` as a :class:`~twolayer.kernels.KernelOperator` in ``storage`` (announced on stderr);
-    with ``--dask ADDRESS`` its row blocks live on that cluster's workers (:mod:`twolayer.dask_operator`)."""
-    if getattr(args, "dask", None):
+    with ``--dask ADDRESS`` its row blocks live on that cluster's workers (:mod:`twolayer.dask_operator`).
+    A deep or user kernel is built here as a dense float64 / float32 matrix."""
+    fn = getattr(args, "kernel_fn", None)
+    if fn is not None and fn.family != "arccos":
+        op = _dense_operator(args, ds, storage, fn)
+    elif getattr(args, "dask", None):
         from .dask_operator import make_dask_operator
 
         op = make_dask_operator(ds.X, kind=args.kind, storage=storage, address=args.dask)
@@ -94,6 +131,26 @@ def _operator(args, ds, storage: str):
     if not args.json and op.choice["storage"] != "dense64" or (not args.json and ds.n * ds.n * 8 >= ANNOUNCE_BYTES):
         print(f"twolayer: {args.kind} kernel {ds.n}x{ds.n} as a {op.choice['storage']} operator "
               f"({op.choice['reason']})", file=sys.stderr)
+    return op
+
+
+def _dense_operator(args, ds, storage: str, fn):
+    from .kernels import KernelOperator
+
+    what = "a user kernel (--kernel)" if fn.family == "user" else f"--kind {args.kind}"
+    if getattr(args, "dask", None):
+        raise InputError(f"--dask builds the arc-cosine kernels on the cluster; {what} is built here: drop --dask")
+    if storage in ("memmap", "matrix-free"):
+        raise InputError(f"--storage {storage} needs an arc-cosine --kind; {what} is built as a dense matrix: use "
+                         f"--storage dense64 or dense32 (or auto)")
+    _announce(ds.n, ds.n, ds.d, args.kind, args.json)
+    H = fn(ds.X)
+    if storage == "dense32":
+        H = H.astype(np.float32)
+    op = KernelOperator.from_matrix(H)
+    op.symmetric, op.kind = True, args.kind  # exactly symmetric: built so, or checked and symmetrized
+    op.choice = {"storage": op.storage, "requested": storage, "memory_limit": None, "estimates": {},
+                 "reason": f"{what} is built as a dense matrix"}
     return op
 
 

@@ -20,12 +20,13 @@ import numpy as np
 from . import __version__
 from ._errors import InputError, TwolayerError
 from ._cli_common import (ANNOUNCE_BYTES, STORAGE_CHOICES, _announce, _data_summary, _emit, _finite,  # noqa: F401
-                          _load_data, _operator, _parse_classes, _parse_kv, _parse_value,
-                          _storage_payload, _storage_requested)
-from .kernels.arccos import network_kernel_kinds
+                          _kernel_payload, _load_data, _operator, _parse_classes, _parse_kv, _parse_value,
+                          _resolve_kernel_args, _storage_payload, _storage_requested)
+from .kernels.user import kernel_kinds
 
-#: ``--kind`` choices: the members of :data:`twolayer.kernels.KERNELS` that are a network's kernel.
-KERNEL_KINDS = network_kernel_kinds()
+#: ``--kind`` choices: the members of :data:`twolayer.kernels.KERNELS` that are a network's kernel, and the
+#: deep ReLU kernels (:mod:`twolayer.kernels.deep`; with ``--depth``, ``--w-std``, ``--b-std``).
+KERNEL_KINDS = kernel_kinds()
 
 
 # --------------------------------------------------------------------------- argument helpers
@@ -89,7 +90,6 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 # --------------------------------------------------------------------------- verbs
 def cmd_kernel(args) -> None:
     from ._io import atomic_path
-    from .kernels import arccos_kernel
 
     ds = _load_data(args, labels=False)  # the kernel does not read the labels
     if args.test and not ds.has_test:
@@ -104,12 +104,13 @@ def cmd_kernel(args) -> None:
     # a memory map of the temp file (no second copy in RAM), its blocks reserved first (no SIGBUS on a full disk)
     with atomic_path(out_path, size=dtype.itemsize * ds.n * n_z + 4096) as tmp:
         mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=(ds.n, n_z))
-        arccos_kernel(ds.X, ds.X_test if args.test else None, kind=args.kind, block_size=args.block_size, out=mm)
+        args.kernel_fn(ds.X, ds.X_test if args.test else None, block_size=args.block_size, out=mm)
         diag = np.diag(mm).copy() if not args.test else None
         mm.flush()
         del mm
     secs = time.perf_counter() - t0
-    payload = {"kind": args.kind, "n": ds.n, "n_z": n_z, "shape": [ds.n, n_z], "out": str(out_path),
+    payload = {"kind": args.kind, **_kernel_payload(args), "n": ds.n, "n_z": n_z, "shape": [ds.n, n_z],
+               "out": str(out_path),
                "dtype": dtype.name, "seconds": secs, "data": _data_summary(ds)}
     if diag is not None:
         payload["trace"] = float(diag.sum())
@@ -118,7 +119,6 @@ def cmd_kernel(args) -> None:
 
 
 def cmd_spectrum(args) -> None:
-    from .kernels import arccos_kernel
     from .krylov import spectrum_method
     from .spectra import spectrum
 
@@ -134,14 +134,15 @@ def cmd_spectrum(args) -> None:
     method = spectrum_method(args.method, ds.n, args.top)
     _announce(ds.n, ds.n, ds.d, args.kind, args.json)
     if method == "krylov":
-        _spectrum_krylov(args, ds, arccos_kernel(ds.X, kind=args.kind))
+        _spectrum_krylov(args, ds, args.kernel_fn(ds.X))
         return
-    sp = spectrum(arccos_kernel(ds.X, kind=args.kind), overwrite=True)
+    sp = spectrum(args.kernel_fn(ds.X), overwrite=True)
     proj = sp.project(ds.y)
     top = ds.n if args.top is None else max(1, min(args.top, ds.n))
     energy = np.cumsum(proj**2) / max(float(ds.y @ ds.y), np.finfo(float).tiny)
     payload = {
-        "n": ds.n, "kind": args.kind, "lambda_min": sp.lambda_min, "lambda_max": sp.lambda_max,
+        "n": ds.n, "kind": args.kind, **_kernel_payload(args), "lambda_min": sp.lambda_min,
+        "lambda_max": sp.lambda_max,
         "condition_number": sp.condition_number, "trace": float(sp.eigenvalues.sum()),
         "max_stable_lr": {"sum": sp.max_stable_lr("sum"), "mean": sp.max_stable_lr("mean")},
         "eigenvalues": sp.eigenvalues[:top], "projections": proj[:top], "method": "dense",
@@ -178,7 +179,8 @@ def _spectrum_krylov(args, ds, H, storage: dict | None = None) -> None:
     lmin = min(x.lambda_min, float(e.eigenvalues[-1]))
     trace = float(np.trace(H)) if isinstance(H, np.ndarray) else float(H.diagonal().sum())
     payload = {
-        "n": ds.n, "kind": args.kind, "lambda_min": lmin, "lambda_max": float(e.eigenvalues[0]),
+        "n": ds.n, "kind": args.kind, **_kernel_payload(args), "lambda_min": lmin,
+        "lambda_max": float(e.eigenvalues[0]),
         "condition_number": float(e.eigenvalues[0]) / lmin if lmin > 0 else float("inf"), "trace": trace,
         "max_stable_lr": {"sum": 2.0 / lmax_up, "mean": 2.0 * ds.n / lmax_up},
         "eigenvalues": e.eigenvalues, "projections": e.projections, "method": "krylov",
@@ -213,7 +215,6 @@ def _spectrum_krylov(args, ds, H, storage: dict | None = None) -> None:
 
 def cmd_complexity(args) -> None:
     from .bounds import complexity, generalization_bound
-    from .kernels import arccos_kernel
 
     ds = _load_data(args)
     storage: dict = {}
@@ -227,14 +228,14 @@ def cmd_complexity(args) -> None:
         storage = _storage_payload(H)
     else:
         _announce(ds.n, ds.n, ds.d, args.kind, args.json)
-        H = arccos_kernel(ds.X, kind=args.kind)
+        H = args.kernel_fn(ds.X)
     c = complexity(H, ds.y, ridge=args.ridge,
                    exact_eigenvalues=True if args.exact_eigenvalues else None, method=args.method, tol=args.tol,
                    lambda_min_lower=args.lambda_min_lower, precondition=args.precondition)
     if not storage and c.method == "krylov":
         storage = {"storage": "dense64"}
     g = generalization_bound(c, delta=args.delta)
-    payload = {"n": c.n, "kind": args.kind, "complexity": c.complexity, "yHy": c.yHy,
+    payload = {"n": c.n, "kind": args.kind, **_kernel_payload(args), "complexity": c.complexity, "yHy": c.yHy,
                "lambda_min": c.lambda_min, "lambda_max": c.lambda_max, "condition_number": c.condition_number,
                "eigenvalues_exact": c.eigenvalues_exact, "ridge": c.ridge,
                "method": c.method, "complexity_lower": c.complexity_lower, "complexity_upper": c.complexity_upper,
@@ -298,7 +299,8 @@ def cmd_trajectory(args) -> None:
     b = op.gershgorin_upper()
     t = trajectory(op, ds.y, ks, args.lr, tol=args.tol, normalization=args.loss_normalization, flow=args.flow,
                    lambda_max_upper=b)
-    payload = {"n": ds.n, "kind": args.kind, "method": "krylov", **_storage_payload(op), "lr": args.lr,
+    payload = {"n": ds.n, "kind": args.kind, **_kernel_payload(args), "method": "krylov", **_storage_payload(op),
+               "lr": args.lr,
                "loss_normalization": args.loss_normalization, "flow": bool(args.flow),
                "steps": t.steps, "loss": t.value, "lower": t.lower, "upper": t.upper, "error": t.error,
                "iterations": t.iterations, "converged": t.converged, "rule": t.rule,
@@ -457,7 +459,14 @@ def _analysis_verb(sub, name: str, help: str, func, *, kind: bool = True) -> arg
     p = sub.add_parser(name, help=help)
     _add_data_args(p)
     if kind:
-        p.add_argument("--kind", choices=KERNEL_KINDS, default="first-layer", help="kernel of the family")
+        p.add_argument("--kind", choices=KERNEL_KINDS, help="kernel of the family (default first-layer)")
+        p.add_argument("--kernel", metavar="MODULE:FUNCTION",
+                       help="your own kernel instead of --kind: FUNCTION(X, Z=None) -> (n, m) array from an importable "
+                            "module or a file (path/to/file.py:FUNCTION); its result is checked")
+        g = p.add_argument_group("deep ReLU kernels (--kind deep-ntk / deep-nngp)")
+        g.add_argument("--depth", type=NONNEG_INT, metavar="L", help="hidden layers (required for the deep kinds)")
+        g.add_argument("--w-std", type=POSITIVE, metavar="S", help="weight std sigma_w of every layer (default sqrt 2)")
+        g.add_argument("--b-std", type=NONNEG, metavar="S", help="bias std sigma_b of every layer (default 0)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=func)
     return p
@@ -624,6 +633,8 @@ def main(argv=None) -> int:
 
     try:
         with np.errstate(all="raise", under="ignore"), notices(not getattr(args, "quiet", False)):
+            if hasattr(args, "kind"):
+                _resolve_kernel_args(args)
             args.func(args)
     except _StrictFailure as exc:
         print(f"twolayer: strict: {exc}", file=sys.stderr)

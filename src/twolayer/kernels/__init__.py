@@ -9,6 +9,11 @@ r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) 
   Mehler's formula (Chen et al. 2020), the reproducing kernels of the degree-k Hermite spaces and
   their explicit features, the exact Hermite energies and population loss of relu/|·| ridge sums
   and the U-statistic ``HermiteProjector`` (Li, Ma, Zhang 2020).
+* :mod:`twolayer.kernels.deep` — the NTK and NNGP of a deep fully-connected ReLU network with biases
+  (:func:`deep_ntk`, :func:`deep_nngp`; Jacot et al. 2018, Arora et al. 2019 eqs. 4–5, the
+  neural-tangents normalization).
+* :mod:`twolayer.kernels.user` — :func:`resolve_kernel`: one callable ``K(X, Z=None)`` for a
+  table name, a deep kernel, or a user's ``module:function`` / ``file.py:function`` (checked).
 * :mod:`twolayer.kernels.empirical` — the tangent kernel of a finite network, :func:`empirical_gram`.
 * :mod:`twolayer.kernels.operator` — a kernel as a linear operator (:class:`KernelOperator`,
   :func:`make_operator`): dense float64 / float32, memory-mapped or matrix-free storage, for the
@@ -26,8 +31,10 @@ from .arccos import (KERNELS, ArccosMember, arccos_kernel, first_layer_ntk, firs
                      network_kernel_kinds, random_features_cos, random_features_kernel, two_layer_ntk,
                      two_layer_ntk_cos)
 from . import hermite  # noqa: F401  (twolayer.kernels.hermite)
+from .deep import DEEP_KERNELS, deep_diagonal, deep_kernel, deep_nngp, deep_ntk
 from .empirical import empirical_gram
 from .operator import STORAGES, KernelOperator, estimate_operator_memory, make_operator
+from .user import KernelFunction, check_kernel_matrix, kernel_kinds, load_user_kernel, resolve_kernel
 
 __all__ = [
     "KERNELS",
@@ -51,4 +58,14 @@ __all__ = [
     "KernelOperator",
     "make_operator",
     "estimate_operator_memory",
+    "DEEP_KERNELS",
+    "deep_kernel",
+    "deep_ntk",
+    "deep_nngp",
+    "deep_diagonal",
+    "KernelFunction",
+    "resolve_kernel",
+    "load_user_kernel",
+    "check_kernel_matrix",
+    "kernel_kinds",
 ]
