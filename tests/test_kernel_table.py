@@ -93,7 +93,7 @@ def test_cli_and_estimators_take_their_kinds_from_the_table():
 
     network = tuple(name for name, row in K.KERNELS.items() if row.network)
     assert network == K.network_kernel_kinds() == ("first-layer", "random-features", "two-layer")
-    assert cli.KERNEL_KINDS == network
+    assert cli.KERNEL_KINDS == (*network, "deep-ntk", "deep-nngp")   # the table's network kinds, then the deep ones
     assert estimators.KERNEL_CHOICES == (*network, "precomputed")
 
 

@@ -708,5 +708,7 @@ def test_a_finished_point_does_not_pull_the_checkpoint_folder_from_under_a_runni
     # the folder goes once the whole sweep is done
     run_sweep(_training_point, [{"seed": 1}, {"seed": 2}], store=store, root_seed=0, progress=False)
     _drop_checkpoint(store, "b" * 16)
+    # a writer killed mid-write (SIGKILL) leaves its temporary there: the finished sweep removes it too
+    (store.directory / CHECKPOINT_DIR / ".0123456789abcdef.npz.k2j3h4.tmp").write_bytes(b"half")
     run_sweep(_training_point, [{"seed": 1}, {"seed": 2}], store=store, root_seed=0, progress=False)
     assert not (store.directory / CHECKPOINT_DIR).exists()

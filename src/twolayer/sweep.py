@@ -639,9 +639,15 @@ def _drop_checkpoint(store: ResultStore, key: str) -> None:
 
 
 def _drop_checkpoint_folder(store: ResultStore) -> None:
-    """Remove the (empty) checkpoint folder after a sweep whose every point finished."""
+    """Remove the checkpoint folder after a sweep whose every point finished: first what a killed
+    writer left there (a half-written ``.…tmp``; no point runs, and the store's lock is ours), then
+    the folder if that leaves it empty."""
+    from ._io import remove_stale_temporaries
+
+    folder = store.directory / CHECKPOINT_DIR
+    remove_stale_temporaries(folder)
     with contextlib.suppress(OSError):  # not empty (a foreign file) or already gone: leave it
-        (store.directory / CHECKPOINT_DIR).rmdir()
+        folder.rmdir()
 
 
 def _run_serial(func, todo, store, root_seed, results, bar, total, threads, seeded=True) -> None:
