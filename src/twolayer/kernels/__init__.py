@@ -7,7 +7,7 @@ r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) 
 * :mod:`twolayer.kernels.hermite` — Hermite coefficients of activations (``tanh``, ``sigmoid`` by
   quadrature; ``|z|`` and ``relu`` in closed form), the generalized NTK of smooth activations by
   Mehler's formula (Chen et al. 2020), the reproducing kernels of the degree-k Hermite spaces and
-  their explicit features, the exact Hermite energies and population loss of relu/|·| ridge sums
+  their explicit features, the exact Hermite energies and population loss of ``relu``/``|·|`` ridge sums
   and the U-statistic ``HermiteProjector`` (Li, Ma, Zhang 2020).
 * :mod:`twolayer.kernels.empirical` — the tangent kernel of a finite network, :func:`empirical_gram`.
 * :mod:`twolayer.kernels.operator` — a kernel as a linear operator (:class:`KernelOperator`,
