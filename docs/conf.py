@@ -17,7 +17,9 @@ SRC = ROOT / "src"
 sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(DOCS / "_ext"))
 os.environ["PYTHONPATH"] = os.pathsep.join([str(SRC)] + [p for p in [os.environ.get("PYTHONPATH")] if p])
-os.environ.setdefault("MPLBACKEND", "Agg")
+# the tutorials' kernels inherit the environment: their figures must go to the inline backend
+# (an inherited MPLBACKEND=Agg would silently drop every plot from the pages)
+os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
 
 import twolayer  # noqa: E402
 

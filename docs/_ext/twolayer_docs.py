@@ -15,12 +15,16 @@ from __future__ import annotations
 import importlib
 import os
 import re
+from pathlib import Path
 
 from docutils import nodes
 from sphinx import addnodes
+from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from gallery import gallery_nodes
+
+logger = logging.getLogger(__name__)
 
 #: The modules with an API page (docs/api/<module>.rst); tests/test_docs.py checks the list.
 API_MODULES = (
@@ -264,7 +268,21 @@ class Experiments(SphinxDirective):
         return out
 
 
+def _tutorial_figures(app, doctree):
+    """A tutorial cell that draws a figure must leave an image on the page (an inherited non-inline
+    matplotlib backend would drop them all without an error)."""
+    docname = app.env.docname
+    if not docname.startswith("tutorials/"):
+        return
+    source = Path(app.env.doc2path(docname)).read_text(encoding="utf-8")
+    drawing = sum("plt.subplots(" in cell for cell in re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", source, re.S))
+    images = len(list(doctree.findall(nodes.image)))
+    if images < drawing:
+        logger.warning(f"{docname}: {drawing} cell(s) draw a figure but the executed page has {images} image(s)")
+
+
 def setup(app):
+    app.connect("doctree-read", _tutorial_figures)
     app.connect("autodoc-process-docstring", _summary)
     app.connect("autodoc-process-docstring", _blank_after_fields, priority=900)
     app.connect("autodoc-skip-member", _skip)
