@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo demo-all test lint bench clean-venv
+.PHONY: demo demo-all test lint docs bench clean-venv
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,17 @@ dist: $(STAMP)
 	$(PY) -m build --outdir $(DISTDIR) .
 	$(PY) -m twine check --strict $(DISTDIR)/twolayer-*
 	$(PY) .ci/check_dist.py $(DISTDIR)
+
+# the documentation site -> docs/_build/html (warnings are errors; the tutorials are executed).
+# Its gallery shows the run folder DEMO (default: runs/demo-all, else runs/demo; a DEMO that does
+# not exist is created by the demo, every experiment unless DEMO_ALL=0: see docs/_ext/gallery.py)
+DEMO     ?=
+DEMO_ALL ?= 1
+docs: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[docs]'
+	TWOLAYER_DOCS_DEMO='$(DEMO)' TWOLAYER_DOCS_DEMO_ALL='$(DEMO_ALL)' \
+		$(PY) -m sphinx -W --keep-going -b html docs docs/_build/html
+	@echo "docs: $(CURDIR)/docs/_build/html/index.html"
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

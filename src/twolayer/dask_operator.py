@@ -212,8 +212,10 @@ class DaskKernelOperator(KernelOperator):
     (n, k) → (n, k), ``abs_matmat``, ``product_error_bound``, ``gershgorin_upper``, ``rows(idx)``
     and ``diagonal()`` behave as those of :class:`~twolayer.kernels.KernelOperator` (float64).
 
-    Attributes (besides those of :class:`~twolayer.kernels.KernelOperator`)
-    -------------------------------------------------------------------------
+    Besides the attributes of :class:`~twolayer.kernels.KernelOperator`:
+
+    Attributes
+    ----------
     client : distributed.Client
     block : int
         Rows per block (the block boundaries are ``0, block, 2 block, …``).

@@ -14,15 +14,15 @@ the network of Arora et al. started from zero output. It is defined also when ``
 (duplicate or parallel inputs): ``K^{+}`` is the pseudo-inverse, i.e. duplicates receive the
 mean of their labels.
 
-============================  ======================================================  ==========
-estimator                     kernel                                                  paper
-============================  ======================================================  ==========
-``KernelRegressor``           ``"first-layer"`` ``H^∞``, ``"two-layer"`` ``κ_1+H^∞``,  all
+============================  ========================================================  ==========
+estimator                     kernel                                                    paper
+============================  ========================================================  ==========
+``KernelRegressor``           ``"first-layer"`` ``H^∞``, ``"two-layer"`` ``κ_1+H^∞``,   all
                               ``"random-features"`` ``κ_1``, ``"precomputed"``
-``NTKRegressor``              ``layers="first"`` → ``H^∞``; ``"both"`` → ``κ_1+H^∞``  Arora et al.
-``RandomFeatureRegressor``    ``κ_1`` (only the second layer trained)                 E–Ma–Wu
-``TwoLayerNetworkRegressor``  the finite network, trained by :func:`dynamics.train`   all
-============================  ======================================================  ==========
+``NTKRegressor``              ``layers="first"`` → ``H^∞``; ``"both"`` → ``κ_1+H^∞``    Arora et al.
+``RandomFeatureRegressor``    ``κ_1`` (only the second layer trained)                   E–Ma–Wu
+``TwoLayerNetworkRegressor``  the finite network, trained by :func:`dynamics.train`     all
+============================  ========================================================  ==========
 
 Each has a classifier twin (``KernelClassifier``, ``NTKClassifier``, ``RandomFeatureClassifier``,
 ``TwoLayerNetworkClassifier``) that fits the same regressor to the ±1 coding of two classes

@@ -242,7 +242,7 @@ class Spectrum:
 
         GD moves ``θ`` by ``Σ_{j<k} η_eff Jᵀ r(j)`` with ``JJᵀ = H``, so
 
-        .. math:: ‖θ(k) − θ(0)‖_2^2 = Σ_i rac{(1 − f_i(k))^2 (v_i^T (y − u_0))^2}{λ_i}
+        .. math:: ‖θ(k) − θ(0)‖_2^2 = Σ_i \frac{(1 − f_i(k))^2 (v_i^T (y − u_0))^2}{λ_i}
 
         with ``f_i`` the factors of :meth:`loss_curve`; ``k = ∞`` gives ``(y − u0)ᵀ H⁺ (y − u0)``
         (modes with ``λ_i = 0`` do not move). Shapes: ``y`` (n,), ``steps`` (T,) → (T,). Cost ``O(T n)``
@@ -304,7 +304,7 @@ class LinearPath:
     ``H = Σ_i λ_i v_i v_iᵀ``, ``B = K_test V`` and ``c = Vᵀ(y − u(0))``:
 
     .. math:: f(k) = f(0) + \sum_i A_i(k)\, c_i\, B_{:,i}, \qquad
-              A_i(k) = \sum_{j<k} η (1 − ηλ_i)^j = rac{1 − (1 − ηλ_i)^k}{λ_i}
+              A_i(k) = \sum_{j<k} η (1 − ηλ_i)^j = \frac{1 − (1 − ηλ_i)^k}{λ_i}
 
     (gradient flow at real time ``k``: ``(1 − e^{−ηλ_i k})/λ_i``; ``A_i = ηk`` where ``λ_i = 0``).
     At ``k = ∞`` a stable mode (``λ_i > 0``, and ``ηλ_i < 2`` for GD) gives ``A_i = 1/λ_i`` and a
@@ -312,6 +312,8 @@ class LinearPath:
     test kernel consistent with ``H``, ``K_test v_i = 0`` on the null space); there "zero" is the
     numerical null space ``|λ_i| ≤ r ε max|λ|`` (``numpy.linalg.pinv``'s cut-off), and a mode
     without a limit (``λ_i < 0``, or ``ηλ_i ≥ 2`` for GD) gives NaN.
+
+    Calling the path is :meth:`outputs`. Cost per call ``O(T r n_test)``.
 
     Attributes
     ----------
@@ -327,8 +329,6 @@ class LinearPath:
         Test outputs at ``k = 0`` (None: 0).
     flow : bool
         Default of :meth:`outputs`' ``flow``.
-
-    Calling the path is :meth:`outputs`. Cost per call ``O(T r n_test)``.
     """
 
     B: np.ndarray = field(repr=False)
@@ -379,7 +379,7 @@ def feature_gd_path(Phi, Phi_test, a0, y, lr: float, *, normalization: str = "me
     ``Φ = U S Wᵀ``: ``λ = S²``, eigenvectors ``U``, ``B = Φ_test W S`` (``= Φ_test Φᵀ U``),
     ``c = Uᵀ(y − Φa0)`` and ``f(0) = Φ_test a0``; in parameters
 
-    .. math:: a(k) = a_0 + W \operatorname{diag}\Big(rac{1 − (1 − ηS_i^2)^k}{S_i}\Big) U^T (y − Φa_0),
+    .. math:: a(k) = a_0 + W \operatorname{diag}\Big(\frac{1 − (1 − ηS_i^2)^k}{S_i}\Big) U^T (y − Φa_0),
               \qquad a(∞) = a_0 + Φ^+ (y − Φa_0)
 
     (the minimum-norm change for ``m ≥ n``, least squares for ``m < n``). Singular values at or

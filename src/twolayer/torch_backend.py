@@ -226,7 +226,7 @@ def _sigmoid_deriv_from_value_(V):
     V.mul_(1 - V)
 
 
-#: activation name -> (value_, deriv_from_value_) in-place torch forms of
+#: activation name -> ``(value_, deriv_from_value_)`` in-place torch forms of
 #: :data:`twolayer.activations.ACTIVATIONS` (the same passes).
 TORCH_ACTIVATIONS = {
     "relu": (_relu_, _relu_deriv_from_value_),

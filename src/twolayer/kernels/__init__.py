@@ -7,7 +7,7 @@ r"""Kernels of two-layer networks: the ReLU arc-cosine family, Hermite (Mehler) 
 * :mod:`twolayer.kernels.hermite` — Hermite coefficients of activations (``tanh``, ``sigmoid`` by
   quadrature; ``|z|`` and ``relu`` in closed form), the generalized NTK of smooth activations by
   Mehler's formula (Chen et al. 2020), the reproducing kernels of the degree-k Hermite spaces and
-  their explicit features, the exact Hermite energies and population loss of relu/|·| ridge sums
+  their explicit features, the exact Hermite energies and population loss of ``relu``/``|·|`` ridge sums
   and the U-statistic ``HermiteProjector`` (Li, Ma, Zhang 2020).
 * :mod:`twolayer.kernels.deep` — the NTK and NNGP of a deep fully-connected ReLU network with biases
   (:func:`deep_ntk`, :func:`deep_nngp`; Jacot et al. 2018, Arora et al. 2019 eqs. 4–5, the
