@@ -30,7 +30,8 @@ LAYERS = {
     1: {"kernels", "spectra", "bounds", "krylov"},
     2: {"networks", "torch_backend"},
     3: {"dynamics"},
-    4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "report", "claims",
+    4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "_plot_bounds", "_plotbase", "_figstyle",
+        "report", "claims",
         "dask_operator"},
     5: {"experiments", "demo", "cli", "_cli_common"},
 }

@@ -413,46 +413,70 @@ N = np.array([10.0, 100.0, 1000.0])
 MEAS = {"lin": ([0.5, 0.6, 0.65], [0.05, 0.05, 0.05]), "cubic": ([1.0, 1.5, 1.8], None), "rand": ([2.0, 6, 20], None)}
 
 
-def test_target_complexity_values_bounds_ratios():
+def _data_box(ax):
+    """The axes' data area in display coordinates (after a draw)."""
+    return ax.get_window_extent()
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_target_complexity_small_multiples_values_bounds_ratios():
     fig = P.plot_target_complexity(N, MEAS, {"lin": 1.0, "cubic": 1.2}, {"lin": 0.8}, title="thm6")
-    ax, ax2 = fig.axes
-    assert (ax.get_xscale(), ax.get_yscale(), ax2.get_xscale()) == ("log", "log", "log")
-    lines = ax.get_lines()
-    named = _lines(ax)
-    for j, (k, (mu, _)) in enumerate(MEAS.items()):
-        _assert_data(named[k], N, mu)
+    # one panel per target, then the ratio panel
+    assert len(fig.axes) == len(MEAS) + 1
+    panels, ax2 = fig.axes[:-1], fig.axes[-1]
+    markers = set()
+    for j, (ax, (k, (mu, _))) in enumerate(zip(panels, MEAS.items())):
+        assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log") and k in ax.get_title("left")
+        named = _lines(ax)
+        _assert_data(named[k], N, mu)                                  # only this target's curve here
+        assert [ln for ln in ax.get_lines() if ln.get_marker() not in ("None", None, "")] == [named[k]]
         assert to_hex(named[k].get_color()) == P._CYCLE[j].lower()
-    _contains(ax.get_ylim(), [v for mu, _ in MEAS.values() for v in mu] + [1.0, 1.2, 0.8])
-    # bound (dashed) and proof constant (dotted) in the target's colour
-    flat = {(to_hex(ln.get_color()), ln.get_linestyle(), tuple(_xy(ln)[1])) for ln in lines}
-    assert (P._CYCLE[0].lower(), "--", (1.0, 1.0)) in flat and (P._CYCLE[0].lower(), ":", (0.8, 0.8)) in flat
-    assert (P._CYCLE[1].lower(), "--", (1.2, 1.2)) in flat
-    lo, hi = _band(ax.collections[0], N)
+        markers.add(named[k].get_marker())
+        bounds = [v for v in ({"lin": [1.0, 0.8], "cubic": [1.2]}.get(k, []))]
+        _contains(ax.get_ylim(), list(mu) + bounds)
+    assert len(markers) == len(MEAS)                                   # every target its own marker
+    # bound (dashed) and proof constant (dotted) in the target's own panel only
+    flat = {(ln.get_linestyle(), tuple(_xy(ln)[1])) for ln in panels[0].get_lines()}
+    assert ("--", (1.0, 1.0)) in flat and (":", (0.8, 0.8)) in flat
+    assert ("--", (1.2, 1.2)) in {(ln.get_linestyle(), tuple(_xy(ln)[1])) for ln in panels[1].get_lines()}
+    assert len(panels[2].get_lines()) == 1 and "no Cor. 6.2 bound" in [t.get_text() for t in panels[2].texts]
+    lo, hi = _band(panels[0].collections[0], N)
     np.testing.assert_allclose(lo, np.subtract(MEAS["lin"][0], 0.05))
     np.testing.assert_allclose(hi, np.add(MEAS["lin"][0], 0.05))
-    # ratio panel: one curve per target with a bound, the line at 1 ...
-    ratios = [ln for ln in ax2.get_lines() if ln.get_marker() == "o"]
+    # ratio panel: one curve per target with a bound, each with its own marker and line style ...
+    ratios = [ln for ln in ax2.get_lines() if ln.get_marker() not in ("None", None, "")]
     assert len(ratios) == 2
     _assert_data(ratios[0], N, np.array(MEAS["lin"][0]) / 1.0)
     _assert_data(ratios[1], N, np.array(MEAS["cubic"][0]) / 1.2)
+    assert ratios[0].get_marker() != ratios[1].get_marker() and ratios[0].get_linestyle() != ratios[1].get_linestyle()
     # ... and (regression) a ratio above 1.1 -- the target exceeding its bound -- stays in view
     assert ax2.get_ylim()[0] == 0
     _contains(ax2.get_ylim(), [1.5, 1.1])
+    assert _legend_texts(ax2.get_legend()) == ["lin", "cubic"]
     texts = _legend_texts(fig.legends[0])
-    assert texts[:3] == ["lin", "cubic", "rand"] and len(texts) == 5
-    assert fig.get_suptitle() == "thm6" and ax.get_title("left") and ax2.get_title("left") and ax2.get_ylabel()
+    assert texts[0].startswith("measured") and "± 1 sd" in texts[1] and len(texts) == 4
+    assert fig.get_suptitle() == "thm6" and ax2.get_title("left") and ax2.get_ylabel()
     _render(fig)
+    # legends lie outside every data area
+    for leg in (ax2.get_legend(), fig.legends[0]):
+        box = leg.get_window_extent()
+        assert not any(_overlaps(box, _data_box(a)) for a in fig.axes), leg
 
 
 def test_target_complexity_legend_only_lists_drawn_lines_and_masks():
     """Regression: the bound and proof-constant entries were listed even when no such line was drawn."""
     bare = P.plot_target_complexity(N, MEAS, {})
-    assert _legend_texts(bare.legends[0]) == ["lin", "cubic", "rand"] and not bare.axes[1].get_lines()[1:]
-    assert bare.axes[1].get_ylim() == (0, 1.1)
+    assert _legend_texts(bare.legends[0]) == ["measured (mean over samples)", "± 1 sd over samples"]
+    assert not bare.axes[-1].get_lines()[1:] and bare.axes[-1].get_legend() is None
+    assert bare.axes[-1].get_ylim() == (0, 1.1)
     bounds_only = P.plot_target_complexity(N, MEAS, {"lin": 1.0})
-    assert len(_legend_texts(bounds_only.legends[0])) == 4
+    assert len(_legend_texts(bounds_only.legends[0])) == 3
     zero = P.plot_target_complexity([10, 20], {"a": ([0.0, 0.5], [0.6, 0.1])}, {"a": 1.0})
     _assert_data(_lines(zero.axes[0])["a"], [10, 20], [nan, 0.5])      # 0 masked on the log axis
+    assert len(zero.axes) == 2
     for f in (zero, P.plot_target_complexity([10], {"a": ([0.5], [0.1])}, {"a": 1.0}),
               P.plot_target_complexity(N, {"a": ([nan, 0.5, 0.6], None)}, {"a": 1.0}, {"a": 0.8})):
         _render(f, layout=False)
