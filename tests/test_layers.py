@@ -25,7 +25,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "twolayer"
 LAYERS = {
-    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads",
+    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads", "_loss_ranges",
         "activations"},
     1: {"kernels", "spectra", "bounds", "krylov"},
     2: {"networks", "torch_backend"},

@@ -12,6 +12,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ._errors import InputError
+from ._loss_ranges import VACUOUS, loss_range
 from ._plotbase import OKABE_ITO, _CYCLE, _GREY, _finite_max, _log_limits, _nonempty, _positive, _set_xspan, _styled, _vec
 
 __all__ = ["plot_bound_terms", "plot_target_complexity", "MARKERS", "LINESTYLES"]
@@ -20,7 +21,7 @@ __all__ = ["plot_bound_terms", "plot_target_complexity", "MARKERS", "LINESTYLES"
 # ----------------------------------------------------------------------------- bound terms
 @_styled
 def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping[str, np.ndarray] | None = None,
-                     threshold: float | None = 1.0, title: str | None = None) -> Figure:
+                     threshold: float | None = loss_range("l1_truncated")[1], title: str | None = None) -> Figure:
     r"""Terms of a generalization bound stacked against the label-noise portion.
 
     Parameters
@@ -31,7 +32,9 @@ def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping
     compare : dict[str, array (P,)], optional
         Lines to compare the bound with (e.g. a measured test error).
     threshold : float, optional
-        Horizontal line (default 1: a bound on a [0, 1] loss above 1 says nothing).
+        Horizontal line (default 1, the top of the truncated ℓ1 loss's range in
+        :data:`twolayer._loss_ranges.LOSS_RANGES`: a bound above it says nothing); where the bound
+        exceeds it, the panel says ``vacuous`` and at how many noise levels.
 
     The y range ``[0, 1.08 × max]`` contains the bound, every ``compare`` line and the threshold.
     Empty ``noise``: :class:`~twolayer.InputError`.
@@ -51,6 +54,10 @@ def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping
         ax.plot(p, v, "-o", ms=4, lw=2.0, color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]][j % 2], label=name)
     if threshold is not None:
         ax.axhline(threshold, ls="--", color=_GREY, lw=1.3, label=f"{threshold:g} (trivial for a [0,1] loss)")
+        above = int(np.sum(np.isfinite(total) & (total > threshold)))
+        if above:
+            ax.text(0.01, 0.98, f"{VACUOUS}: the bound is above {threshold:g} at {above} of {p.size} noise levels",
+                    transform=ax.transAxes, ha="left", va="top", color=OKABE_ITO["vermillion"])
     _set_xspan(ax, p)
     top = max(_finite_max([total, *cmp.values()], 0.0), threshold or 0)
     ax.set_ylim(0, top * 1.08 if top > 0 else 1)
