@@ -653,3 +653,130 @@ def test_figure_functions_edge_cases_emit_no_warnings(tmp_path):
     assert true_dots.get_rasterized() and len(true_dots.get_xdata()) == 700
     with pytest.raises(InputError, match="entries, expected"):
         P.plot_loss_curves(steps, {"true": np.ones(3)})
+
+
+# ------------------------------------------------- issue 13: ticks, zoom, legends, vacuous, paper style
+def _log_fig(lo, hi):
+    fig = Figure(figsize=(4, 3), layout="constrained")
+    ax = fig.subplots()
+    ax.plot([1, 2, 3], [lo, (lo * hi) ** 0.5, hi])
+    ax.set_yscale("log")
+    return fig, ax
+
+
+def test_log_tick_labels_plain_in_range_scientific_outside(tmp_path):
+    """Regression: minor log ticks read ``2×10^0``; in [0.01, 1000] they are plain numbers now, at
+    save time for any figure; decades outside the range keep matplotlib's 10^k."""
+    fig, ax = _log_fig(1.2, 5.5)
+    P.save_figure(fig, tmp_path, "t", formats=("png",))
+    texts = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    assert "2" in texts and "3" in texts and not any("10^" in t or "times" in t for t in texts), texts
+    wide, ax2 = _log_fig(1e-4, 1e5)
+    P.save_figure(wide, tmp_path, "w", formats=("png",))
+    shown = [(t.get_position()[1], t.get_text()) for t in ax2.get_yticklabels() if t.get_text()]
+    assert {"1", "100"} <= {t for _, t in shown} and any("10^{-4}" in t for _, t in shown)
+    for v, t in shown:                        # plain inside [0.01, 1000], 10^k outside
+        assert (t == np.format_float_positional(v, trim="-")) == (0.01 <= v <= 1000), (v, t)
+    # a formatter set by hand (plain_log_ticks) is kept
+    fig3, ax3 = _log_fig(1.0, 100.0)
+    P.plain_log_ticks(ax3, [1, 7, 100], axis="y")
+    P.save_figure(fig3, tmp_path, "h", formats=("png",))
+    assert [t.get_text() for t in ax3.get_yticklabels()] == ["1", "7", "100"]
+
+
+def test_loss_curves_zoom_panel_when_a_curve_collapses_onto_the_y_axis():
+    """Regression: the true-label curve fell within the first 1 % of the iterations and hugged the
+    linear panel's y axis; a middle panel now shows the first iterations."""
+    steps = np.unique(np.r_[np.arange(0, 50), np.linspace(50, 1000, 40)])
+    fast, slow = 0.5 * 0.5 ** steps, 0.5 * np.exp(-steps / 400)
+    fig = P.plot_loss_curves(steps, {"true": fast, "random": slow}, linear_xmax=1000.0)
+    assert len(fig.axes) == 3
+    ax_lin, ax_zoom, ax_log = fig.axes
+    assert ax_zoom.get_xscale() == "linear" and ax_log.get_xscale() == "log"
+    # true labels fall to 25 % at k = 2 (0.2 % of 1000): the zoom spans nice(4 × 2) = 10 iterations
+    assert ax_zoom.get_xlim() == (0, 10) and "10" in ax_zoom.get_title("left")
+    _assert_data(_lines(ax_zoom)["true labels"], steps, fast)
+    assert ax_zoom.get_ylim() == ax_lin.get_ylim()
+    # no collapse, or zoom=None: no zoom panel
+    assert len(P.plot_loss_curves(steps, {"random": slow}, linear_xmax=1000.0).axes) == 2
+    assert len(P.plot_loss_curves(steps, {"true": fast}, linear_xmax=1000.0, zoom=None).axes) == 2
+    assert P.plot_loss_curves(steps, {"true": fast}, linear_xmax=1000.0, zoom=50).axes[1].get_xlim() == (0, 50)
+
+
+def _legend_off_data(fig):
+    fig.draw_without_rendering()
+    legends = [a.get_legend() for a in fig.axes if a.get_legend() is not None] + list(fig.legends)
+    assert legends
+    for leg in legends:
+        box = leg.get_window_extent()
+        for a in fig.axes:
+            d = a.get_window_extent()
+            assert not (box.x0 < d.x1 and d.x0 < box.x1 and box.y0 < d.y1 and d.y0 < box.y1), (leg, a)
+
+
+def test_legends_lie_outside_the_data_areas():
+    """Regression: legends drawn on the curves (loss curves, Fig. 2 panels, the bound terms)."""
+    _legend_off_data(P.plot_loss_curves(STEPS, CURVES))
+    _legend_off_data(P.plot_loss_curves(STEPS, CURVES, {"true": CURVES["true"]}))
+    p = np.array([0.0, 0.5, 1.0])
+    _legend_off_data(P.plot_complexity_vs_noise(p, [1, 2, 3], spread=[0.1, 0.1, 0.1], reference={"r": 2.0},
+                                                test_losses={"err": ([0.1, 0.3, 0.5], None)}))
+    _legend_off_data(P.plot_bound_terms(p, {"a": [0.5, 1, 2], "b": [0.1, 0.1, 0.1]}))
+
+
+def test_bound_terms_vacuous_mark_only_above_the_range():
+    p = np.array([0.0, 0.5, 1.0])
+    above = P.plot_bound_terms(p, {"a": [0.5, 1.0, 2.0], "b": [0.1, 0.1, 0.1]})
+    texts = [t.get_text() for t in above.axes[0].texts]
+    assert any(t.startswith("vacuous") and "2 of 3" in t for t in texts), texts
+    below = P.plot_bound_terms(p, {"a": [0.2, 0.3, 0.4], "b": [0.1, 0.1, 0.1]})
+    assert not [t for t in below.axes[0].texts if "vacuous" in t.get_text()]
+
+
+def test_fig2_bound_vs_loss_vacuous_mark_only_above_the_range():
+    from twolayer.experiments.arora2019.fig2_figures import plot_bound_vs_loss
+
+    p, z = [0.0, 0.5, 1.0], [0.01, 0.01, 0.01]
+    loss, err, comp = ([0.1, 0.3, 0.5], z), ([0.05, 0.2, 0.4], z), ([0.5, 0.9, 2.0], z)
+    vac = plot_bound_vs_loss(p, ([0.8, 2.96, 6.75], z), loss, err, comp)
+    ax = vac.axes[0]
+    legend = _legend_texts(ax.get_legend())
+    assert any("vacuous (> 1) at 2 of 3 levels" in t for t in legend), legend
+    assert any("vacuous region" in t.get_text() for t in ax.texts)
+    _contains(ax.get_ylim(), [6.75 + 0.01, 0.05])
+    fine = plot_bound_vs_loss(p, ([0.6, 0.8, 0.95], z), loss, err, comp).axes[0]
+    assert not any("vacuous" in t for t in _legend_texts(fine.get_legend()))
+    assert not any("vacuous" in t.get_text() for t in fine.texts)
+
+
+def _pdf_size_in(data: bytes) -> tuple[float, float]:
+    import re
+
+    m = re.search(rb"/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", data)
+    assert m, "no MediaBox"
+    return float(m.group(1)) / 72, float(m.group(2)) / 72
+
+
+def test_save_figure_paper_style_column_widths_vector_print_fonts(tmp_path):
+    narrow = P.plot_eigenvalues([4.0, 2.0, 1.0, 0.5])                  # built 6.8 in wide: single column
+    paths = P.save_figure(narrow, tmp_path, "one", style="paper")
+    assert [p.suffix for p in paths] == [".png", ".pdf", ".svg"]       # the vector formats are added
+    w, h = _pdf_size_in(paths[1].read_bytes())
+    assert w == pytest.approx(3.3, abs=0.01) and h == pytest.approx(4.2 * 3.3 / 6.8, abs=0.01)
+    svg = paths[2].read_text(encoding="utf-8")
+    assert "<path" in svg and "<image" not in svg                     # lines are vector paths, no raster
+    assert 'width="237.6pt"' in svg
+    assert _png_size(paths[0].read_bytes())[0] == round(3.3 * 300)     # 300 dpi PNG
+    sizes = [t.get_fontsize() for t in narrow.findobj(Text) if t.get_text()]
+    assert sizes and min(sizes) >= 6 and max(sizes) <= 9
+    wide = P.plot_loss_curves(STEPS, CURVES)                            # 10.5 in: double column
+    P.save_figure(wide, tmp_path, "two", style="paper", formats=("pdf",))
+    assert _pdf_size_in((tmp_path / "two.pdf").read_bytes())[0] == pytest.approx(6.8, abs=0.01)
+    assert sorted(p.name for p in tmp_path.glob("two.*")) == ["two.pdf", "two.svg"]
+    # the default style leaves the size alone; an unknown style is refused before writing
+    fig = _figure()
+    P.save_figure(fig, tmp_path, "d", formats=("pdf",))
+    assert _pdf_size_in((tmp_path / "d.pdf").read_bytes()) == pytest.approx((3.0, 2.0), abs=0.01)
+    with pytest.raises(InputError, match="unknown figure style 'poster'"):
+        P.save_figure(_figure(), tmp_path, "x", style="poster")
+    assert not (tmp_path / "x.png").exists()
