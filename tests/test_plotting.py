@@ -780,3 +780,42 @@ def test_save_figure_paper_style_column_widths_vector_print_fonts(tmp_path):
     with pytest.raises(InputError, match="unknown figure style 'poster'"):
         P.save_figure(_figure(), tmp_path, "x", style="poster")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_note_hidden_names_non_positive_values_on_log_axes():
+    """A negative energy is never dropped from a log axis silently: the panel says how many."""
+    fig, ax = _log_fig(0.1, 1.0)
+    assert P.note_hidden(ax, [0.1, 0.5, nan]) == "" and not ax.texts
+    text = P.note_hidden(ax, [0.1, 0.0, -0.14], [[1.0, 0.0]])
+    assert text == "not on the log axis: 2 zero(s), 1 negative value(s), min -0.14"
+    assert [t.get_text() for t in ax.texts] == [text]
+
+
+def test_lmz_stagewise_figure_notes_a_negative_energy():
+    from twolayer.experiments.lmz2020.figures import plot_stagewise
+
+    steps = np.array([0.0, 10.0, 100.0])
+    herm = np.array([[1.0, 0.0, 0.5, 0.0, 0.2], [0.5, 0.01, 0.2, 0.01, 0.1], [0.1, 0.01, 0.05, -0.14, 0.05]])
+    fig = plot_stagewise({8: {"steps": steps, "test_mse": np.array([0.3, 0.2, 0.1]), "hermite": herm}})
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert notes == ["not on the log axis: 2 zero(s), 1 negative value(s), min -0.14"]
+
+
+def test_gap_ring_follows_the_stated_slope_rule_and_sits_on_its_panel():
+    """Regression: the "stops shrinking" ring was drawn on both panels (the rule is applied to the
+    sup gap only) and claimed the gap stopped shrinking where it still fell, only more slowly."""
+    from twolayer.experiments.emawu2019.figures import plot_gap
+    from twolayer.experiments.emawu2019.gap import STOP_SLOPE, stop_width
+
+    w = np.array([10.0, 20.0, 40.0, 80.0])
+    sup = np.array([1.0, 0.5, 0.4, 0.33])                               # slopes -1, -0.32, -0.28
+    local = np.diff(np.log(sup)) / np.diff(np.log(w))
+    assert STOP_SLOPE == -0.5 and stop_width(list(w.astype(int)), local) == 20
+    assert stop_width([10, 20], np.array([-0.9])) is None
+    tab = {"gap_sup_t": (sup, 0.1 * sup), "gap_rms_t": (sup / 2, 0.1 * sup)}
+    fig = plot_gap(w, {("fixed", 0.1): tab}, fit_from=20.0, stops={("fixed", 0.1): 20})
+    a, b = fig.axes[:2]
+    ring = [ln for ln in a.get_lines() if ln.get_markersize() == 15]
+    assert len(ring) == 1 and not [ln for ln in b.get_lines() if ln.get_markersize() == 15]
+    _assert_data(ring[0], [20.0], [0.5])                                # on the curve, at the stated width
+    assert "-1/2" in ring[0].get_label() and "slower" in ring[0].get_label()

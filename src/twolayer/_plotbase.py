@@ -145,3 +145,20 @@ def _log_limits(arrays, floor_ratio: float = 1e-12) -> tuple[float, float] | Non
 def _show_right_spine(ax) -> None:
     ax.spines["right"].set_visible(True)
     ax.grid(False)
+
+
+def note_hidden(ax, *arrays, where: tuple[float, float] = (0.02, 0.02)) -> str:
+    """Say on ``ax`` (axes coordinates ``where``) how many finite values of ``arrays`` a log axis
+    cannot show: ``"not on the log axis: 2 zero(s), 1 negative value(s)"``; return the text (``""``
+    and nothing drawn when every finite value is positive). A negative energy or loss is thus never
+    dropped silently. Cost ``O(total size)``."""
+    vals = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays]) if arrays else np.array([])
+    vals = vals[np.isfinite(vals)]
+    zeros, neg = int(np.sum(vals == 0)), int(np.sum(vals < 0))
+    parts = [f"{zeros} zero(s)"] * bool(zeros) + [f"{neg} negative value(s), min {vals.min():.3g}"] * bool(neg)
+    if not parts:
+        return ""
+    text = "not on the log axis: " + ", ".join(parts)
+    ax.text(*where, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
+            color=OKABE_ITO["vermillion"] if neg else _GREY)
+    return text

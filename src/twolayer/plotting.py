@@ -42,7 +42,7 @@ __all__ = [
 
 from ._plotbase import (LABEL_COLORS, LABEL_NAMES, OKABE_ITO, STYLE, _CYCLE, _GREY, _colors,  # noqa: F401
                         _finite_max, _log_limits, _nonempty, _positive, _set_xspan, _show_right_spine, _styled, _vec,
-                        label_color, label_name)
+                        label_color, label_name, note_hidden)
 
 
 def plain_log_ticks(ax, values, axis: str = "x") -> None:

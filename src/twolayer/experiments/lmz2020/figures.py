@@ -97,6 +97,7 @@ def plot_stagewise(hist: dict, *, title: str | None = None):
                         ms=11, mec="white", mew=0.6, zorder=5)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        P.note_hidden(ax, h["hermite"], d * np.asarray(h["test_mse"], float))  # never dropped silently
         ax.set_xlabel("training step + 1")
         ax.set_title(f"$d = {d}$")
         handles = hs
@@ -156,6 +157,7 @@ def plot_width(dims, factors, table, sds, baselines: dict, floors: dict, *, titl
     ax.set_xticks(factors)
     ax.set_xticklabels([f"{f:g}" for f in factors])
     ax.minorticks_off()
+    P.note_hidden(ax, np.asarray(table, float), *[np.asarray(v, float) for v in baselines.values()])
     ax.set_xlabel(r"width / input dimension  $m/d$")
     ax.set_ylabel(r"$d\,\times$ test loss")
     fig.suptitle(title or "width", fontsize=11.5, fontweight="bold")
