@@ -758,20 +758,25 @@ def _pdf_size_in(data: bytes) -> tuple[float, float]:
 
 
 def test_save_figure_paper_style_column_widths_vector_print_fonts(tmp_path):
-    narrow = P.plot_eigenvalues([4.0, 2.0, 1.0, 0.5])                  # built 6.8 in wide: single column
+    narrow, _ = _log_fig(1.0, 50.0)                                    # built 4 x 3 in: single column
     paths = P.save_figure(narrow, tmp_path, "one", style="paper")
     assert [p.suffix for p in paths] == [".png", ".pdf", ".svg"]       # the vector formats are added
     w, h = _pdf_size_in(paths[1].read_bytes())
-    assert w == pytest.approx(3.3, abs=0.01) and h == pytest.approx(4.2 * 3.3 / 6.8, abs=0.01)
+    assert w == pytest.approx(3.3, abs=0.01) and h == pytest.approx(3 * 3.3 / 4, abs=0.01)
     svg = paths[2].read_text(encoding="utf-8")
     assert "<path" in svg and "<image" not in svg                     # lines are vector paths, no raster
     assert 'width="237.6pt"' in svg
     assert _png_size(paths[0].read_bytes())[0] == round(3.3 * 300)     # 300 dpi PNG
     sizes = [t.get_fontsize() for t in narrow.findobj(Text) if t.get_text()]
     assert sizes and min(sizes) >= 6 and max(sizes) <= 9
+    eig = P.plot_eigenvalues([4.0, 2.0, 1.0, 0.5])                     # 6.8 in: double column, as built
+    P.save_figure(eig, tmp_path, "eig", style="paper", formats=("pdf",))
+    assert _pdf_size_in((tmp_path / "eig.pdf").read_bytes()) == pytest.approx((6.8, 4.2), abs=0.01)
     wide = P.plot_loss_curves(STEPS, CURVES)                            # 10.5 in: double column
     P.save_figure(wide, tmp_path, "two", style="paper", formats=("pdf",))
     assert _pdf_size_in((tmp_path / "two.pdf").read_bytes())[0] == pytest.approx(6.8, abs=0.01)
+    wide_sizes = [t.get_fontsize() for t in wide.findobj(Text) if t.get_text()]
+    assert min(wide_sizes) >= 6 and max(wide_sizes) <= 12 * 6.8 / 10.5 + 1e-9     # shrunk with the width
     assert sorted(p.name for p in tmp_path.glob("two.*")) == ["two.pdf", "two.svg"]
     # the default style leaves the size alone; an unknown style is refused before writing
     fig = _figure()

@@ -472,7 +472,7 @@ def test_progress_counts_stored_points_as_done(tmp_path, monkeypatch):
         def close(self):
             calls.append("close")
 
-    def fake_progress_bar(total, desc="", enabled=True, stream=None):
+    def fake_progress_bar(total, desc="", enabled=True, stream=None, reused=0):
         calls.append((desc, total, enabled))
         return Bar()
 

@@ -10,8 +10,9 @@ Two passes that :func:`twolayer.plotting.save_figure` applies to any figure, who
 * :func:`apply_style` — ``"default"`` leaves the figure as built (screen figures, 150 dpi PNG);
   ``"paper"`` resizes it to a journal column, :data:`PAPER_WIDTHS` (3.3 in single column for
   figures built up to :data:`SINGLE_MAX` wide, 6.8 in double column above), keeping the aspect
-  ratio, and sets print font sizes (:data:`PAPER_FONT` pt tick labels, other text scaled by
-  :data:`PAPER_FONT_SCALE` into ``[6, 9]`` pt), thinner lines and smaller markers. Vector files
+  ratio, and sets print font sizes: every font scaled by ``min(PAPER_FONT_SCALE, W/w)`` for the
+  built width ``w`` and column width ``W`` (the screen layout is kept, nothing overflows), clipped
+  to ``[6, 9]`` pt (tick labels :data:`PAPER_FONT` pt at the largest), thinner lines, smaller markers. Vector files
   (PDF, SVG) are what a paper uses; the PNG is written at :data:`PAPER_DPI`.
 
 Cost: one walk over the figure's artists, ``O(#artists)``; no drawing.
@@ -36,7 +37,7 @@ STYLES = ("default", "paper")
 #: Column widths (inches) of the paper style.
 PAPER_WIDTHS = {"single": 3.3, "double": 6.8}
 #: Figures built at most this wide (inches) become single-column figures in the paper style.
-SINGLE_MAX = 7.2
+SINGLE_MAX = 5.0
 #: Paper style: tick-label size (pt), the factor on every other font size, and its clip (pt).
 PAPER_FONT, PAPER_FONT_SCALE, PAPER_FONT_RANGE = 7.0, 0.72, (6.0, 9.0)
 #: Paper style: PNG resolution, and the factors on line widths and marker sizes.
@@ -122,15 +123,20 @@ def apply_style(fig, style: str = "default") -> int:
     w, h = (float(v) for v in fig.get_size_inches())
     W = paper_width(fig)
     fig.set_size_inches(W, h * W / w)
+    # fonts shrink at least as much as the width (the screen layout is kept), never below 6 pt
+    scale = min(PAPER_FONT_SCALE, W / w)
     lo, hi = PAPER_FONT_RANGE
     for t in fig.findobj(Text):
-        t.set_fontsize(min(hi, max(lo, t.get_fontsize() * PAPER_FONT_SCALE)))
+        t.set_fontsize(min(hi, max(lo, t.get_fontsize() * scale)))
     for ax in fig.get_axes():
-        ax.tick_params(which="both", labelsize=PAPER_FONT, width=0.6, length=2.5, pad=2)
+        ax.tick_params(which="both", labelsize=min(hi, max(lo, PAPER_FONT * scale / PAPER_FONT_SCALE)), width=0.6,
+                       length=2.5, pad=2)
+    line = max(0.5, min(PAPER_LINE_SCALE, W / w))
     for ln in fig.findobj(Line2D):
-        ln.set_linewidth(ln.get_linewidth() * PAPER_LINE_SCALE)
-        ln.set_markersize(ln.get_markersize() * PAPER_MARKER_SCALE)
+        ln.set_linewidth(ln.get_linewidth() * line)
+        ln.set_markersize(ln.get_markersize() * max(line, PAPER_MARKER_SCALE * line / PAPER_LINE_SCALE))
     engine = fig.get_layout_engine()
     if isinstance(engine, ConstrainedLayoutEngine):
         engine.set(w_pad=0.02, h_pad=0.02)
     return PAPER_DPI
+

@@ -142,7 +142,7 @@ def plot_target_complexity(n_values, measured: Mapping[str, tuple], bounds: Mapp
         lim = _log_limits(shown)
         if lim is not None:
             ax.set_ylim(lim[0], lim[1])
-        ax.set_title(f"(a{j + 1}) {name}")
+        ax.set_title(f"(a{j + 1}) " + (name.replace("+", "+\n", 1) if len(name) > 16 else name))
         ax.set_xlabel("sample size $n$")
         ax.set_ylabel(r"$\sqrt{y^\top (H^\infty)^{-1} y}$")
     ax2.axhline(1.0, color=_GREY, ls="--", lw=1.2)
@@ -162,7 +162,7 @@ def plot_target_complexity(n_values, measured: Mapping[str, tuple], bounds: Mapp
                               label=r"Cor. 6.2 bound $3\sum_j p_j|\alpha_j|\,\|\beta_j\|^{p_j}$"))
     if "sharp" in drew:
         handles.append(Line2D([], [], color=_GREY, ls=":", lw=1.6, label="proof constants (sharper)"))
-    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 2))
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
