@@ -71,22 +71,22 @@ def plot_bound_vs_loss(levels, bound, loss, error, complexity, *, title: str | N
     for k, ((mean, sd), style, col, lab) in enumerate(series):  # log axis: non-positive values (an error of 0) are left out
         mu, s = np.asarray(mean, float), np.asarray(sd, float)
         if k == 0 and vac:
-            lab += f"; {VACUOUS} (> {hi:g}) at {len(vac)} of {p.size} levels"
+            lab += f": {VACUOUS} (> {hi:g}) at {len(vac)} of {p.size} levels"
         ax.plot(p, P._positive(mu), style, color=col, label=lab)
         lo = np.where(mu - s > 0, mu - s, mu)
         ax.fill_between(p, P._positive(lo), P._positive(mu + s), color=col, alpha=0.15, lw=0)
     ax.axhline(hi, ls=":", color=P.OKABE_ITO["vermillion"], lw=1.3, label=f"{hi:g} = range of the loss")
-    if vac:  # the region where a bound says nothing, named on the figure
+    if vac:  # the region where a bound says nothing, named on the figure (just above the line, at the right)
         ax.axhspan(hi, ax.get_ylim()[1] * 10, color=P.OKABE_ITO["vermillion"], alpha=0.06, lw=0, zorder=0)
-        ax.text(0.01, 0.98, f"{VACUOUS} region: a bound above {hi:g} says nothing about a loss in [0, {hi:g}]",
-                transform=ax.transAxes, ha="left", va="top", color=P.OKABE_ITO["vermillion"])
+        ax.text(0.99, hi * 1.06, f"{VACUOUS} region (bound > {hi:g})", transform=ax.get_yaxis_transform(),
+                ha="right", va="bottom", color=P.OKABE_ITO["vermillion"])
     ax.set_yscale("log")
     top = max(hi, P._finite_max([np.asarray(bound[0], float) + np.asarray(bound[1], float)], hi))
     ax.set_ylim(top=top * 1.6)
     ax.set_xlabel("portion of label noise $p$")
     ax.set_ylabel("bound and test loss (log scale)")
     ax.set_title("Theorem 5.1 bound vs measured test loss")
-    _legend_below(ax)
+    _legend_below(ax, ncol=1)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
