@@ -325,7 +325,7 @@ table.claims td { max-width: 520px; }
 table { border-collapse: collapse; margin: 6px 0 14px; font-size: .9rem; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 thead th { background: var(--band); font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 td.doc { color: var(--muted); }
 table.kv th { font-weight: 600; white-space: nowrap; }
 .scroll { overflow-x: auto; }
