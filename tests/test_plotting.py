@@ -792,8 +792,9 @@ def test_note_hidden_names_non_positive_values_on_log_axes():
     fig, ax = _log_fig(0.1, 1.0)
     assert P.note_hidden(ax, [0.1, 0.5, nan]) == "" and not ax.texts
     text = P.note_hidden(ax, [0.1, 0.0, -0.14], [[1.0, 0.0]])
-    assert text == "not on the log axis: 2 zero(s), 1 negative value(s), min -0.14"
+    assert text == "not shown (log axis): 2 zero(s), 1 negative value(s), min -0.14"
     assert [t.get_text() for t in ax.texts] == [text]
+    assert P.note_hidden(ax, [1.0, 1e-9, 0.5], floor=1e-6) == "not shown (log axis): 1 below the axis"
 
 
 def test_lmz_stagewise_figure_notes_a_negative_energy():
@@ -803,7 +804,9 @@ def test_lmz_stagewise_figure_notes_a_negative_energy():
     herm = np.array([[1.0, 0.0, 0.5, 0.0, 0.2], [0.5, 0.01, 0.2, 0.01, 0.1], [0.1, 0.01, 0.05, -0.14, 0.05]])
     fig = plot_stagewise({8: {"steps": steps, "test_mse": np.array([0.3, 0.2, 0.1]), "hermite": herm}})
     notes = [t.get_text() for t in fig.axes[0].texts]
-    assert notes == ["not on the log axis: 2 zero(s), 1 negative value(s), min -0.14"]
+    assert notes == ["not shown (log axis): 2 zero(s), 1 negative value(s), min -0.14"]
+    # the axis spans STAGE_DECADES below the largest value (8 x 0.3 = 2.4), not down to round-off
+    assert fig.axes[0].get_ylim() == pytest.approx((2.4e-8, 4.8))
 
 
 def test_gap_ring_follows_the_stated_slope_rule_and_sits_on_its_panel():

@@ -147,18 +147,21 @@ def _show_right_spine(ax) -> None:
     ax.grid(False)
 
 
-def note_hidden(ax, *arrays, where: tuple[float, float] = (0.02, 0.02)) -> str:
+def note_hidden(ax, *arrays, where: tuple[float, float] = (0.02, 0.02), floor: float | None = None) -> str:
     """Say on ``ax`` (axes coordinates ``where``) how many finite values of ``arrays`` a log axis
-    cannot show: ``"not on the log axis: 2 zero(s), 1 negative value(s)"``; return the text (``""``
-    and nothing drawn when every finite value is positive). A negative energy or loss is thus never
-    dropped silently. Cost ``O(total size)``."""
+    does not show: ``"not shown (log axis): 2 zero(s), 1 negative value(s), min -0.14"`` (and, with
+    ``floor``, the positive ones below the axis's lower limit); return the text (``""`` and nothing
+    drawn when every finite value is shown). A negative energy or loss is thus never dropped
+    silently. Cost ``O(total size)``."""
     vals = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays]) if arrays else np.array([])
     vals = vals[np.isfinite(vals)]
     zeros, neg = int(np.sum(vals == 0)), int(np.sum(vals < 0))
-    parts = [f"{zeros} zero(s)"] * bool(zeros) + [f"{neg} negative value(s), min {vals.min():.3g}"] * bool(neg)
+    low = int(np.sum((vals > 0) & (vals < floor))) if floor is not None else 0
+    parts = ([f"{zeros} zero(s)"] * bool(zeros) + [f"{neg} negative value(s), min {vals.min():.3g}"] * bool(neg)
+             + [f"{low} below the axis"] * bool(low))
     if not parts:
         return ""
-    text = "not on the log axis: " + ", ".join(parts)
+    text = "not shown (log axis): " + ", ".join(parts)
     ax.text(*where, text, transform=ax.transAxes, ha="left", va="bottom", fontsize=9,
             color=OKABE_ITO["vermillion"] if neg else _GREY)
     return text
