@@ -66,8 +66,9 @@ def test_twice_the_seeds_is_about_twice_the_arithmetic(name):
 
 
 def test_early_stopping_counts_both_replicate_axes():
+    cfg = resolve_config(EXPERIMENTS["ema-wu2019-early-stopping"])
     base = _cost("ema-wu2019-early-stopping")
-    both = _cost("ema-wu2019-early-stopping", "seeds=4", "interp_seeds=10")
+    both = _cost("ema-wu2019-early-stopping", f"seeds={2 * cfg.seeds}", f"interp_seeds={2 * cfg.interp_seeds}")
     assert both.gemm_flops / base.gemm_flops == pytest.approx(2.0, rel=0.05)
 
 

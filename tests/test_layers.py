@@ -25,12 +25,13 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "twolayer"
 LAYERS = {
-    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads",
+    0: {"_errors", "_validation", "_io", "_linalg", "_lock", "_progress", "_seeds", "_threads", "_loss_ranges",
         "activations"},
     1: {"kernels", "spectra", "bounds", "krylov"},
     2: {"networks", "torch_backend"},
     3: {"dynamics"},
-    4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "report", "claims",
+    4: {"data", "estimators", "sweep", "_points", "_cost", "_cache", "runfolder", "plotting", "_plot_bounds", "_plotbase", "_figstyle",
+        "report", "claims",
         "dask_operator"},
     5: {"experiments", "demo", "cli", "_cli_common"},
 }

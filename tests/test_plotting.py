@@ -413,46 +413,70 @@ N = np.array([10.0, 100.0, 1000.0])
 MEAS = {"lin": ([0.5, 0.6, 0.65], [0.05, 0.05, 0.05]), "cubic": ([1.0, 1.5, 1.8], None), "rand": ([2.0, 6, 20], None)}
 
 
-def test_target_complexity_values_bounds_ratios():
+def _data_box(ax):
+    """The axes' data area in display coordinates (after a draw)."""
+    return ax.get_window_extent()
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def test_target_complexity_small_multiples_values_bounds_ratios():
     fig = P.plot_target_complexity(N, MEAS, {"lin": 1.0, "cubic": 1.2}, {"lin": 0.8}, title="thm6")
-    ax, ax2 = fig.axes
-    assert (ax.get_xscale(), ax.get_yscale(), ax2.get_xscale()) == ("log", "log", "log")
-    lines = ax.get_lines()
-    named = _lines(ax)
-    for j, (k, (mu, _)) in enumerate(MEAS.items()):
-        _assert_data(named[k], N, mu)
+    # one panel per target, then the ratio panel
+    assert len(fig.axes) == len(MEAS) + 1
+    panels, ax2 = fig.axes[:-1], fig.axes[-1]
+    markers = set()
+    for j, (ax, (k, (mu, _))) in enumerate(zip(panels, MEAS.items())):
+        assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log") and k in ax.get_title("left")
+        named = _lines(ax)
+        _assert_data(named[k], N, mu)                                  # only this target's curve here
+        assert [ln for ln in ax.get_lines() if ln.get_marker() not in ("None", None, "")] == [named[k]]
         assert to_hex(named[k].get_color()) == P._CYCLE[j].lower()
-    _contains(ax.get_ylim(), [v for mu, _ in MEAS.values() for v in mu] + [1.0, 1.2, 0.8])
-    # bound (dashed) and proof constant (dotted) in the target's colour
-    flat = {(to_hex(ln.get_color()), ln.get_linestyle(), tuple(_xy(ln)[1])) for ln in lines}
-    assert (P._CYCLE[0].lower(), "--", (1.0, 1.0)) in flat and (P._CYCLE[0].lower(), ":", (0.8, 0.8)) in flat
-    assert (P._CYCLE[1].lower(), "--", (1.2, 1.2)) in flat
-    lo, hi = _band(ax.collections[0], N)
+        markers.add(named[k].get_marker())
+        bounds = [v for v in ({"lin": [1.0, 0.8], "cubic": [1.2]}.get(k, []))]
+        _contains(ax.get_ylim(), list(mu) + bounds)
+    assert len(markers) == len(MEAS)                                   # every target its own marker
+    # bound (dashed) and proof constant (dotted) in the target's own panel only
+    flat = {(ln.get_linestyle(), tuple(_xy(ln)[1])) for ln in panels[0].get_lines()}
+    assert ("--", (1.0, 1.0)) in flat and (":", (0.8, 0.8)) in flat
+    assert ("--", (1.2, 1.2)) in {(ln.get_linestyle(), tuple(_xy(ln)[1])) for ln in panels[1].get_lines()}
+    assert len(panels[2].get_lines()) == 1 and "no Cor. 6.2 bound" in [t.get_text() for t in panels[2].texts]
+    lo, hi = _band(panels[0].collections[0], N)
     np.testing.assert_allclose(lo, np.subtract(MEAS["lin"][0], 0.05))
     np.testing.assert_allclose(hi, np.add(MEAS["lin"][0], 0.05))
-    # ratio panel: one curve per target with a bound, the line at 1 ...
-    ratios = [ln for ln in ax2.get_lines() if ln.get_marker() == "o"]
+    # ratio panel: one curve per target with a bound, each with its own marker and line style ...
+    ratios = [ln for ln in ax2.get_lines() if ln.get_marker() not in ("None", None, "")]
     assert len(ratios) == 2
     _assert_data(ratios[0], N, np.array(MEAS["lin"][0]) / 1.0)
     _assert_data(ratios[1], N, np.array(MEAS["cubic"][0]) / 1.2)
+    assert ratios[0].get_marker() != ratios[1].get_marker() and ratios[0].get_linestyle() != ratios[1].get_linestyle()
     # ... and (regression) a ratio above 1.1 -- the target exceeding its bound -- stays in view
     assert ax2.get_ylim()[0] == 0
     _contains(ax2.get_ylim(), [1.5, 1.1])
+    assert _legend_texts(ax2.get_legend()) == ["lin", "cubic"]
     texts = _legend_texts(fig.legends[0])
-    assert texts[:3] == ["lin", "cubic", "rand"] and len(texts) == 5
-    assert fig.get_suptitle() == "thm6" and ax.get_title("left") and ax2.get_title("left") and ax2.get_ylabel()
+    assert texts[0].startswith("measured") and "± 1 sd" in texts[1] and len(texts) == 4
+    assert fig.get_suptitle() == "thm6" and ax2.get_title("left") and ax2.get_ylabel()
     _render(fig)
+    # legends lie outside every data area
+    for leg in (ax2.get_legend(), fig.legends[0]):
+        box = leg.get_window_extent()
+        assert not any(_overlaps(box, _data_box(a)) for a in fig.axes), leg
 
 
 def test_target_complexity_legend_only_lists_drawn_lines_and_masks():
     """Regression: the bound and proof-constant entries were listed even when no such line was drawn."""
     bare = P.plot_target_complexity(N, MEAS, {})
-    assert _legend_texts(bare.legends[0]) == ["lin", "cubic", "rand"] and not bare.axes[1].get_lines()[1:]
-    assert bare.axes[1].get_ylim() == (0, 1.1)
+    assert _legend_texts(bare.legends[0]) == ["measured (mean over samples)", "± 1 sd over samples"]
+    assert not bare.axes[-1].get_lines()[1:] and bare.axes[-1].get_legend() is None
+    assert bare.axes[-1].get_ylim() == (0, 1.1)
     bounds_only = P.plot_target_complexity(N, MEAS, {"lin": 1.0})
-    assert len(_legend_texts(bounds_only.legends[0])) == 4
+    assert len(_legend_texts(bounds_only.legends[0])) == 3
     zero = P.plot_target_complexity([10, 20], {"a": ([0.0, 0.5], [0.6, 0.1])}, {"a": 1.0})
     _assert_data(_lines(zero.axes[0])["a"], [10, 20], [nan, 0.5])      # 0 masked on the log axis
+    assert len(zero.axes) == 2
     for f in (zero, P.plot_target_complexity([10], {"a": ([0.5], [0.1])}, {"a": 1.0}),
               P.plot_target_complexity(N, {"a": ([nan, 0.5, 0.6], None)}, {"a": 1.0}, {"a": 0.8})):
         _render(f, layout=False)
@@ -629,3 +653,177 @@ def test_figure_functions_edge_cases_emit_no_warnings(tmp_path):
     assert true_dots.get_rasterized() and len(true_dots.get_xdata()) == 700
     with pytest.raises(InputError, match="entries, expected"):
         P.plot_loss_curves(steps, {"true": np.ones(3)})
+
+
+# ------------------------------------------------- issue 13: ticks, zoom, legends, vacuous, paper style
+def _log_fig(lo, hi):
+    fig = Figure(figsize=(4, 3), layout="constrained")
+    ax = fig.subplots()
+    ax.plot([1, 2, 3], [lo, (lo * hi) ** 0.5, hi])
+    ax.set_yscale("log")
+    return fig, ax
+
+
+def test_log_tick_labels_plain_in_range_scientific_outside(tmp_path):
+    """Regression: minor log ticks read ``2×10^0``; in [0.01, 1000] they are plain numbers now, at
+    save time for any figure; decades outside the range keep matplotlib's 10^k."""
+    fig, ax = _log_fig(1.2, 5.5)
+    P.save_figure(fig, tmp_path, "t", formats=("png",))
+    texts = [t.get_text() for t in ax.get_yticklabels(minor=True) + ax.get_yticklabels() if t.get_text()]
+    assert "2" in texts and "3" in texts and not any("10^" in t or "times" in t for t in texts), texts
+    wide, ax2 = _log_fig(1e-4, 1e5)
+    P.save_figure(wide, tmp_path, "w", formats=("png",))
+    shown = [(t.get_position()[1], t.get_text()) for t in ax2.get_yticklabels() if t.get_text()]
+    assert {"1", "100"} <= {t for _, t in shown} and any("10^{-4}" in t for _, t in shown)
+    for v, t in shown:                        # plain inside [0.01, 1000], 10^k outside
+        assert (t == np.format_float_positional(v, trim="-")) == (0.01 <= v <= 1000), (v, t)
+    # a formatter set by hand (plain_log_ticks) is kept
+    fig3, ax3 = _log_fig(1.0, 100.0)
+    P.plain_log_ticks(ax3, [1, 7, 100], axis="y")
+    P.save_figure(fig3, tmp_path, "h", formats=("png",))
+    assert [t.get_text() for t in ax3.get_yticklabels()] == ["1", "7", "100"]
+
+
+def test_loss_curves_zoom_panel_when_a_curve_collapses_onto_the_y_axis():
+    """Regression: the true-label curve fell within the first 1 % of the iterations and hugged the
+    linear panel's y axis; a middle panel now shows the first iterations."""
+    steps = np.unique(np.r_[np.arange(0, 50), np.linspace(50, 1000, 40)])
+    fast, slow = 0.5 * 0.5 ** steps, 0.5 * np.exp(-steps / 400)
+    fig = P.plot_loss_curves(steps, {"true": fast, "random": slow}, linear_xmax=1000.0)
+    assert len(fig.axes) == 3
+    ax_lin, ax_zoom, ax_log = fig.axes
+    assert ax_zoom.get_xscale() == "linear" and ax_log.get_xscale() == "log"
+    # true labels fall to 25 % at k = 2 (0.2 % of 1000): the zoom spans nice(4 × 2) = 10 iterations
+    assert ax_zoom.get_xlim() == (0, 10) and "10" in ax_zoom.get_title("left")
+    _assert_data(_lines(ax_zoom)["true labels"], steps, fast)
+    assert ax_zoom.get_ylim() == ax_lin.get_ylim()
+    # no collapse, or zoom=None: no zoom panel
+    assert len(P.plot_loss_curves(steps, {"random": slow}, linear_xmax=1000.0).axes) == 2
+    assert len(P.plot_loss_curves(steps, {"true": fast}, linear_xmax=1000.0, zoom=None).axes) == 2
+    assert P.plot_loss_curves(steps, {"true": fast}, linear_xmax=1000.0, zoom=50).axes[1].get_xlim() == (0, 50)
+
+
+def _legend_off_data(fig):
+    fig.draw_without_rendering()
+    legends = [a.get_legend() for a in fig.axes if a.get_legend() is not None] + list(fig.legends)
+    assert legends
+    for leg in legends:
+        box = leg.get_window_extent()
+        for a in fig.axes:
+            d = a.get_window_extent()
+            assert not (box.x0 < d.x1 and d.x0 < box.x1 and box.y0 < d.y1 and d.y0 < box.y1), (leg, a)
+
+
+def test_legends_lie_outside_the_data_areas():
+    """Regression: legends drawn on the curves (loss curves, Fig. 2 panels, the bound terms)."""
+    _legend_off_data(P.plot_loss_curves(STEPS, CURVES))
+    _legend_off_data(P.plot_loss_curves(STEPS, CURVES, {"true": CURVES["true"]}))
+    p = np.array([0.0, 0.5, 1.0])
+    _legend_off_data(P.plot_complexity_vs_noise(p, [1, 2, 3], spread=[0.1, 0.1, 0.1], reference={"r": 2.0},
+                                                test_losses={"err": ([0.1, 0.3, 0.5], None)}))
+    _legend_off_data(P.plot_bound_terms(p, {"a": [0.5, 1, 2], "b": [0.1, 0.1, 0.1]}))
+
+
+def test_bound_terms_vacuous_mark_only_above_the_range():
+    p = np.array([0.0, 0.5, 1.0])
+    above = P.plot_bound_terms(p, {"a": [0.5, 1.0, 2.0], "b": [0.1, 0.1, 0.1]})
+    texts = [t.get_text() for t in above.axes[0].texts]
+    assert any(t.startswith("vacuous") and "2 of 3" in t for t in texts), texts
+    below = P.plot_bound_terms(p, {"a": [0.2, 0.3, 0.4], "b": [0.1, 0.1, 0.1]})
+    assert not [t for t in below.axes[0].texts if "vacuous" in t.get_text()]
+
+
+def test_fig2_bound_vs_loss_vacuous_mark_only_above_the_range():
+    from twolayer.experiments.arora2019.fig2_figures import plot_bound_vs_loss
+
+    p, z = [0.0, 0.5, 1.0], [0.01, 0.01, 0.01]
+    loss, err, comp = ([0.1, 0.3, 0.5], z), ([0.05, 0.2, 0.4], z), ([0.5, 0.9, 2.0], z)
+    vac = plot_bound_vs_loss(p, ([0.8, 2.96, 6.75], z), loss, err, comp)
+    ax = vac.axes[0]
+    legend = _legend_texts(ax.get_legend())
+    assert any("vacuous (> 1) at 2 of 3 levels" in t for t in legend), legend
+    assert [t.get_text() for t in ax.texts] == ["vacuous region (bound > 1)"]
+    _contains(ax.get_ylim(), [6.75 + 0.01, 0.05])
+    fine = plot_bound_vs_loss(p, ([0.6, 0.8, 0.95], z), loss, err, comp).axes[0]
+    assert not any("vacuous" in t for t in _legend_texts(fine.get_legend()))
+    assert not any("vacuous" in t.get_text() for t in fine.texts)
+
+
+def _pdf_size_in(data: bytes) -> tuple[float, float]:
+    import re
+
+    m = re.search(rb"/MediaBox\s*\[\s*0 0 ([0-9.]+) ([0-9.]+)\s*\]", data)
+    assert m, "no MediaBox"
+    return float(m.group(1)) / 72, float(m.group(2)) / 72
+
+
+def test_save_figure_paper_style_column_widths_vector_print_fonts(tmp_path):
+    narrow, _ = _log_fig(1.0, 50.0)                                    # built 4 x 3 in: single column
+    paths = P.save_figure(narrow, tmp_path, "one", style="paper")
+    assert [p.suffix for p in paths] == [".png", ".pdf", ".svg"]       # the vector formats are added
+    w, h = _pdf_size_in(paths[1].read_bytes())
+    assert w == pytest.approx(3.3, abs=0.01) and h == pytest.approx(3 * 3.3 / 4, abs=0.01)
+    svg = paths[2].read_text(encoding="utf-8")
+    assert "<path" in svg and "<image" not in svg                     # lines are vector paths, no raster
+    assert 'width="237.6pt"' in svg
+    assert _png_size(paths[0].read_bytes())[0] == round(3.3 * 300)     # 300 dpi PNG
+    sizes = [t.get_fontsize() for t in narrow.findobj(Text) if t.get_text()]
+    assert sizes and min(sizes) >= 6 and max(sizes) <= 9
+    eig = P.plot_eigenvalues([4.0, 2.0, 1.0, 0.5])                     # 6.8 in: double column, as built
+    P.save_figure(eig, tmp_path, "eig", style="paper", formats=("pdf",))
+    assert _pdf_size_in((tmp_path / "eig.pdf").read_bytes()) == pytest.approx((6.8, 4.2), abs=0.01)
+    wide = P.plot_loss_curves(STEPS, CURVES)                            # 10.5 in: double column
+    P.save_figure(wide, tmp_path, "two", style="paper", formats=("pdf",))
+    assert _pdf_size_in((tmp_path / "two.pdf").read_bytes())[0] == pytest.approx(6.8, abs=0.01)
+    wide_sizes = [t.get_fontsize() for t in wide.findobj(Text) if t.get_text()]
+    assert min(wide_sizes) >= 6 and max(wide_sizes) <= 12 * 6.8 / 10.5 + 1e-9     # shrunk with the width
+    assert sorted(p.name for p in tmp_path.glob("two.*")) == ["two.pdf", "two.svg"]
+    # the default style leaves the size alone; an unknown style is refused before writing
+    fig = _figure()
+    P.save_figure(fig, tmp_path, "d", formats=("pdf",))
+    assert _pdf_size_in((tmp_path / "d.pdf").read_bytes()) == pytest.approx((3.0, 2.0), abs=0.01)
+    with pytest.raises(InputError, match="unknown figure style 'poster'"):
+        P.save_figure(_figure(), tmp_path, "x", style="poster")
+    assert not (tmp_path / "x.png").exists()
+
+
+def test_note_hidden_names_non_positive_values_on_log_axes():
+    """A negative energy is never dropped from a log axis silently: the panel says how many."""
+    fig, ax = _log_fig(0.1, 1.0)
+    assert P.note_hidden(ax, [0.1, 0.5, nan]) == "" and not ax.texts
+    text = P.note_hidden(ax, [0.1, 0.0, -0.14], [[1.0, 0.0]])
+    assert text == "not shown (log axis): 2 zero(s), 1 negative value(s), min -0.14"
+    assert [t.get_text() for t in ax.texts] == [text]
+    assert P.note_hidden(ax, [1.0, 1e-9, 0.5], floor=1e-6) == "not shown (log axis): 1 below the axis"
+
+
+def test_lmz_stagewise_figure_notes_a_negative_energy():
+    from twolayer.experiments.lmz2020.figures import plot_stagewise
+
+    steps = np.array([0.0, 10.0, 100.0])
+    herm = np.array([[1.0, 0.0, 0.5, 0.0, 0.2], [0.5, 0.01, 0.2, 0.01, 0.1], [0.1, 0.01, 0.05, -0.14, 0.05]])
+    fig = plot_stagewise({8: {"steps": steps, "test_mse": np.array([0.3, 0.2, 0.1]), "hermite": herm}})
+    notes = [t.get_text() for t in fig.axes[0].texts]
+    assert notes == ["not shown (log axis): 2 zero(s), 1 negative value(s), min -0.14"]
+    # the axis spans STAGE_DECADES below the largest value (8 x 0.3 = 2.4), not down to round-off
+    assert fig.axes[0].get_ylim() == pytest.approx((2.4e-8, 4.8))
+
+
+def test_gap_ring_follows_the_stated_slope_rule_and_sits_on_its_panel():
+    """Regression: the "stops shrinking" ring was drawn on both panels (the rule is applied to the
+    sup gap only) and claimed the gap stopped shrinking where it still fell, only more slowly."""
+    from twolayer.experiments.emawu2019.figures import plot_gap
+    from twolayer.experiments.emawu2019.gap import STOP_SLOPE, stop_width
+
+    w = np.array([10.0, 20.0, 40.0, 80.0])
+    sup = np.array([1.0, 0.5, 0.4, 0.33])                               # slopes -1, -0.32, -0.28
+    local = np.diff(np.log(sup)) / np.diff(np.log(w))
+    assert STOP_SLOPE == -0.5 and stop_width(list(w.astype(int)), local) == 20
+    assert stop_width([10, 20], np.array([-0.9])) is None
+    tab = {"gap_sup_t": (sup, 0.1 * sup), "gap_rms_t": (sup / 2, 0.1 * sup)}
+    fig = plot_gap(w, {("fixed", 0.1): tab}, fit_from=20.0, stops={("fixed", 0.1): 20})
+    a, b = fig.axes[:2]
+    ring = [ln for ln in a.get_lines() if ln.get_markersize() == 15]
+    assert len(ring) == 1 and not [ln for ln in b.get_lines() if ln.get_markersize() == 15]
+    _assert_data(ring[0], [20.0], [0.5])                                # on the curve, at the stated width
+    assert "-1/2" in ring[0].get_label() and "slower" in ring[0].get_label()

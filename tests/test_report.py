@@ -111,3 +111,43 @@ def test_report_of_incomplete_folder(tmp_path):
     with pytest.raises(DataError, match="not a directory"):
         build_report(tmp_path / "nope")
 
+
+
+def test_tables_meanings_vacuous_marks_and_scrolling(tmp_path):
+    rows = [{"metric": "bound_total", "value": 2.96}, {"metric": "width", "value": 1000},
+            {"metric": "final_loss", "value": 0.01},
+            {"metric": "mystery", "value": 1.0, "noise": 0.5},                      # no meaning anywhere
+            *[{"metric": m, "value": v, "noise": p, "width": 10} for p in (0.0, 0.5)
+              for m, v in (("bound_total_mean", 0.8 + 4 * p), ("test_error_mean", 0.1), ("test_error_std", 0.01))]]
+    run = _tiny_run(tmp_path / "t", rows, {"experiment": "unit", "width": 1000})
+    page = build_report(run).read_text(encoding="utf-8")
+    # a measured loss is not described as predicted; meanings from METRIC_DOCS and from the config
+    assert "measured training loss at the last iteration" in page and "predicted loss at the last" not in page
+    assert "width m (hidden units)" in page
+    # a bound above its loss's range is marked vacuous (cell and note); one below is not
+    assert "2.96 (vacuous: &gt; 1)" in page and "2.8 (vacuous: &gt; 1)" in page
+    assert "0.8 (vacuous" not in page and "in 1 of 2 row(s): vacuous there" in page
+    # the table whose only metric has no meaning has no "meaning" column
+    by_noise = page.split("<h3>By noise</h3>")[1].split("</table>")[0]
+    assert "mystery" in by_noise and "meaning" not in by_noise
+    # wide tables scroll; their columns' meanings are listed, a mean/sd pair in one entry
+    assert page.count("<div class='scroll'>") >= 3
+    assert "<code>test_error_mean</code> / <code>test_error_std</code>: mean / sd over seeds of test classification" in page
+    # each figure shown at its physical size (2 in at 100 dpi -> 192 CSS px)
+    assert page.count("width='192'") == 2
+
+
+def test_vacuous_mark_absent_when_every_bound_is_in_range(tmp_path):
+    run = _tiny_run(tmp_path / "v", [{"metric": "bound_total", "value": 0.9}], {"experiment": "unit"})
+    page = build_report(run).read_text(encoding="utf-8")
+    assert "vacuous:" not in page and "vacuous there" not in page
+
+
+def test_claim_text_once_per_figure_section(tmp_path):
+    """Regression: under each figure the claim's reason was printed twice (caption and a table)."""
+    run = _tiny_run(tmp_path / "c", [{"metric": "n", "value": 3}], {"experiment": "unit"}, caption="Plotted.")
+    write_claims(run, [_record("agrees", claim="c1") | {"reason": "the unique reason text"}])
+    page = build_report(run).read_text(encoding="utf-8")
+    section = page.split("id='fig-loss_curves'")[1].split("</figure>")[0]
+    assert section.count("the unique reason text") == 1 and "href='#claim-c1'" in section
+    assert "id='claim-c1'" in page

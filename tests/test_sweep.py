@@ -472,7 +472,7 @@ def test_progress_counts_stored_points_as_done(tmp_path, monkeypatch):
         def close(self):
             calls.append("close")
 
-    def fake_progress_bar(total, desc="", enabled=True, stream=None):
+    def fake_progress_bar(total, desc="", enabled=True, stream=None, reused=0):
         calls.append((desc, total, enabled))
         return Bar()
 
@@ -712,3 +712,41 @@ def test_a_finished_point_does_not_pull_the_checkpoint_folder_from_under_a_runni
     (store.directory / CHECKPOINT_DIR / ".0123456789abcdef.npz.k2j3h4.tmp").write_bytes(b"half")
     run_sweep(_training_point, [{"seed": 1}, {"seed": 2}], store=store, root_seed=0, progress=False)
     assert not (store.directory / CHECKPOINT_DIR).exists()
+
+
+def test_reused_points_are_counted_and_reported(tmp_path, capsys, monkeypatch):
+    """Points stored by an earlier run are reported as reused (stderr and ``store.reused``), and a
+    plain-line bar counts them as done but not into its ETA."""
+    from twolayer.sweep import grid, run_sweep
+
+    store = ResultStore(tmp_path / "s", FINGERPRINT)
+    run_sweep(noisy_point, grid(noise=[0.0, 0.5], seed=[0, 1, 2]), store=store, root_seed=0, progress=False)
+    assert store.reused == (0, 6)
+    assert capsys.readouterr().err == ""                              # progress off: nothing printed
+    monkeypatch.setenv("TWOLAYER_PROGRESS_SECONDS", "0")
+    more = grid(noise=[0.0, 0.5], seed=[0, 1, 2, 3, 4])
+    again = ResultStore(tmp_path / "s", FINGERPRINT)
+    run_sweep(noisy_point, more, store=again, root_seed=0, progress=True, desc="pts")
+    assert again.reused == (6, 10)
+    err = capsys.readouterr().err
+    assert f"pts: 6 of 10 points reused from {again.directory}" in err
+    assert "pts: 10/10 (100%, 6 reused)" in err
+    # nothing stored: no reuse line
+    run_sweep(noisy_point, grid(noise=[0.9], seed=[0]), store=ResultStore(tmp_path / "t", FINGERPRINT),
+              root_seed=0, progress=True, desc="new")
+    assert "reused" not in capsys.readouterr().err
+
+
+def test_plain_bar_ticks_between_steps():
+    """Regression: the bar froze while a point computed; a ticking plain bar writes its clock."""
+    from twolayer._progress import progress_bar, ticking
+
+    buf = io.StringIO()
+    bar = progress_bar(4, "p", stream=buf, reused=1)
+    bar.every = 0.05
+    bar(1, 4)
+    with ticking(bar, every=0.02):
+        time.sleep(0.3)                                               # a long point, no new step
+    lines = [ln for ln in buf.getvalue().splitlines() if ln]
+    assert len(lines) >= 2 and all(ln.startswith("p: 1/4 (25%, 1 reused)") for ln in lines)
+    assert "twolayer-progress" not in {t.name for t in threading.enumerate()}

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import threading
 import time
 
-__all__ = ["progress_bar", "inner_progress", "step_progress", "notices", "long_call_notice"]
+__all__ = ["progress_bar", "inner_progress", "step_progress", "notices", "long_call_notice", "ticking"]
 
 #: Whether work running inside the current sweep point may show its own bar (set by the sweep
 #: runner for points it runs in this process; pool workers never show one).
@@ -22,6 +23,9 @@ _INNER = False
 
 class _NoProgress:
     def __call__(self, step, total, loss=None):
+        pass
+
+    def tick(self):
         pass
 
     def close(self):
@@ -51,25 +55,33 @@ def _eta(done: float, total: float, elapsed: float) -> str:
 class _PlainProgress:
     """One line every ``every`` seconds (and a last one if any was written): for logs and pipes."""
 
-    def __init__(self, total: int, desc: str, stream, every: float):
+    def __init__(self, total: int, desc: str, stream, every: float, reused: int = 0):
         self.total, self.desc, self.stream, self.every = max(1, total), desc, stream, every
         self.t0 = self.last = time.perf_counter()
-        self.step, self.wrote = 0, False
+        self.step, self.wrote, self.reused = 0, False, reused
+        self._lock = threading.Lock()
 
     def _line(self, loss=None) -> None:
         el = time.perf_counter() - self.t0
         extra = f", loss {loss:.4g}" if loss is not None else ""
-        self.stream.write(f"{self.desc}: {self.step}/{self.total} ({100 * self.step / self.total:.0f}%), "
-                          f"{_duration(el)} elapsed{_eta(self.step, self.total, el)}{extra}\n")
+        reused = f", {self.reused} reused" if self.reused else ""
+        self.stream.write(f"{self.desc}: {self.step}/{self.total} ({100 * self.step / self.total:.0f}%{reused}), "
+                          f"{_duration(el)} elapsed{_eta(self.step - self.reused, self.total - self.reused, el)}"
+                          f"{extra}\n")
         self.stream.flush()
         self.wrote = True
 
     def __call__(self, step, total=None, loss=None):
-        self.step = step
-        now = time.perf_counter()
-        if now - self.last >= self.every:
-            self.last = now
-            self._line(loss)
+        with self._lock:  # a ticking thread may call in too
+            self.step = step
+            now = time.perf_counter()
+            if now - self.last >= self.every:
+                self.last = now
+                self._line(loss)
+
+    def tick(self):
+        """A line if one is due, with no new step (the clock runs while a point computes)."""
+        self(self.step)
 
     def close(self):
         if self.wrote:
@@ -77,12 +89,16 @@ class _PlainProgress:
 
 
 class _TextProgress:
-    def __init__(self, total: int, desc: str, stream):
+    def __init__(self, total: int, desc: str, stream, reused: int = 0):
         self.total, self.desc, self.stream = max(1, total), desc, stream
-        self.last = 0.0
+        self.last, self.step, self.reused = 0.0, 0, reused
         self.t0 = time.perf_counter()
 
+    def tick(self):
+        self(self.step)
+
     def __call__(self, step, total=None, loss=None):
+        self.step = step
         now = time.perf_counter()
         if now - self.last < 0.2 and step < self.total:
             return
@@ -92,7 +108,7 @@ class _TextProgress:
         extra = f" loss {loss:.4g}" if loss is not None else ""
         el = now - self.t0
         self.stream.write(f"\r{self.desc} [{bar:<30}] {step}/{self.total}{extra} {_duration(el)}"
-                          f"{_eta(step, self.total, el)}   ")
+                          f"{_eta(step - self.reused, self.total - self.reused, el)}   ")
         self.stream.flush()
 
     def close(self):
@@ -101,9 +117,12 @@ class _TextProgress:
 
 
 class _TqdmProgress:
-    def __init__(self, total: int, desc: str, tqdm):
-        self.bar = tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True)
-        self.n = 0
+    def __init__(self, total: int, desc: str, tqdm, reused: int = 0):
+        self.bar = tqdm(total=total, desc=desc, leave=True, dynamic_ncols=True, initial=reused)
+        self.n = reused
+
+    def tick(self):
+        self.bar.refresh()
 
     def __call__(self, step, total=None, loss=None):
         self.bar.update(step - self.n)
@@ -115,9 +134,11 @@ class _TqdmProgress:
         self.bar.close()
 
 
-def progress_bar(total: int, desc: str = "", enabled: bool = True, stream=None):
-    """A callable ``(step, total, loss)`` with ``close()``: a bar on a terminal, periodic plain
-    lines elsewhere (see the module docstring), a no-op unless ``enabled``."""
+def progress_bar(total: int, desc: str = "", enabled: bool = True, stream=None, reused: int = 0):
+    """A callable ``(step, total, loss)`` with ``tick()`` (redraw the clock without a new step) and
+    ``close()``: a bar on a terminal, periodic plain lines elsewhere (see the module docstring), a
+    no-op unless ``enabled``. ``reused``: steps already done before this run (stored sweep points);
+    they count as done but not into the ETA, which is the rate of this run's own steps."""
     stream = stream or sys.stderr
     if not enabled:
         return _NoProgress()
@@ -126,12 +147,34 @@ def progress_bar(total: int, desc: str = "", enabled: bool = True, stream=None):
             every = float(os.environ.get("TWOLAYER_PROGRESS_SECONDS", PLAIN_EVERY_S))
         except ValueError:
             every = PLAIN_EVERY_S
-        return _PlainProgress(total, desc, stream, max(every, 0.0))
+        return _PlainProgress(total, desc, stream, max(every, 0.0), reused)
     try:
         from tqdm.auto import tqdm
     except ImportError:
-        return _TextProgress(total, desc, stream)
-    return _TqdmProgress(total, desc, tqdm)
+        return _TextProgress(total, desc, stream, reused)
+    return _TqdmProgress(total, desc, tqdm, reused)
+
+
+@contextlib.contextmanager
+def ticking(bar, every: float = 2.0):
+    """Within this block a daemon thread calls ``bar.tick()`` every ``every`` seconds, so a
+    plain-line bar keeps writing its elapsed time while one long point computes in this process.
+    Only plain-line bars tick (a terminal bar would draw over the point's own step bar)."""
+    if not isinstance(bar, _PlainProgress):
+        yield
+        return
+    stop = threading.Event()
+
+    def loop():
+        while not stop.wait(every):
+            bar.tick()
+    t = threading.Thread(target=loop, name="twolayer-progress", daemon=True)
+    t.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        t.join()
 
 
 @contextlib.contextmanager

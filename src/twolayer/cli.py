@@ -419,7 +419,7 @@ def cmd_reproduce(args) -> None:
         executor = dask_executor(args.dask)
     out = reproduce(args.experiment, out=args.out, preset=args.preset, data=args.data, seeds=args.seeds,
                     seed=args.seed, sets=args.set, jobs=args.jobs, quiet=args.quiet or args.json, executor=executor,
-                    threads=args.threads)
+                    threads=args.threads, style=args.style)
     from .claims import count_verdicts
     from .runfolder import load_claims, load_meta
 
@@ -602,6 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
                                   "interrupted run")
     rp.add_argument("--show-config", action="store_true",
                     help="print the resolved settings (every key --set accepts) and exit without running")
+    rp.add_argument("--style", choices=("default", "paper"), default="default",
+                    help="figure style: default (screen, 150 dpi PNG + PDF) or paper (3.3 in single- / 6.8 in "
+                         "double-column width, print fonts, PNG + PDF + SVG); the numbers do not depend on it")
     rp.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
     rp.add_argument("--device", choices=["cpu", "cuda"], help="train the networks with PyTorch on this device "
                     "(the same as --set device=...; arora2019-fig1/-fig2/-movement; needs torch)")

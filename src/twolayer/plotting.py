@@ -20,7 +20,6 @@ free palette colour and is shown as given.
 
 from __future__ import annotations
 
-import functools
 import io
 import math
 from collections.abc import Mapping, Sequence
@@ -28,11 +27,12 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-from cycler import cycler
 from matplotlib.figure import Figure
 
 from ._errors import InputError
+from ._figstyle import apply_style, plain_log_labels, style_formats
 from ._io import atomic_write_bytes
+from ._plot_bounds import LINESTYLES, MARKERS, plot_bound_terms, plot_target_complexity  # noqa: F401  (API)
 
 __all__ = [
     "OKABE_ITO", "STYLE", "LABEL_COLORS", "LABEL_NAMES", "label_color", "label_name",
@@ -40,135 +40,9 @@ __all__ = [
     "plot_eigenvalues", "plot_bound_terms", "plot_target_complexity", "plot_noise_twin_axes", "plain_log_ticks",
 ]
 
-#: Okabe & Ito (2008) colour-blind-safe palette.
-OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
-}
-_CYCLE = [OKABE_ITO[k] for k in ("blue", "vermillion", "green", "orange", "purple", "sky_blue", "black")]
-_GREY = "#555555"
-
-#: Fixed colours of the named label sets (the same in every figure of a run).
-LABEL_COLORS = {"true": OKABE_ITO["blue"], "random": OKABE_ITO["vermillion"],
-                "worst_case": OKABE_ITO["purple"], "noisy": OKABE_ITO["green"]}
-#: Legend text of the named label sets.
-LABEL_NAMES = {"true": "true labels", "random": r"random $\pm1$ labels",
-               "worst_case": r"worst case ($\sqrt{n}\,v_{\min}$)", "noisy": "noisy labels"}
-
-#: The rc parameters every figure is built and saved under.
-STYLE = {
-    "font.size": 10.5,
-    "axes.titlesize": 11.5,
-    "axes.titleweight": "bold",
-    "axes.titlelocation": "left",
-    "axes.labelsize": 10.5,
-    "xtick.labelsize": 10,
-    "ytick.labelsize": 10,
-    "legend.fontsize": 10,
-    "legend.frameon": False,
-    "axes.linewidth": 0.8,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": True,
-    "axes.axisbelow": True,
-    "grid.color": "#e3e3e3",
-    "grid.linewidth": 0.6,
-    "xtick.major.width": 0.8,
-    "ytick.major.width": 0.8,
-    "xtick.minor.width": 0.6,
-    "ytick.minor.width": 0.6,
-    "lines.linewidth": 1.8,
-    "lines.markersize": 4,
-    "axes.prop_cycle": cycler(color=_CYCLE),
-    "figure.dpi": 100,
-    "savefig.dpi": 150,
-    "figure.facecolor": "white",
-    "savefig.facecolor": "white",
-    "pdf.fonttype": 42,
-    "mathtext.fontset": "dejavusans",
-}
-
-
-def _styled(func):
-    """Build the figure under :data:`STYLE` (rc parameters are read when artists are created)."""
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(STYLE):
-            return func(*args, **kwargs)
-    return wrapper
-
-
-def label_color(name: str, index: int = 0) -> str:
-    """Colour of a label set: fixed for the named sets, else the ``index``-th palette colour."""
-    return LABEL_COLORS.get(name, _CYCLE[index % len(_CYCLE)])
-
-
-def label_name(name: str) -> str:
-    """Legend text of a label set."""
-    return LABEL_NAMES.get(name, str(name))
-
-
-def _colors(names) -> dict[str, str]:
-    free = [c for c in _CYCLE if c not in {LABEL_COLORS[n] for n in names if n in LABEL_COLORS}]
-    out, j = {}, 0
-    for n in names:
-        if n in LABEL_COLORS:
-            out[n] = LABEL_COLORS[n]
-        else:
-            out[n] = free[j % len(free)]
-            j += 1
-    return out
-
-
-def _vec(a, name: str, n: int | None = None) -> np.ndarray:
-    v = np.asarray(a, dtype=np.float64).reshape(-1) if np.ndim(a) else np.asarray([a], dtype=np.float64)
-    if n is not None and v.shape[0] != n:
-        raise InputError(f"{name} has {v.shape[0]} entries, expected {n} (one per x value)")
-    return v
-
-
-def _positive(a: np.ndarray) -> np.ndarray:
-    """Copy with non-positive (and non-finite) entries replaced by NaN, for log axes."""
-    out = np.array(a, dtype=np.float64)
-    out[~(np.isfinite(out) & (out > 0))] = np.nan
-    return out
-
-
-def _nonempty(v: np.ndarray, name: str) -> np.ndarray:
-    if v.size == 0:
-        raise InputError(f"{name} is empty; there is nothing to plot")
-    return v
-
-
-def _finite_max(arrays, default: float) -> float:
-    """Largest finite entry of ``arrays`` (``default`` if there is none), without NaN warnings."""
-    vals = np.concatenate([np.ravel(np.asarray(a, dtype=np.float64)) for a in arrays]) if arrays else np.array([])
-    vals = vals[np.isfinite(vals)]
-    return float(vals.max()) if vals.size else default
-
-
-def _set_xspan(ax, x: np.ndarray) -> None:
-    """x limits at the finite extremes of ``x`` (left to autoscaling when they coincide)."""
-    f = x[np.isfinite(x)]
-    if f.size and f.max() > f.min():
-        ax.set_xlim(float(f.min()), float(f.max()))
-
-
-def _log_limits(arrays, floor_ratio: float = 1e-12) -> tuple[float, float] | None:
-    vals = np.concatenate([np.ravel(a) for a in arrays]) if arrays else np.array([])
-    vals = vals[np.isfinite(vals) & (vals > 0)]
-    if vals.size == 0:
-        return None
-    hi = float(vals.max())
-    lo = max(float(vals.min()), hi * floor_ratio)
-    if lo >= hi:
-        lo = hi / 10
-    return lo / 1.6, hi * 1.6
-
-
-def _show_right_spine(ax) -> None:
-    ax.spines["right"].set_visible(True)
-    ax.grid(False)
+from ._plotbase import (LABEL_COLORS, LABEL_NAMES, OKABE_ITO, STYLE, _CYCLE, _GREY, _colors,  # noqa: F401
+                        _finite_max, _log_limits, _nonempty, _positive, _set_xspan, _show_right_spine, _styled, _vec,
+                        label_color, label_name, note_hidden)
 
 
 def plain_log_ticks(ax, values, axis: str = "x") -> None:
@@ -190,9 +64,14 @@ def plain_log_ticks(ax, values, axis: str = "x") -> None:
 _NO_DATES = {"png": {"Software": None}, "pdf": {"CreationDate": None}, "svg": {"Date": None}}
 
 
-def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int = 150,
-                formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int | None = None,
+                formats: Sequence[str] = ("png", "pdf"), style: str = "default") -> list[Path]:
     """Write ``fig`` as ``NAME.png`` and ``NAME.pdf``, each atomically; return the paths.
+
+    Before saving, every log axis gets plain tick labels in ``[0.01, 1000]``
+    (:func:`twolayer._figstyle.plain_log_labels`: ``2``, not ``2×10⁰``), and ``style="paper"``
+    resizes the figure to a 3.3 in / 6.8 in column with print fonts and adds the vector formats
+    PDF and SVG (:func:`twolayer._figstyle.apply_style`; the figure is changed in place).
 
     Each file is replaced atomically on its own (a failure keeps the previous version of that file,
     and leaves no temporary behind). A freshly built figure gives the same PNG, PDF and SVG bytes
@@ -206,12 +85,15 @@ def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int = 150,
         :class:`~twolayer.runfolder.RunFolder` (files go to its ``figures/``).
     name : str
         File stem: letters, digits, ``_``, ``-`` and ``.``.
-    dpi : int
-        Resolution of the PNG.
+    dpi : int, optional
+        Resolution of the PNG (default 150; 300 in the paper style).
     formats : sequence of str
         File types to write, each one a format matplotlib can save; all are checked before any file
         is written (an unknown one is an :class:`~twolayer.InputError` that leaves the folder as it was).
+    style : {"default", "paper"}
+        Figure style (:data:`twolayer._figstyle.STYLES`).
     """
+    formats = style_formats(style, formats)
     if not name or any(not (c.isalnum() or c in "_-.") for c in name) or name.startswith("."):
         raise InputError(f"figure name {name!r} must be a plain file stem (letters, digits, _ - .)")
     supported = fig.canvas.get_supported_filetypes()
@@ -219,6 +101,9 @@ def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int = 150,
     if unknown:
         raise InputError(f"cannot save figures as {unknown}; supported formats: {sorted(supported)}")
     folder = Path(getattr(run_folder_or_dir, "figures_dir", run_folder_or_dir))
+    style_dpi = apply_style(fig, style)
+    dpi = style_dpi if dpi is None else dpi
+    plain_log_labels(fig)
     out = []
     with matplotlib.rc_context({**STYLE, "svg.hashsalt": "twolayer"}):
         for fmt in formats:
@@ -244,6 +129,27 @@ def _auto_linear_xmax(steps: np.ndarray, curves: Mapping[str, np.ndarray]) -> fl
     return float(min(_nice_ceil(k), steps[-1]))
 
 
+#: The zoom panel appears when a curve falls to this fraction of its start within ``ZOOM_WITHIN`` of the linear range.
+ZOOM_DROP, ZOOM_WITHIN = 0.25, 0.02
+
+
+def _auto_zoom(xmax: float, pairs) -> float | None:
+    """Range of the zoom panel: ``_nice_ceil(4 k)`` for the first step ``k`` at which some curve fell to
+    :data:`ZOOM_DROP` of its start, when ``k`` lies within :data:`ZOOM_WITHIN` × ``xmax`` (the curve
+    would collapse onto the y axis of the linear panel); else None (no zoom panel)."""
+    first = math.inf
+    for x, c in pairs:
+        c = np.asarray(c, dtype=np.float64)
+        if not (c.size and np.isfinite(c[0]) and c[0] > 0):
+            continue
+        below = np.nonzero(c <= ZOOM_DROP * c[0])[0]
+        if below.size and x[below[0]] > 0:
+            first = min(first, float(x[below[0]]))
+    if not (math.isfinite(first) and first <= ZOOM_WITHIN * xmax):
+        return None
+    return min(_nice_ceil(4 * first), ZOOM_WITHIN * 5 * xmax)
+
+
 def _nice_ceil(x: float) -> float:
     """Smallest 1, 2, 2.5 or 5 × 10^k that is >= x."""
     e = 10.0 ** math.floor(math.log10(x))
@@ -256,7 +162,7 @@ def _nice_ceil(x: float) -> float:
 @_styled
 def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[str, np.ndarray] | None = None, *,
                      measured_steps=None, ylabel: str = "training loss", title: str | None = None,
-                     linear_xmax="auto", floor_ratio: float = 1e-12) -> Figure:
+                     linear_xmax="auto", floor_ratio: float = 1e-12, zoom="auto") -> Figure:
     r"""Training loss against GD iteration, one colour per label set (Arora et al. Fig. 1a, c).
 
     Parameters
@@ -274,10 +180,14 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
         half of the curves fell below 25% of their start). ``None``: only the log–log panel.
     floor_ratio : float
         The log panel shows at most this many decades below the largest loss.
+    zoom : "auto", float or None
+        A middle panel with linear axes over the first ``zoom`` iterations (shaded in the linear
+        panel). ``"auto"``: shown when some curve falls to 25% of its start within the first 2% of
+        the linear range (it would hug the y axis there), over ``[0, nice(4k)]`` for that step ``k``.
 
     Returns
     -------
-    Figure with one panel (log–log) or two (linear, log–log). The log panel drops step 0 and
+    Figure with one panel (log–log), two (linear, log–log) or three (linear, zoom, log–log). The log panel drops step 0 and
     masks non-positive and non-finite losses; the linear panel's y range is ``[0, 1.05 ×`` the
     largest finite loss ``]``. Empty ``steps``: :class:`~twolayer.InputError`.
     """
@@ -293,10 +203,15 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
     if linear_xmax == "auto":
         linear_xmax = _auto_linear_xmax(steps, curves)
     two = linear_xmax is not None
-    fig = Figure(figsize=(10.5, 4.2 + 0.5 * bool(measured)) if two else (6.0, 4.2 + 0.5 * bool(measured)),
-                 layout="constrained")
-    axes = fig.subplots(1, 2) if two else [fig.subplots(1, 1)]
-    ax_lin, ax_log = (axes[0], axes[1]) if two else (None, axes[0])
+    if zoom == "auto":
+        zoom = _auto_zoom(linear_xmax, [(steps, c) for c in curves.values()] + [(meas_steps, m) for m in measured.values()]) \
+            if two else None
+    zoom = float(zoom) if two and zoom is not None and 0 < float(zoom) < linear_xmax else None
+    ncol = 1 + two + (zoom is not None)
+    fig = Figure(figsize=(3.6 + 3.45 * ncol if ncol > 1 else 6.0, 4.2 + 0.5 * bool(measured)), layout="constrained")
+    axes = list(np.atleast_1d(fig.subplots(1, ncol)))
+    ax_lin, ax_log = (axes[0], axes[-1]) if two else (None, axes[0])
+    ax_zoom = axes[1] if zoom is not None else None
     pred_style = "--" if measured else "-"
 
     def draw(ax, log):
@@ -326,6 +241,13 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
         ax_lin.set_ylabel(ylabel)
         ax_lin.set_title("linear axes (as in the paper)")
         ax_lin.ticklabel_format(axis="x", style="sci", scilimits=(-3, 4), useMathText=True)
+    if ax_zoom is not None:
+        draw(ax_zoom, False)
+        ax_zoom.set_xlim(0, zoom)
+        ax_zoom.set_ylim(*ax_lin.get_ylim())
+        ax_zoom.set_xlabel("GD iteration $k$")
+        ax_zoom.set_title(f"zoom: the first {zoom:g} iterations")
+        ax_lin.axvspan(0, zoom, color=_GREY, alpha=0.12, lw=0, zorder=0)
     draw(ax_log, True)
     ax_log.set_xscale("log")
     lim = _log_limits([v[steps > 0] for v in curves.values()] + [v[meas_steps > 0] for v in measured.values()],
@@ -339,8 +261,9 @@ def plot_loss_curves(steps, curves: Mapping[str, np.ndarray], measured: Mapping[
     if measured:  # six or more entries: one legend under both panels, pairs of predicted/measured per column
         handles, labels = (ax_lin if two else ax_log).get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncol=len(names))
-    else:
-        (ax_lin if two else ax_log).legend(loc="best")
+    else:  # below the panel, off the data
+        (ax_lin if two else ax_log).legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncols=min(len(names), 3),
+                                           borderaxespad=0.0)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
@@ -569,124 +492,6 @@ def plot_eigenvalues(eigenvalues, *, title: str | None = None, annotate: bool = 
     ax.set_xlim(0, n * 1.02 + 1)
     ax.set_title(rf"spectrum of $H^\infty$ ($n = {n}$)")
     ax.legend(loc="upper right")
-    if title:
-        fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig
-
-
-# ----------------------------------------------------------------------------- bound terms
-@_styled
-def plot_bound_terms(noise, terms: Mapping[str, np.ndarray], *, compare: Mapping[str, np.ndarray] | None = None,
-                     threshold: float | None = 1.0, title: str | None = None) -> Figure:
-    r"""Terms of a generalization bound stacked against the label-noise portion.
-
-    Parameters
-    ----------
-    noise : array_like, shape (P,)
-    terms : dict[str, array (P,)]
-        Non-negative terms, stacked bottom-up in the given order (their sum is the bound).
-    compare : dict[str, array (P,)], optional
-        Lines to compare the bound with (e.g. a measured test error).
-    threshold : float, optional
-        Horizontal line (default 1: a bound on a [0, 1] loss above 1 says nothing).
-
-    The y range ``[0, 1.08 × max]`` contains the bound, every ``compare`` line and the threshold.
-    Empty ``noise``: :class:`~twolayer.InputError`.
-    """
-    p = _nonempty(_vec(noise, "noise"), "noise")
-    if not terms:
-        raise InputError("terms is empty; pass at least one {name: array}")
-    T = {k: _vec(v, f"terms[{k!r}]", p.size) for k, v in terms.items()}
-    fig = Figure(figsize=(9.6, 4.4), layout="constrained")
-    ax = fig.subplots(1, 1)
-    fills = [OKABE_ITO["green"], OKABE_ITO["sky_blue"], OKABE_ITO["orange"], OKABE_ITO["yellow"], OKABE_ITO["purple"]]
-    ax.stackplot(p, *T.values(), labels=list(T), colors=fills[:len(T)], alpha=0.85, edgecolor="white", lw=0.6)
-    total = np.sum(list(T.values()), axis=0)
-    ax.plot(p, total, "-", color=OKABE_ITO["black"], lw=1.6, label="bound (sum)")
-    cmp = {name: _vec(v, f"compare[{name!r}]", p.size) for name, v in (compare or {}).items()}
-    for j, (name, v) in enumerate(cmp.items()):
-        ax.plot(p, v, "-o", ms=4, lw=2.0, color=[OKABE_ITO["blue"], OKABE_ITO["vermillion"]][j % 2], label=name)
-    if threshold is not None:
-        ax.axhline(threshold, ls="--", color=_GREY, lw=1.3, label=f"{threshold:g} (trivial for a [0,1] loss)")
-    _set_xspan(ax, p)
-    top = max(_finite_max([total, *cmp.values()], 0.0), threshold or 0)
-    ax.set_ylim(0, top * 1.08 if top > 0 else 1)
-    ax.set_xlabel("portion of label noise $p$")
-    ax.set_ylabel("bound on test error")
-    ax.set_title("Theorem 5.1 bound, explicit terms")
-    h, lab = ax.get_legend_handles_labels()
-    ax.legend(h[::-1], lab[::-1], loc="upper left", bbox_to_anchor=(1.02, 1.0), labelspacing=0.9,
-              borderaxespad=0.0)
-    if title:
-        fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig
-
-
-# ------------------------------------------------------------------------- Theorem 6.1
-@_styled
-def plot_target_complexity(n_values, measured: Mapping[str, tuple], bounds: Mapping[str, float],
-                           sharp: Mapping[str, float] | None = None, *, title: str | None = None) -> Figure:
-    r"""``sqrt(yᵀH⁻¹y)`` of each target against the sample size, with its Corollary 6.2 bound.
-
-    Parameters
-    ----------
-    n_values : array_like, shape (N,)
-        Sample sizes (log-scaled x axis).
-    measured : dict[target, (mean (N,), sd (N,) or None)]
-    bounds : dict[target, float]
-        Corollary 6.2 bound ``3 Σ p_j|α_j|‖β_j‖^{p_j}`` (dashed line, same colour).
-    sharp : dict[target, float], optional
-        The proof's sharper constants (dotted line).
-
-    The left panel shows the values, the right one the ratio measured / bound (≤ 1 is what the
-    theorem asserts), both against ``n``; the ratio axis is ``[0, 1.1]``, extended to contain every
-    finite ratio (a target above its bound stays visible). Non-positive means are masked on the log
-    axis. The legend's bound and proof-constant entries appear only when such lines are drawn.
-    Empty or non-positive ``n_values``: :class:`~twolayer.InputError`.
-    """
-    n = _nonempty(_vec(n_values, "n_values"), "n_values")
-    if not np.all(np.isfinite(n) & (n > 0)):
-        raise InputError(f"n_values must be positive sample sizes (log axis), got {n.tolist()}")
-    if not measured:
-        raise InputError("measured is empty; pass at least one {target: (mean, sd)}")
-    from matplotlib.lines import Line2D
-
-    fig = Figure(figsize=(11.5, 5.2), layout="constrained")
-    ax, ax2 = fig.subplots(1, 2)
-    handles, ratios = [], []
-    drew_bound = drew_sharp = False
-    for j, (name, (mean, sd)) in enumerate(measured.items()):
-        c = _CYCLE[j % len(_CYCLE)]
-        mu = _vec(mean, f"measured[{name!r}]", n.size)
-        handles.append(ax.plot(n, _positive(mu), "-o", color=c, label=name)[0])
-        if sd is not None:
-            s = _vec(sd, f"sd[{name!r}]", n.size)
-            ax.fill_between(n, mu - s, mu + s, color=c, alpha=0.18, lw=0)
-        if name in bounds:
-            ax.axhline(bounds[name], ls="--", color=c, lw=1.2)
-            ratios.append(_positive(mu) / bounds[name])
-            ax2.plot(n, ratios[-1], "-o", color=c)
-            drew_bound = True
-        if sharp and name in sharp:
-            ax.axhline(sharp[name], ls=":", color=c, lw=1.4)
-            drew_sharp = True
-    if drew_bound:
-        handles.append(Line2D([], [], color=_GREY, ls="--", lw=1.2,
-                              label=r"Cor. 6.2 bound $3\sum_j p_j|\alpha_j|\,\|\beta_j\|^{p_j}$"))
-    if drew_sharp:
-        handles.append(Line2D([], [], color=_GREY, ls=":", lw=1.4, label="proof constants (sharper)"))
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("sample size $n$")
-    ax.set_ylabel(r"$\sqrt{y^\top (H^\infty)^{-1} y}$ (log scale)")
-    ax.set_title("(a) measured value and its bounds")
-    ax2.axhline(1.0, color=_GREY, ls="--", lw=1.2)
-    ax2.set_xscale("log")
-    ax2.set_ylim(0, max(1.1, 1.05 * _finite_max(ratios, 0.0)))
-    ax2.set_xlabel("sample size $n$")
-    ax2.set_ylabel("measured / Cor. 6.2 bound")
-    ax2.set_title("(b) ratio: the theorem asserts < 1 for every $n$")
-    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), 4))
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig

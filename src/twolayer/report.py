@@ -28,12 +28,13 @@ import numbers
 from pathlib import Path
 
 from ._errors import DataError
+from ._loss_ranges import BOUND_LOSS, VACUOUS, is_vacuous, loss_range
 from ._io import atomic_write_text
 from .claims import caption_sentence, count_verdicts, fmt as _claim_fmt, worst_verdict
 from .runfolder import (CLAIMS_FILE, CONFIG_FILE, FIGURES_DIR, ID_COLUMNS, META_FILE, METRICS_FILE, REPORT_FILE,
                         load_claims, load_config, load_meta, load_metrics)
 
-__all__ = ["figure_caption", "render_report", "build_report", "build_index", "METRIC_DOCS"]
+__all__ = ["figure_caption", "render_report", "build_report", "build_index", "METRIC_DOCS", "metric_doc"]
 
 #: One-line descriptions of known scalar metrics, shown in the key-number tables.
 METRIC_DOCS = {
@@ -57,19 +58,30 @@ METRIC_DOCS = {
     "complexity": "complexity √(2yᵀH⁻¹y/n) (Arora et al. eq. 10)",
     "yHy": "yᵀ(H∞)⁻¹y",
     "label_norm2": "‖y‖²",
-    "bound_total": "Theorem 5.1 bound, explicit terms",
+    "bound_total": "Theorem 5.1 bound, explicit terms (on a loss in [0, 1]: above 1 it is vacuous)",
     "bound_complexity": "… complexity term",
     "bound_train_term": "… training term 1/√n",
     "bound_rademacher_slack": "… Rademacher slack 4/√n",
     "bound_concentration": "… concentration term",
     "bound_union_size": "… union size N_B",
-    "initial_loss": "predicted loss at k = 0",
-    "final_loss": "predicted loss at the last iteration",
+    "initial_loss": "measured training loss at the first iteration",
+    "final_loss": "measured training loss at the last iteration",
+    "final_predicted_loss": "kernel-predicted loss (eq. 8) at the last iteration",
+    "width": "width m (hidden units)",
+    "kappa": "initialization scale κ",
+    "steps": "GD iterations (budget)",
+    "seeds": "seeds (independent repetitions)",
+    "converge_fraction": "GD stops once the training loss is below this fraction of its start",
+    "train_loss": "measured training loss at the end of training",
+    "train_loss_ratio": "final / initial training loss",
+    "test_l1_clipped": "test loss E min(|f(x) − y|, 1) (the loss Theorem 5.1 bounds)",
+    "steps_run": "GD iterations actually run",
     "steps_to_half_loss": "first recorded k with loss ≤ ½ initial",
     "steps_to_tenth_loss": "first recorded k with loss ≤ 1/10 initial",
     "steps_to_hundredth_loss": "first recorded k with loss ≤ 1/100 initial",
-    "test_error": "test classification error (kernel predictor)",
-    "test_l1": "test ℓ1 loss E|f(x) − y| (kernel predictor)",
+    "test_error": "test classification error",
+    "test_l1": "test ℓ1 loss E|f(x) − y|",
+    "kernel_test_error": "test classification error of the kernel predictor",
 }
 
 _LABEL_TEXT = {"true": "true labels", "random": "random labels", "worst_case": "worst-case labels",
@@ -128,7 +140,7 @@ def _claims_table(records: list[dict], *, with_figure: bool = False) -> str:
     for r in records:
         assume = {True: "assumptions met", False: "assumptions NOT met", None: ""}.get(r.get("assumptions_met"), "")
         fig = f"<td><a href='#fig-{_e(r.get('figure', ''))}'>{_e(r.get('figure', ''))}</a></td>" if with_figure else ""
-        body += (f"<tr>{fig}<td><b>{_e(r.get('claim', ''))}</b>: {_e(r.get('statement', ''))} "
+        body += (f"<tr id='claim-{_e(r.get('claim', ''))}'>{fig}<td><b>{_e(r.get('claim', ''))}</b>: {_e(r.get('statement', ''))} "
                  f"<span class='note'>({_e(r.get('source', ''))}; rule: {_e(r.get('rule', ''))}; threshold: "
                  f"{_e(r.get('threshold_reason', ''))})</span></td>"
                  f"<td class='num'>{_e(_claim_fmt(r.get('statistic')))}</td>"
@@ -154,12 +166,85 @@ def _read_claims(run: Path) -> tuple[list[dict], str | None]:
 
 
 # ------------------------------------------------------------------------------- tables
+_SUFFIX_DOCS = (("_mean", "mean over seeds of"), ("_std", "sd over seeds of"), ("_sd", "sd over seeds of"),
+                ("_se", "standard error of"))
+
+
+def metric_doc(metric: str, config: dict | None = None) -> str:
+    """What ``metric`` means: :data:`METRIC_DOCS`, else from its suffix (``X_mean``: "mean over seeds
+    of" X's meaning), else "setting (config.toml)" for a metric that echoes a config key, else ``""``."""
+    if metric in METRIC_DOCS:
+        return METRIC_DOCS[metric]
+    for suffix, text in _SUFFIX_DOCS:
+        if metric.endswith(suffix) and len(metric) > len(suffix):
+            base = metric[: -len(suffix)]
+            return f"{text} {METRIC_DOCS.get(base, base)}"
+    cfg = (config or {}).get("config", config or {})
+    if isinstance(cfg, dict) and metric in cfg:
+        return f"setting {metric} (config.toml)"
+    return ""
+
+
+def _bound_loss(metric: str) -> str | None:
+    """The loss ``metric`` bounds (:data:`~twolayer._loss_ranges.BOUND_LOSS`; also its ``_mean`` over seeds)."""
+    return BOUND_LOSS.get(metric.removesuffix("_mean"))
+
+
+def _vacuous(metric: str, value) -> bool:
+    loss = _bound_loss(metric)
+    return (loss is not None and isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and is_vacuous(value, loss))
+
+
+def _cell(metric: str, value, digits: int = 4) -> str:
+    """A table cell's text: the number, marked ``(vacuous: > hi)`` for a bound above its loss's range."""
+    text = _fmt(value, digits)
+    if _vacuous(metric, value):
+        text += f" ({VACUOUS}: > {_fmt(loss_range(_bound_loss(metric))[1])})"
+    return text
+
+
+def _vacuous_note(rows: list[dict]) -> str:
+    """A sentence under a table naming the bounds in it that are above their loss's range."""
+    hits: dict[str, list[int]] = {}
+    for r in rows:
+        loss = _bound_loss(r["metric"])
+        if loss is not None:
+            hits.setdefault(r["metric"], [0, 0])
+            hits[r["metric"]][0] += _vacuous(r["metric"], r["value"])
+            hits[r["metric"]][1] += 1
+    text = [f"<code>{_e(m)}</code> is above {_e(_fmt(loss_range(_bound_loss(m))[1]))}, the range of the loss it "
+            f"bounds, in {k} of {n} row(s): {VACUOUS} there" for m, (k, n) in hits.items() if k]
+    return f"<p class='warn'>{'; '.join(text)}.</p>" if text else ""
+
+
+def _columns_note(docs: dict) -> str:
+    """The meanings of a wide table's columns, a ``X_mean``/``X_std`` pair in one entry; columns
+    whose meaning is only their name are left out."""
+    items, seen = [], set()
+    for m in docs:
+        base = m.removesuffix("_mean").removesuffix("_std")
+        if base in seen or m in seen:
+            continue
+        pair = [c for c in (f"{base}_mean", f"{base}_std") if c in docs]
+        if base != m and len(pair) == 2 and base in METRIC_DOCS:
+            items.append(f"<code>{_e(pair[0])}</code> / <code>{_e(pair[1])}</code>: mean / sd over seeds of "
+                         f"{_e(METRIC_DOCS[base])}")
+            seen.add(base)
+        elif m in METRIC_DOCS or (base != m and base in METRIC_DOCS):
+            items.append(f"<code>{_e(m)}</code>: {_e(docs[m])}")
+            seen.add(m)
+    return f"<p class='note'>Columns — {'; '.join(items)}.</p>" if items else ""
+
+
 def _id_order(k: str) -> tuple:
     return (ID_COLUMNS.index(k), "") if k in ID_COLUMNS else (len(ID_COLUMNS), k)
 
 
-def _summary_tables(metrics: list[dict], max_rows: int = 60) -> list[str]:
-    """Tables of every metric not indexed by seed, step or index, grouped by identifying keys."""
+def _summary_tables(metrics: list[dict], max_rows: int = 60, config: dict | None = None) -> list[str]:
+    """Tables of every metric not indexed by seed, step or index, grouped by identifying keys; the
+    "meaning" column (:func:`metric_doc`) only where some metric of the table has one, wide tables in
+    a horizontally scrolling box with the columns' meanings listed under them."""
     groups: dict[tuple, list[dict]] = {}
     for r in metrics:
         ids = tuple(sorted((k for k in r if k not in ("metric", "value")), key=_id_order))
@@ -169,11 +254,17 @@ def _summary_tables(metrics: list[dict], max_rows: int = 60) -> list[str]:
     out = []
     for ids, rows in sorted(groups.items(), key=lambda kv: (len(kv[0]), kv[0])):
         metrics_order = list(dict.fromkeys(r["metric"] for r in rows))
+        docs = {m: metric_doc(m, config) for m in metrics_order}
+        with_doc = any(docs.values())
+        def doc_td(m, docs=docs, with_doc=with_doc):
+            return f"<td class='doc'>{_e(docs[m]) or '–'}</td>" if with_doc else ""
+
+        doc_th = "<th>meaning</th>" if with_doc else ""
         if not ids:
-            body = "".join(f"<tr><th scope='row'><code>{_e(r['metric'])}</code></th><td class='num'>{_e(_fmt(r['value'], 6))}"
-                           f"</td><td class='doc'>{_e(METRIC_DOCS.get(r['metric'], ''))}</td></tr>" for r in rows[:max_rows])
-            out.append("<h3>Run</h3><table><thead><tr><th>metric</th><th>value</th><th>meaning</th></tr></thead>"
-                       f"<tbody>{body}</tbody></table>")
+            body = "".join(f"<tr><th scope='row'><code>{_e(r['metric'])}</code></th><td class='num'>"
+                           f"{_e(_cell(r['metric'], r['value'], 6))}</td>{doc_td(r['metric'])}</tr>" for r in rows[:max_rows])
+            out.append(f"<h3>Run</h3><div class='scroll'><table><thead><tr><th>metric</th><th>value</th>{doc_th}</tr>"
+                       f"</thead><tbody>{body}</tbody></table></div>{_vacuous_note(rows)}")
             continue
         keys = list(dict.fromkeys(tuple(r.get(k) for k in ids) for r in rows))
         cell = {(tuple(r.get(k) for k in ids), r["metric"]): r["value"] for r in rows}
@@ -182,21 +273,20 @@ def _summary_tables(metrics: list[dict], max_rows: int = 60) -> list[str]:
             head = "".join(f"<th>{_e(_LABEL_TEXT.get(k[0], _fmt(k[0])))}</th>" for k in keys)
             body = ""
             for m in metrics_order[:max_rows]:
-                tds = "".join(f"<td class='num'>{_e(_fmt(cell.get((k, m), float('nan'))))}</td>" for k in keys)
-                body += (f"<tr><th scope='row'><code>{_e(m)}</code></th>{tds}"
-                         f"<td class='doc'>{_e(METRIC_DOCS.get(m, ''))}</td></tr>")
-            out.append(f"<h3>{_e(title)}</h3><table><thead><tr><th>metric</th>{head}<th>meaning</th></tr></thead>"
-                       f"<tbody>{body}</tbody></table>")
+                tds = "".join(f"<td class='num'>{_e(_cell(m, cell.get((k, m), float('nan'))))}</td>" for k in keys)
+                body += f"<tr><th scope='row'><code>{_e(m)}</code></th>{tds}{doc_td(m)}</tr>"
+            out.append(f"<h3>{_e(title)}</h3><div class='scroll'><table><thead><tr><th>metric</th>{head}{doc_th}</tr>"
+                       f"</thead><tbody>{body}</tbody></table></div>{_vacuous_note(rows)}")
         else:  # one row per id combination
             head = "".join(f"<th>{_e(k)}</th>" for k in ids) + "".join(f"<th><code>{_e(m)}</code></th>" for m in metrics_order)
             body = ""
             for key in keys[:max_rows]:
                 tds = "".join(f"<td>{_e(_fmt(v))}</td>" for v in key)
-                tds += "".join(f"<td class='num'>{_e(_fmt(cell.get((key, m), float('nan'))))}</td>" for m in metrics_order)
+                tds += "".join(f"<td class='num'>{_e(_cell(m, cell.get((key, m), float('nan'))))}</td>" for m in metrics_order)
                 body += f"<tr>{tds}</tr>"
             more = f"<p class='note'>{len(keys) - max_rows} more rows in metrics.csv</p>" if len(keys) > max_rows else ""
             out.append(f"<h3>{_e(title)}</h3><div class='scroll'><table><thead><tr>{head}</tr></thead>"
-                       f"<tbody>{body}</tbody></table></div>{more}")
+                       f"<tbody>{body}</tbody></table></div>{_columns_note(docs)}{_vacuous_note(rows)}{more}")
     return out
 
 
@@ -235,7 +325,7 @@ table.claims td { max-width: 520px; }
 table { border-collapse: collapse; margin: 6px 0 14px; font-size: .9rem; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 thead th { background: var(--band); font-weight: 600; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 td.doc { color: var(--muted); }
 table.kv th { font-weight: 600; white-space: nowrap; }
 .scroll { overflow-x: auto; }
@@ -264,16 +354,45 @@ def _figure_names(run: Path, meta: dict) -> list[str]:
     return listed + sorted(present - set(listed))
 
 
+#: CSS pixels per inch: a figure is shown at its physical size (its fonts at their point sizes), at most the page width.
+CSS_DPI = 96
+
+
+def png_display_width(png: bytes) -> int | None:
+    """CSS width (px) that shows a PNG at its physical size: pixel width × :data:`CSS_DPI` / its dpi,
+    the dpi read from the ``pHYs`` chunk matplotlib writes (150 if there is none). None if the bytes
+    are not a PNG. Cost: a scan of the chunk headers."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        return None
+    width, dpi, i = int.from_bytes(png[16:20], "big"), 150.0, 8
+    while i + 8 <= len(png):
+        size, kind = int.from_bytes(png[i:i + 4], "big"), png[i + 4:i + 8]
+        if kind == b"pHYs" and size >= 9 and png[i + 16] == 1:  # unit: metre
+            dpi = int.from_bytes(png[i + 8:i + 12], "big") * 0.0254
+            break
+        if kind in (b"IDAT", b"IEND"):
+            break
+        i += 12 + size
+    return max(1, round(width * CSS_DPI / dpi)) if dpi > 0 else None
+
+
 def _figure_html(run: Path, name: str, meta: dict, claims: list[dict], *, table: bool = True) -> str:
-    """One ``<figure>``: the embedded PNG, its caption with the badge, and (``table``) its claims."""
+    """One ``<figure>``: the embedded PNG at its physical size, its caption (what is drawn, then one
+    sentence per claim judged on it) with the badge, and (``table``) links to those claims' rows in
+    the claims table (their full text is in the caption already, so it is not repeated)."""
     png = (run / FIGURES_DIR / f"{name}.png").read_bytes()
     text, verdict = figure_caption(name, meta, claims)
-    pdf = (run / FIGURES_DIR / f"{name}.pdf").is_file()
-    pdf_note = f" <span class='note'>(vector version: {FIGURES_DIR}/{_e(name)}.pdf)</span>" if pdf else ""
-    rows = _claims_table([r for r in claims if r.get("figure") == name]) if table else ""
-    return (f"<figure id='fig-{_e(name)}'><img alt='{_e(name)}' src='data:image/png;base64,"
+    vector = [f"{FIGURES_DIR}/{name}.{ext}" for ext in ("pdf", "svg") if (run / FIGURES_DIR / f"{name}.{ext}").is_file()]
+    pdf_note = f" <span class='note'>(vector version: {_e(', '.join(vector))})</span>" if vector else ""
+    mine = [r for r in claims if r.get("figure") == name]
+    links = ("<p class='note'>Claims judged on this figure: " + ", ".join(
+        f"<a href='#claim-{_e(r.get('claim', ''))}'>{_e(r.get('claim', ''))}</a>{_badge(r.get('verdict'))}"
+        for r in mine) + "</p>") if table and mine else ""
+    w = png_display_width(png)
+    size = f" width='{w}'" if w else ""
+    return (f"<figure id='fig-{_e(name)}'><img alt='{_e(name)}'{size} src='data:image/png;base64,"
             f"{base64.b64encode(png).decode('ascii')}'><figcaption><span class='name'>{_e(name)}</span>"
-            f"{_badge(verdict)} — {_e(text)}{pdf_note}</figcaption>{rows}</figure>")
+            f"{_badge(verdict)} — {_e(text)}{pdf_note}</figcaption>{links}</figure>")
 
 
 #: Types of the ``meta.json`` entries the report reads; entries of another type are left out.
@@ -365,7 +484,7 @@ def render_report(run_dir) -> str:
     if metrics:
         parts.append(f"<p class='note'>From {METRICS_FILE} ({len(metrics)} rows, tidy: one value per row). Rows per "
                      f"seed, step or eigen-index are left out here.</p>")
-        parts.extend(_summary_tables(metrics))
+        parts.extend(_summary_tables(metrics, config=config))
     else:
         parts.append("<p class='note'>No metrics.</p>")
 

@@ -101,11 +101,12 @@ import numbers
 import os
 import pickle
 import re
+import sys
 import time
 import warnings
 import zipfile
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,7 @@ import numpy as np
 from ._errors import InputError
 from ._io import atomic_open, atomic_write_json, remove_stale_temporaries, to_json
 from ._points import _canonical, _check_root, _normalize_params, grid, point_key, point_seed  # noqa: F401
-from ._progress import inner_progress, progress_bar
+from ._progress import inner_progress, progress_bar, ticking
 from ._threads import blas_threads, init_worker  # blas_threads re-exported (its home is twolayer._threads)
 
 __all__ = ["grid", "point_key", "point_seed", "PointResult", "ResultStore", "run_sweep", "SweepWarning", "takes_seed",
@@ -278,6 +279,8 @@ class ResultStore:
                              f"numbers, strings, booleans, None, lists and dicts") from None
         self._fingerprint_sha = hashlib.sha256(_canonical(self.fingerprint).encode("ascii")).hexdigest()
         self.directory.mkdir(parents=True, exist_ok=True)
+        #: ``(reused, total)`` points of the latest :func:`run_sweep` on this store (stored ones are reused).
+        self.reused = (0, 0)
         fp_path = self.directory / FINGERPRINT_FILE
         if fp_path.exists():
             try:
@@ -592,12 +595,15 @@ def run_sweep(func, points, *, store: ResultStore, root_seed: int, jobs: int = 1
             results[key] = result
 
         total = len(points)
-        bar = progress_bar(total, desc, enabled=progress is not False)
+        store.reused = (len(results), total)
+        if results and progress is not False:
+            print(f"{desc}: {len(results)} of {total} points reused from {store.directory}", file=sys.stderr)
+        bar = progress_bar(total, desc, enabled=progress is not False, reused=len(results))
         try:
             bar(len(results), total)
             # one point left (or jobs == 1): run it here with every core, no pool to start
             if todo and executor is None and min(jobs, len(todo)) == 1:
-                with inner_progress(progress is not False):
+                with inner_progress(progress is not False), ticking(bar, _POLL_S):
                     _run_serial(func, todo, store, root_seed, results, bar, total, threads_per_point, seeded)
             elif todo:
                 _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, executor, threads_per_point,
@@ -663,19 +669,22 @@ DEAD_CLUSTER_S = 60.0
 _POLL_S = 2.0
 
 
-def _completed(futures, executor):
-    """Futures as they complete; an executor with a ``twolayer_alive()`` probe (our Dask wrapper)
-    that reports no workers for :data:`DEAD_CLUSTER_S` seconds raises instead of waiting forever."""
+def _completed(futures, executor, tick=None):
+    """Futures as they complete; ``tick()`` (a progress bar's refresh) is called at least every
+    :data:`_POLL_S` seconds while waiting, so the bar's clock runs between points. An executor
+    with a ``twolayer_alive()`` probe (our Dask wrapper) that reports no workers for
+    :data:`DEAD_CLUSTER_S` seconds raises instead of waiting forever."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
     alive = getattr(executor, "twolayer_alive", None)
-    if alive is None:
-        yield from as_completed(futures)
-        return
     pending, dead_since = set(futures), None
     while pending:
         done, pending = wait(pending, timeout=_POLL_S, return_when=FIRST_COMPLETED)
         yield from done
+        if tick is not None:
+            tick()
+        if alive is None:
+            continue
         if done or not pending:
             dead_since = None
             continue
@@ -701,7 +710,7 @@ def _run_parallel(func, todo, store, root_seed, results, bar, total, jobs, execu
             seed = point_seed(root_seed, params)
             futures[executor.submit(_run_point, func, params, seed, threads, seeded,
                                     _checkpoint_for(store, key))] = (key, params, seed)
-        for fut in _completed(futures, executor):
+        for fut in _completed(futures, executor, getattr(bar, "tick", None)):
             key, params, seed = futures[fut]
             _collect(fut.result, key, params, seed, store, results, bar, total)
     except BaseException:

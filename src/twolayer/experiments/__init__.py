@@ -116,6 +116,7 @@ class RunContext:
     config: dict = field(default_factory=dict)
     executor: object = None
     threads: int | None = 1
+    style: str = "default"
 
     def resolve(self, **values) -> None:
         """Record values the run derived (e.g. the learning rate from ``lr_fraction``) in a
@@ -130,14 +131,18 @@ class RunContext:
         from ..sweep import run_sweep
 
         with self.rf.stage(f"sweep:{desc}"):
-            return run_sweep(func, list(points), store=self.store, root_seed=seed, jobs=self.jobs,
-                             executor=self.executor, progress=self.progress, desc=desc,
-                             threads_per_point=self.threads)
+            out = run_sweep(func, list(points), store=self.store, root_seed=seed, jobs=self.jobs,
+                            executor=self.executor, progress=self.progress, desc=desc,
+                            threads_per_point=self.threads)
+        reused, total = getattr(self.store, "reused", (0, len(out)))
+        self.rf.meta.setdefault("sweeps", {})[desc] = {"points": total, "reused": reused, "computed": total - reused,
+                                                       "from": "points"}
+        return out
 
     def save_figure(self, fig, name: str, caption: str | None = None) -> None:
         """Save a :class:`matplotlib.figure.Figure` (built without pyplot, so nothing to close)."""
         with self.rf.stage("figures"):
-            self.rf.save_figure(fig, name, caption=caption, formats=self.formats)
+            self.rf.save_figure(fig, name, caption=caption, formats=self.formats, style=self.style)
 
 
 def register(exp: Experiment) -> Experiment:
@@ -316,7 +321,8 @@ def fingerprint(exp: Experiment, cfg, threads: int | None = 1) -> dict:
 # ------------------------------------------------------------------------------ running
 def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None = None, seeds: int | None = None,
               seed: int | None = None, sets=None, jobs: int = 1, quiet: bool = False,
-              formats: Sequence[str] = ("png", "pdf"), executor=None, threads: int | None = 1) -> Path:
+              formats: Sequence[str] = ("png", "pdf"), executor=None, threads: int | None = 1,
+              style: str = "default") -> Path:
     """Run experiment ``name`` into the run folder ``out`` (default ``runs/NAME``) and build its report.
 
     Rerunning the same command after an interruption continues from the stored points; the
@@ -324,8 +330,13 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     a Dask ``Client.get_executor()``; see :func:`dask_executor`) runs the sweep points instead
     of the local pool of ``jobs`` processes. The whole run, and every point wherever it runs,
     uses ``threads`` BLAS threads (default 1; part of the results' fingerprint), so the numbers
-    are bit-identical across ``jobs``, executors and resumes. Returns the run folder.
+    are bit-identical across ``jobs``, executors and resumes. ``style="paper"`` saves column-width
+    figures (3.3 in / 6.8 in) with print fonts and adds the vector formats PDF and SVG
+    (:func:`twolayer._figstyle.apply_style`); the numbers do not depend on it. Returns the run folder.
     """
+    from .._figstyle import check_style, style_formats
+
+    formats = style_formats(check_style(style), formats)
     exp = get_experiment(name)
     cfg = resolve_config(exp, preset=preset, data=data, seeds=seeds, seed=seed, sets=sets)
     if not (isinstance(jobs, int) and jobs >= 1):
@@ -343,7 +354,7 @@ def reproduce(name: str, *, out=None, preset: str = "laptop", data: str | None =
     # one owner per folder, taken before anything in it is written or removed: a refused command touches nothing
     with hold(out / RUN_LOCK, f"the run folder {out}"), _signals_interrupt():
         return _reproduce_owned(exp, cfg, out, fresh, preset=preset, data=data, jobs=jobs, quiet=quiet,
-                                formats=formats, executor=executor, threads=threads)
+                                formats=formats, executor=executor, threads=threads, style=style)
 
 
 #: Lock file of a run folder (see :mod:`twolayer._lock`): the owner's pid, host and start time.
@@ -407,7 +418,7 @@ def _announce_cost(exp, cfg, rf, quiet: bool) -> None:
 
 
 def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, quiet, formats, executor,
-                     threads) -> Path:
+                     threads, style="default") -> Path:
     """The body of :func:`reproduce` once this process owns ``out``."""
     from .. import report as _report
     from .._progress import notices
@@ -422,7 +433,7 @@ def _reproduce_owned(exp, cfg, out: Path, fresh: bool, *, preset, data, jobs, qu
     record["threads_per_point"] = threads if threads is not None else "unlimited"
     rf.write_config(record)
     ctx = RunContext(rf=rf, store=store, jobs=jobs, progress=not quiet, formats=tuple(formats), config=record,
-                     executor=executor, threads=threads)
+                     executor=executor, threads=threads, style=style)
     if exp.cost is not None:
         _announce_cost(exp, cfg, rf, quiet)
     t = time.perf_counter()

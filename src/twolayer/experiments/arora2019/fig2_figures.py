@@ -17,6 +17,7 @@ import matplotlib
 from matplotlib.figure import Figure
 
 from ... import plotting as P
+from ..._loss_ranges import VACUOUS, is_vacuous, loss_range
 from .. import summarize
 
 
@@ -65,17 +66,27 @@ def plot_bound_vs_loss(levels, bound, loss, error, complexity, *, title: str | N
               (complexity, "--", P.OKABE_ITO["green"], r"leading term $\sqrt{2y^\top (H^\infty)^{-1}y/n}$"),
               (loss, "-o", P.OKABE_ITO["blue"], r"test loss $E\min(|f(x)-y|,1)$"),
               (error, "-^", P.OKABE_ITO["orange"], "test classification error"))
-    for (mean, sd), style, col, lab in series:  # log axis: non-positive values (an error of 0) are left out
+    hi = loss_range("l1_truncated")[1]
+    vac = [i for i, b in enumerate(np.asarray(bound[0], float)) if is_vacuous(b)]
+    for k, ((mean, sd), style, col, lab) in enumerate(series):  # log axis: non-positive values (an error of 0) are left out
         mu, s = np.asarray(mean, float), np.asarray(sd, float)
+        if k == 0 and vac:
+            lab += f": {VACUOUS} (> {hi:g}) at {len(vac)} of {p.size} levels"
         ax.plot(p, P._positive(mu), style, color=col, label=lab)
         lo = np.where(mu - s > 0, mu - s, mu)
         ax.fill_between(p, P._positive(lo), P._positive(mu + s), color=col, alpha=0.15, lw=0)
-    ax.axhline(1.0, ls=":", color=P.OKABE_ITO["vermillion"], lw=1.3, label="1 = range of the loss")
+    ax.axhline(hi, ls=":", color=P.OKABE_ITO["vermillion"], lw=1.3, label=f"{hi:g} = range of the loss")
+    if vac:  # the region where a bound says nothing, named on the figure (just above the line, at the right)
+        ax.axhspan(hi, ax.get_ylim()[1] * 10, color=P.OKABE_ITO["vermillion"], alpha=0.06, lw=0, zorder=0)
+        ax.text(0.99, hi * 1.06, f"{VACUOUS} region (bound > {hi:g})", transform=ax.get_yaxis_transform(),
+                ha="right", va="bottom", color=P.OKABE_ITO["vermillion"])
     ax.set_yscale("log")
+    top = max(hi, P._finite_max([np.asarray(bound[0], float) + np.asarray(bound[1], float)], hi))
+    ax.set_ylim(top=top * 1.6)
     ax.set_xlabel("portion of label noise $p$")
     ax.set_ylabel("bound and test loss (log scale)")
     ax.set_title("Theorem 5.1 bound vs measured test loss")
-    _legend_below(ax)
+    _legend_below(ax, ncol=1)
     if title:
         fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
@@ -156,7 +167,10 @@ def fig2_figures(cfg, ds, levels, tabs, expected, random_ref, by_width):
                 f"Explicit Theorem 5.1 bound (complexity + 5/√n + 3·sqrt(log(6N_B/δ)/(2n)), δ = {cfg.delta:g}), its "
                 "leading term alone, the trained network's truncated test ℓ1 loss E min(|f − y|, 1) and its test "
                 "error against the noise portion (mean ± sd over seeds, log scale); the dotted line marks 1, the "
-                f"range of the loss. Bound mean {np.nanmin(bound[0]):.3g}–{np.nanmax(bound[0]):.3g}. " + setting))
+                f"range of the loss. Bound mean {np.nanmin(bound[0]):.3g}–{np.nanmax(bound[0]):.3g}"
+                + (f" ({VACUOUS}: above 1 at {sum(is_vacuous(b) for b in bound[0])} of {len(levels)} noise levels)"
+                   if any(is_vacuous(b) for b in bound[0]) else " (below 1, non-vacuous, at every level)")
+                + ". " + setting))
     if by_width and len(cfg.widths) > 1:
         fig = plot_error_vs_width(by_width, title=f"{ds.name}: width sweep")
         out.append(("error_vs_width", fig,

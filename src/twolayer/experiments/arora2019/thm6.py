@@ -185,11 +185,12 @@ def run_thm6(cfg: Thm6Config, ctx: RunContext) -> None:
     ctx.rf.write_metrics(rows)
     ctx.rf.write_arrays(n_values=ns, **{f"sqrt_yHy_{k.replace('+', '_')}": measured[k][0] for k in cfg.targets})
     outside = [t for t in cfg.targets if not classes[t]]
-    caption = (f"sqrt(yᵀ(H∞)⁻¹y) of each target against the sample size n (nested samples, mean ± sd over "
-               f"{cfg.seeds} sample(s); inputs: "
+    caption = (f"sqrt(yᵀ(H∞)⁻¹y) against the sample size n, one panel per target (nested samples; line: the "
+               f"mean, band: ± 1 sd over {cfg.seeds} sample(s); inputs: "
                + ("the digits images, unit norm" if cfg.data == "digits" else f"uniform on the sphere in d = {cfg.d}")
                + f"; ‖β‖ = {cfg.beta_norm:g}), with the Corollary 6.2 value 3 Σ p_j|α_j|‖β_j‖^p_j (dashed) and the "
-               f"proof's sharper constants (dotted); right: the ratio to the Corollary 6.2 value. "
+               f"proof's sharper constants (dotted); last panel: the ratio to the Corollary 6.2 value, one marker and line "
+               f"style per target, so coinciding curves stay apart. "
                + (f"Targets outside Theorem 6.1's class: {', '.join(outside)} (random labels have no bound line; "
                   f"for cubic the dashed line is the formula evaluated outside its hypothesis). " if outside else ""))
     ctx.save_figure(P.plot_target_complexity(ns, measured, bounds, sharp,

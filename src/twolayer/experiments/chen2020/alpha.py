@@ -48,7 +48,7 @@ LAMBDA0_DROP = 2.0
 class AlphaConfig:
     """``chen2020-alpha``. Defaults = laptop preset: n = 50 points uniform on ``S⁹`` with the target
     ``linear + cos`` (|y| ≤ 1), tanh, m = 1000 (symmetric pairs), λ = 10⁻³, α = 0.5 … 32, 3000 steps
-    of ``η = 0.3 · 2n/(α²λ_max)``, 2 seeds; plateau sweeps at the largest α over λ ∈ {2.5e-4, 1e-3,
+    of ``η = 0.3 · 2n/(α²λ_max)``, 3 seeds; plateau sweeps at the largest α over λ ∈ {2.5e-4, 1e-3,
     4e-3} and m ∈ {250, 1000, 4000}; λ₀ sweep at the largest α over near-duplicate distances
     ε ∈ {0.4, 0.2, 0.1} (λ₀ from 0.029 to 0.0025) with worst-case labels. Paper-scale preset:
     n = 200, d = 20, m = 10⁴, α up to 128, 20,000 steps, 5 seeds (the paper has no experiment;
@@ -59,7 +59,7 @@ class AlphaConfig:
     d: int = 10
     target: str = "linear+cos"
     seed: int = 0
-    seeds: int = 2
+    seeds: int = 3
     alphas: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
     weight_decay: float = 1e-3
     lambdas: tuple[float, ...] = (2.5e-4, 1e-3, 4e-3)

@@ -39,7 +39,7 @@ class ConvergenceConfig:
     widths 100 … 6,400, ``β = 1/m``, natural step ``η₀ = 0.9 · 2n/λ_max`` of the ``k₀`` Gram
     matrix, 2,500 steps recorded at 101 linearly spaced steps; the late window is where the risk
     is below ``late_ratio`` × its start and above ``floor_ratio`` × its start (floating point);
-    2 replicates. About 15–35 s on 2 cores.
+    3 replicates. About 20–50 s on 2 cores.
 
     Paper preset: ``n = 100`` (λ_n ≈ 4× smaller, condition number ≈ 850), widths 100 … 25,600,
     20,000 steps, 3 replicates.
@@ -50,7 +50,7 @@ class ConvergenceConfig:
     target: str = "sections"
     target_features: int = 4
     seed: int = 0
-    seeds: int = 2
+    seeds: int = 3
     widths: tuple[int, ...] = (100, 400, 1600, 6400)
     beta_c: float = 1.0
     lr_fraction: float = 0.9

@@ -38,7 +38,7 @@ class EarlyStoppingConfig:
     400}`` (nested samples), widths ``{400, 3200}`` (``m ≥ n`` as the theorem assumes), label
     noise of standard deviation 0.5 on a unit-RMS target, 1,000 test points, ``β = 1/m``,
     natural time up to ``10⁵`` in 2,000 steps for the network (the random-feature model and the
-    kernel are followed exactly, in closed form, to ``rf_time_max`` and to ``t = ∞``), 2
+    kernel are followed exactly, in closed form, to ``rf_time_max`` and to ``t = ∞``), 3
     replicates; the long-time random-feature limit at ``n = interp_n`` for ``m/n`` in
     ``interp_ratios`` over ``interp_seeds`` replicates. About 30 s on 2 cores.
 
@@ -54,7 +54,7 @@ class EarlyStoppingConfig:
     target: str = "sections"
     target_features: int = 4
     seed: int = 0
-    seeds: int = 2
+    seeds: int = 3
     beta_c: float = 1.0
     time: float = 1e5
     steps: int = 2000

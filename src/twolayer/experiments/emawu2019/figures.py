@@ -32,7 +32,8 @@ def _plotting():
 def plot_gap(widths, curves, *, fit_from: float, stops=None, title: str | None = None):
     """NN–RF gap (sup and RMS over the test grid) against the width, one colour per β setting,
     with the bound's ``m^{-1/2}`` and an ``m^{-2}`` guide (log–log); ``stops`` (β setting →
-    width) are ringed: from there on the gap no longer shrinks at the bound's rate."""
+    width, from :func:`.gap.stop_width` on the sup gap) are ringed in panel (a): from there on every
+    local log–log slope is above ``−1/2`` (the gap may still fall, only slower than the bound's rate)."""
     return _plot_gap_panels(widths, curves, ("gap_sup_t", "gap_rms_t"),
                             (r"$\max_t \sup_x |f_{NN}(x,t) - f_{RF}(x,t)|$",
                              r"$\max_t$ RMS$_x\, |f_{NN}(x,t) - f_{RF}(x,t)|$"),
@@ -76,9 +77,10 @@ def _plot_gap_panels(widths, curves, metrics, ylabels, titles, fit_from, title, 
             if stop is None:
                 continue
             i = int(np.flatnonzero(w == stop)[0])
-            for ax, metric in zip(axes, metrics):
-                h = ax.plot([w[i]], [curves[key][metric][0][i]], "o", ms=15, mfc="none", mec="black", mew=1.3,
-                            label="gap stops shrinking", zorder=5)[0]
+            # only on panel (a): the rule is applied to the sup gap's mean curve (gap.stop_width)
+            h = axes[0].plot([w[i]], [curves[key][metrics[0]][0][i]], "o", ms=15, mfc="none", mec="black", mew=1.3,
+                             label=r"from here every local slope $> -1/2$ (falls slower than $m^{-1/2}$)",
+                             zorder=5)[0]
             if not ringed:
                 handles.append(h)
                 ringed = True

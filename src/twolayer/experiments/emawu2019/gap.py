@@ -307,8 +307,9 @@ def run_gap(cfg: GapConfig, ctx: RunContext) -> None:
                  f"initialization, on {cfg.n_test} test points: (a) the largest sup over x and (b) the largest RMS "
                  f"over x, each maximized over the {len(record_steps(cfg))} recorded natural times s = m t ≤ "
                  f"{cfg.time:g}, against the width m (log–log), for {settings_text}; mean ± sd over {cfg.seeds} "
-                 f"replicate(s); guides ∝ m^-1/2 and ∝ m^-2 from m = {fit_from:g}; rings mark where a fixed-β gap "
-                 f"stops falling at the m^-1/2 rate."))
+                 f"replicate(s); guides ∝ m^-1/2 and ∝ m^-2 from m = {fit_from:g}; rings (panel a) mark, for a fixed β, "
+                 f"the first width from which every later local log–log slope of the mean sup gap is above "
+                 f"{STOP_SLOPE:g} (the gap may still fall there, only slower than m^-1/2)."))
     ctx.save_figure(
         _fig.plot_kernel_gap(ws, curves, fit_from=fit_from, title=title), "kernel_gap_vs_width",
         caption=(f"The quantity Case 1 bounds, |f_NN(x, t) − f_NN(x, 0) − f^ker(x, m t)| with f^ker kernel GD on "

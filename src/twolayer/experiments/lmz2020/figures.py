@@ -65,12 +65,17 @@ def plot_separation(dims, curves: dict, floors: dict, *, title: str | None = Non
     return fig
 
 
+#: Decades below the largest value the stage-wise panels show.
+STAGE_DECADES = 8
+
+
 @_styled
 def plot_stagewise(hist: dict, *, title: str | None = None):
     """One panel per ``d``: ``d × ‖P_k(f − f*)‖²`` (exact population energies, replicate mean) for
     orders k = 0..4 and ``d × test loss`` against the training step (log–log; step 0 shown at 1);
     stars: each replicate's first record where an even order is at most ``FIT_FRACTION`` of its
-    step-0 energy, drawn at that level."""
+    step-0 energy, drawn at that level. The shared y axis spans :data:`STAGE_DECADES` decades below
+    the largest value; zeros, negatives and values below the axis are counted on each panel."""
     from matplotlib.figure import Figure
 
     P = _plot_mod()
@@ -80,6 +85,8 @@ def plot_stagewise(hist: dict, *, title: str | None = None):
     colors = [P.OKABE_ITO[c] for c in ("black", "blue", "vermillion", "sky_blue", "green")]
     styles = ["-", ":", "-", ":", "-"]
     handles = []
+    top = P._finite_max([a for d in dims for a in (hist[d]["hermite"], d * np.asarray(hist[d]["test_mse"], float))], 1.0)
+    floor = top * 10.0 ** -STAGE_DECADES
     for ax, d in zip(axes, dims):
         h = hist[d]
         x = h["steps"] + 1.0
@@ -97,6 +104,10 @@ def plot_stagewise(hist: dict, *, title: str | None = None):
                         ms=11, mec="white", mew=0.6, zorder=5)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        # the axis spans STAGE_DECADES below the panel's largest value (an odd order's exact 0 at step 0
+        # comes out as ~1e-37 round-off); what it does not show is counted on the panel, never dropped silently
+        ax.set_ylim(floor, top * 2.0)
+        P.note_hidden(ax, h["hermite"], d * np.asarray(h["test_mse"], float), floor=floor)
         ax.set_xlabel("training step + 1")
         ax.set_title(f"$d = {d}$")
         handles = hs
@@ -156,6 +167,7 @@ def plot_width(dims, factors, table, sds, baselines: dict, floors: dict, *, titl
     ax.set_xticks(factors)
     ax.set_xticklabels([f"{f:g}" for f in factors])
     ax.minorticks_off()
+    P.note_hidden(ax, np.asarray(table, float), *[np.asarray(v, float) for v in baselines.values()])
     ax.set_xlabel(r"width / input dimension  $m/d$")
     ax.set_ylabel(r"$d\,\times$ test loss")
     fig.suptitle(title or "width", fontsize=11.5, fontweight="bold")

@@ -62,7 +62,8 @@ def run_width(cfg: WidthConfig, ctx: RunContext) -> None:
                                title=rf"over-parameterization: width $m$ vs. $d\times$ test loss "
                                      rf"($n={cfg.samples_factor:g}d^2$, {cfg.algorithm}, {cfg.steps} steps)"),
                     "width",
-                    caption=f"d × test loss (mean ± sd over {cfg.seeds} replicates) of the ReLU network against m/d = "
+                    caption=f"d × test loss (line: mean, band: ± 1 sd over {cfg.seeds} replicates, its lower edge clipped at 5 % "
+                            f"of the mean on the log axis) of the ReLU network against m/d = "
                             f"{', '.join(f'{f:g}' for f in cfg.width_factors)}, one colour per d = "
                             f"{', '.join(map(str, cfg.dims))} ({cfg.algorithm}, lr {lr_of(cfg):g}); dashed: "
                             f"the baselines {', '.join(baselines) or '(none)'} at the same d; grey: the best constant "
