@@ -145,7 +145,7 @@ def check_kernel_matrix(raw, n: int, n_z: int, *, self_kernel: bool, name: str =
         scale = float(np.max(np.abs(K))) if K.size else 0.0
         gap = float(np.max(np.abs(K - K.T))) if K.size else 0.0
         if gap > SYMMETRY_RTOL * scale:
-            i, j = np.unravel_index(int(np.argmax(np.abs(K - K.T))), K.shape)
+            i, j = (int(t) for t in np.unravel_index(int(np.argmax(np.abs(K - K.T))), K.shape))
             raise InputError(f"user kernel {name} is not symmetric: K[{i}, {j}] = {K[i, j]:.6g} but K[{j}, {i}] = "
                              f"{K[j, i]:.6g} (max |K - K^T| = {gap:.3g}, {gap / scale:.2g} of max |K|); a kernel must "
                              f"satisfy k(x, z) = k(z, x): fix the function")

@@ -383,7 +383,7 @@ def _refined(A: _Op, fast, y: np.ndarray, *, tol: float, kmax: int, cert: float 
     th_lo = rho_lo = th_hi = rho_hi = float("nan")
     while its < kmax and passes < _MAX_PASSES:
         goal = _PASS_REDUCTION * rn
-        if passes and lower > 0:  # what tol needs: ‖r‖² ≤ tol·lower·a
+        if passes and lower > 0 and a is not None:  # what tol needs: ‖r‖² ≤ tol·lower·a
             goal = max(goal, 0.5 * math.sqrt(tol * lower * a))
         step = _pcg(low, pinv, r, goal, kmax - its, store if passes == 0 else None)
         if step is None:
