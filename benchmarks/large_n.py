@@ -58,10 +58,11 @@ def mnist(path: str, n: int) -> tuple[np.ndarray, np.ndarray]:
     """The first ``n`` MNIST training images (file order), unit norm, ``y = +1`` for even digits."""
     from twolayer.data.mnist import read_mnist_arrays
 
-    train, _ = read_mnist_arrays(path)
-    X = np.asarray(train["X"][:n], dtype=np.float64).reshape(min(n, len(train["X"])), -1)
+    arrays, _ = read_mnist_arrays(path)
+    images, labels = arrays["train_images"], arrays["train_labels"]
+    X = np.asarray(images[:n], dtype=np.float64).reshape(min(n, len(images)), -1)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
-    y = np.where(np.asarray(train["y"][:n]) % 2 == 0, 1.0, -1.0)
+    y = np.where(np.asarray(labels[:n]) % 2 == 0, 1.0, -1.0)
     return X, y
 
 
