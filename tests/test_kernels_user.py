@@ -8,7 +8,6 @@ CLI equal :func:`~twolayer.kernels.deep_ntk` / ``deep_nngp``.
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import numpy as np
@@ -18,11 +17,11 @@ from twolayer import InputError
 from twolayer import bounds as B
 from twolayer import kernels as K
 from twolayer import spectra as S
-from twolayer.cli import main
 from twolayer.data import load
 from twolayer.krylov import trajectory
 
 from ._helpers import sphere
+from .test_cli import run, run_json
 
 DATA = ["sphere", "--opt", "n=40", "--opt", "d=5", "--opt", "target=linear"]
 
@@ -66,18 +65,6 @@ def kfile(tmp_path):
     path = tmp_path / "mykernels.py"
     path.write_text(KERNEL_FILE, encoding="utf-8")
     return path
-
-
-def run(capsys, *argv):
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def run_json(capsys, *argv):
-    code, out, err = run(capsys, *argv, "--json")
-    assert code == 0, err
-    return json.loads(out)
 
 
 def one_line_error(capsys, *argv, match: str):
