@@ -272,11 +272,7 @@ def quadratic_form(op, y, *, tol: float = DEFAULT_TOL, lambda_min_lower: float |
         d = max(rz1, 0.0) / rz
         gam.append(g)
         dlt.append(d)
-        # T_{k+1} of the CG coefficients (Lanczos of P^{-1/2} H P^{-1/2}); β_{k+2} = sqrt(δ)/γ
-        ga, da = np.asarray(gam), np.asarray(dlt)
-        diag = 1.0 / ga
-        diag[1:] += da[:-1] / ga[:-1]
-        th_lo, rho_lo, th_hi, rho_hi = _ritz_ends(diag, np.sqrt(da[:-1]) / ga[:-1], math.sqrt(d) / g)
+        th_lo, rho_lo, th_hi, rho_hi = _cg_ritz_ends(gam, dlt)
         if cert is not None and refuted is None and cert > th_lo + 1e-10 * th_hi:
             refuted = th_lo  # a Ritz value below the given bound: it is not a lower bound on lambda_min
         use_cert = cert is not None and refuted is None
@@ -303,11 +299,7 @@ def quadratic_form(op, y, *, tol: float = DEFAULT_TOL, lambda_min_lower: float |
         p = z + d * p
         rz = rz1
     certified = cert is not None and refuted is None
-    if refuted is not None:
-        source = (f"estimate theta_min - rho_min (smallest Ritz value minus its residual); the {source.split(' ')[0]} "
-                  f"node {cert:.6g} was refuted: it exceeds the smallest Ritz value {refuted:.6g} >= lambda_min")
-    elif not certified:
-        source = "estimate theta_min - rho_min (smallest Ritz value minus its residual; not a proof)"
+    source = _node_source(source, cert, refuted)
     if pinv is not None and top is not None:  # Ritz values of H itself: lambda_min on the preconditioned Krylov space, lambda_max on F
         th_lo, rho_lo, _, _ = _rayleigh_ritz_ends(np.array(P_store).T, np.array(AP_store).T)
         th_hi, rho_hi = top
@@ -320,6 +312,25 @@ def quadratic_form(op, y, *, tol: float = DEFAULT_TOL, lambda_min_lower: float |
                          residual_norm=float(np.linalg.norm(r)),
                          h_lambda_min_bound=a_used * sigma if pinv is not None else a_used)
 
+
+
+def _cg_ritz_ends(gam: list, dlt: list) -> tuple[float, float, float, float]:
+    """Extreme Ritz values and residuals of the CG tridiagonal ``T_k`` built from the coefficients
+    ``γ_j`` and ``δ_{j+1}`` (Lanczos of ``P^{-1/2} H P^{-1/2}``; ``β_{k+1} = √δ_k / γ_k``)."""
+    ga, da = np.asarray(gam), np.asarray(dlt)
+    diag = 1.0 / ga
+    diag[1:] += da[:-1] / ga[:-1]
+    return _ritz_ends(diag, np.sqrt(da[:-1]) / ga[:-1], math.sqrt(da[-1]) / ga[-1])
+
+
+def _node_source(source: str, cert: float | None, refuted: float | None, estimate_note: str = "") -> str:
+    """``lambda_source`` of a result: the given/ridge node's source, or why the estimate was used."""
+    if refuted is not None:
+        return (f"estimate theta_min - rho_min (smallest Ritz value minus its residual); the {source.split(' ')[0]} "
+                f"node {cert:.6g} was refuted: it exceeds the smallest Ritz value {refuted:.6g} >= lambda_min")
+    if cert is None:
+        return "estimate theta_min - rho_min (smallest Ritz value minus its residual; not a proof)" + estimate_note
+    return source
 
 def _radau_step(gmu: float | None, g: float, d: float, a: float) -> float | None:
     """One step of the Gauss–Radau recurrence; None once ``γ^{(a)} < γ`` (node above ``λ_min``)."""
@@ -394,10 +405,7 @@ def _refined(A: _Op, fast, y: np.ndarray, *, tol: float, kmax: int, cert: float 
         r_new = y - A.matvec(x)  # the float64 residual: every bound below rests on it alone
         passes += 1
         if passes == 1:
-            ga, da = np.asarray(gam), np.asarray(dlt)
-            diag = 1.0 / ga
-            diag[1:] += da[:-1] / ga[:-1]
-            t_lo, r_lo, t_hi, r_hi = _ritz_ends(diag, np.sqrt(da[:-1]) / ga[:-1], math.sqrt(da[-1]) / ga[-1])
+            t_lo, r_lo, t_hi, r_hi = _cg_ritz_ends(gam, dlt)
             if store is not None:  # Ritz values of H itself on the preconditioned Krylov space
                 th_lo, rho_lo, _, _ = _rayleigh_ritz_ends(np.array(store[0]).T, np.array(store[1]).T)
                 th_hi, rho_hi = top
@@ -425,12 +433,7 @@ def _refined(A: _Op, fast, y: np.ndarray, *, tol: float, kmax: int, cert: float 
             converged = True
             break
     certified = cert is not None and refuted is None
-    if refuted is not None:
-        source = (f"estimate theta_min - rho_min (smallest Ritz value minus its residual); the {source.split(' ')[0]} "
-                  f"node {cert:.6g} was refuted: it exceeds the smallest Ritz value {refuted:.6g} >= lambda_min")
-    elif not certified:
-        source = ("estimate theta_min - rho_min (smallest Ritz value minus its residual; not a proof)"
-                  + ("; times sigma for H from P^-1 H" if pinv is not None else ""))
+    source = _node_source(source, cert, refuted, "; times sigma for H from P^-1 H" if pinv is not None else "")
     assert a is not None
     return QuadraticForm(value=0.5 * (lower + upper), lower=lower, upper=upper, iterations=its, lambda_min_bound=a,
                          lambda_source=source, upper_certified=certified, converged=converged, tol=tol,
