@@ -178,14 +178,19 @@ def ticking(bar, every: float = 2.0):
 
 
 @contextlib.contextmanager
-def inner_progress(enabled: bool):
-    """Within this block, :func:`step_progress` bars are shown (on a terminal) when ``enabled``."""
-    global _INNER
-    old, _INNER = _INNER, bool(enabled)
+def _switch(name: str, enabled: bool):
+    """Set the module flag ``name`` to ``enabled`` within the block, restoring it afterwards."""
+    old = globals()[name]
+    globals()[name] = bool(enabled)
     try:
         yield
     finally:
-        _INNER = old
+        globals()[name] = old
+
+
+def inner_progress(enabled: bool):
+    """Within this block, :func:`step_progress` bars are shown (on a terminal) when ``enabled``."""
+    return _switch("_INNER", enabled)
 
 
 def step_progress(total: int, desc: str = ""):
@@ -203,15 +208,9 @@ NOTICE_FROM_S = 10.0
 NOTICE_FROM_N = 3000
 
 
-@contextlib.contextmanager
 def notices(enabled: bool):
     """Within this block, :func:`long_call_notice` announces long dense calls on stderr."""
-    global _NOTICES
-    old, _NOTICES = _NOTICES, bool(enabled)
-    try:
-        yield
-    finally:
-        _NOTICES = old
+    return _switch("_NOTICES", enabled)
 
 
 def long_call_notice(call: str, n: int, *, vectors: bool = True, stream=None) -> None:
