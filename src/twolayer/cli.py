@@ -345,7 +345,8 @@ def cmd_train(args) -> None:
                     weight_decay=args.weight_decay, temperature=args.noise_temp, noise_seed=args.seed + 1,
                     normalization=args.loss_normalization, X_test=ds.X_test, y_test=ds.y_test,
                     n_records=args.records, tol=args.tol, rtol=args.rtol,
-                    checkpoint=args.checkpoint, progress=bar, device=args.device, tf32=args.tf32)
+                    checkpoint=args.checkpoint, progress=bar, device=args.device, tf32=args.tf32,
+                    reference=args.kernel or True)
     finally:
         bar.close()
     records = res.records(0)
@@ -362,7 +363,10 @@ def cmd_train(args) -> None:
              f"{res.lambda_max:.4g}, max stable lr = " + (f"{res.max_stable_lr:.4g}" if math.isfinite(res.max_stable_lr)
                                                            else f"none for {algorithm}"),
              f"  loss {records[0]['loss']:.4g} -> {last['loss']:.4g}   (kernel prediction from u(0): "
-             f"{last['predicted_loss_init']:.4g}; paper form from u = 0: {last['predicted_loss']:.4g})"]
+             f"{_pred(last['predicted_loss_init'])}; paper form from u = 0: {_pred(last['predicted_loss'])})"]
+    if last.get("predicted_loss") is None and "predicted_loss" in last:
+        lines.append(f"  the reference kernel's GD diverges at lr {args.lr:g} (above its 2/lambda_max = "
+                     f"{res.max_stable_lr:.4g}): its prediction grows without bound")
     if "dist_from_init" in last:
         pred = res.predicted_final_dist[0]
         pred_txt = f"{pred:.4g}" if math.isfinite(pred) else "undefined: the kernel is numerically singular"
@@ -372,6 +376,12 @@ def cmd_train(args) -> None:
     if "test_error" in last:
         lines.append(f"  test: error {last['test_error']:.2%}, l1 {last['test_l1']:.4g}, loss {last['test_loss']:.4g}")
     _emit(args, payload, "\n".join(lines))
+
+
+def _pred(value) -> str:
+    """A recorded prediction for the terminal; None is a non-finite one (JSON has no inf): a kernel
+    whose GD is unstable at this step predicts a loss that grows without bound."""
+    return "inf" if value is None else f"{value:.4g}"
 
 
 def cmd_demo(args) -> None:
@@ -386,11 +396,28 @@ def cmd_demo(args) -> None:
         run_demo(args.out or "runs/demo", jobs=args.jobs, seed=args.seed, quiet=args.quiet)  # prints the report path
 
 
+def _check_kernel_field(name: str | None, spec: str) -> None:
+    """``reproduce --kernel`` on an experiment whose config has no ``kernel`` field: one error naming those that have one."""
+    import dataclasses
+
+    from .experiments import EXPERIMENTS, get_experiment
+
+    if name is None:
+        return
+    get_experiment(name)  # loads the registry; an unknown name is its own error
+    having = [e.name for e in EXPERIMENTS.values() if "kernel" in {f.name for f in dataclasses.fields(e.config)}]
+    if name in EXPERIMENTS and name not in having:
+        raise InputError(f"{name} has no kernel to replace (--kernel {spec}); --kernel applies to {', '.join(having)}")
+
+
 def cmd_reproduce(args) -> None:
     from .experiments import list_experiments, reproduce
 
     if args.device:  # the experiment's own config field: unknown to experiments that train no network
         args.set = list(args.set or []) + [f"device={args.device}"]
+    if args.kernel:  # likewise: the Arora et al. experiments' kernel field
+        _check_kernel_field(args.experiment, args.kernel)
+        args.set = list(args.set or []) + [f"kernel={args.kernel}"]
     if args.list or args.experiment is None:
         exps = list_experiments()
         if args.json:
@@ -575,6 +602,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rtol", type=OPEN_UNIT, help="GD: stop once the remaining steps can shrink the loss by less than "
                                               "this fraction (kernel prediction and measured rate agree)")
     t.add_argument("--checkpoint", help="checkpoint .npz: resume from it if present")
+    t.add_argument("--kernel", metavar="SPEC", help="reference kernel of the predictions instead of the "
+                   "parameterization's: a name (two-layer, ...), MODULE:FUNCTION or FILE.py:FUNCTION returning the "
+                   "(n, m) kernel in the network's function-space units")
     t.add_argument("--device", choices=["cpu", "cuda"],
                    help="run the training steps with PyTorch on this device (needs torch: pip install "
                         "'twolayer[torch]'); default: numpy")
@@ -608,6 +638,8 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--quiet", action="store_true", help="no progress bars, no summary")
     rp.add_argument("--device", choices=["cpu", "cuda"], help="train the networks with PyTorch on this device "
                     "(the same as --set device=...; arora2019-fig1/-fig2/-movement; needs torch)")
+    rp.add_argument("--kernel", metavar="SPEC", help="replace H-inf in the predictions by this kernel: a name or "
+                    "MODULE:FUNCTION / FILE.py:FUNCTION (the same as --set kernel=...; arora2019-fig1/-fig2/-movement)")
     rp.add_argument("--json", action="store_true", help="print one JSON object (with the judged claims)")
     rp.add_argument("--strict", action="store_true", help="exit with code 3 when any claim disagrees with the paper")
     rp.set_defaults(func=cmd_reproduce)

@@ -459,6 +459,12 @@ def render_report(run_dir) -> str:
         parts.append(f"<p class='warn'>This run's status is <b>{_e(meta.get('status'))}</b>: it may not have "
                      f"finished.</p>")
 
+    given = config.get("kernel") if isinstance(config, dict) else None
+    if isinstance(given, str) and given not in ("first-layer",):
+        parts.append(f"<p class='warn'>The predictions of this run use the kernel <code>{_e(given)}</code> in place "
+                     f"of the paper's H∞ (<code>kernel</code> in the configuration): the network is the paper's, and "
+                     f"the verdicts say whether <i>this</i> kernel describes it.</p>")
+
     # claims, then figures
     claims, problem = _read_claims(run)
     parts.append("<h2 id='claims'>Claims</h2>")

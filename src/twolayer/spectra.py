@@ -229,11 +229,14 @@ class Spectrum:
 
         ``f_i(k) = (1 − η_eff λ_i)^k`` (discrete GD) or ``exp(−η_eff λ_i k)`` (flow), with
         ``η_eff = η`` (``sum``) or ``η/n`` (``mean``). Shapes: ``y`` (n,), ``steps`` (T,) →
-        (T,). Cost ``O(T n)`` after the one-time projection.
+        (T,). Cost ``O(T n)`` after the one-time projection. Where the step is unstable for this
+        kernel (``|1 − η_eff λ_max| > 1``) the predicted loss grows without bound: ``inf`` once it
+        overflows, not an error.
         """
         p2 = self.project(self._r0(y, u0)) ** 2
         F, _ = self._factors(steps, lr, normalization, flow)
-        loss = 0.5 * (F * F) @ p2
+        with np.errstate(over="ignore"):
+            loss = 0.5 * (F * F) @ p2
         return loss / self.n if normalization == "mean" else loss
 
     def movement(self, y, steps, lr: float, *, u0=None, normalization: str = "sum", flow: bool = False) -> np.ndarray:

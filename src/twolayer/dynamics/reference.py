@@ -4,12 +4,15 @@ In the kernel regime GD with step η moves the outputs by ``u(k+1) = u(k) − η
 (Arora et al. 2019, eq. 8 and Lemma 4.1), ``c = 1`` for ``½Σ`` and ``1/n`` for ``½n⁻¹Σ``. ``K`` is
 the parameterization's closed-form infinite-width kernel where it has one
 (:attr:`twolayer.networks.Parameterization.reference`), else the network's own tangent kernel at
-initialization.
+initialization — or a kernel the caller gives (:func:`build_reference` ``kernel=``: a name, a
+``module:function`` or a callable, :func:`twolayer.kernels.resolve_kernel`), in which case the
+predictions are that kernel's and the run measures how well it describes the network.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -58,12 +61,14 @@ class Reference:
     """Reference kernels of a batch and the spectra of ``c·K`` (what the predictions use).
 
     ``K`` and ``spectra`` have one entry per network (the same object for a shared closed form);
-    ``kind`` is ``"closed form"`` or ``"empirical H(0)"``."""
+    ``kind`` is ``"closed form"``, ``"empirical H(0)"`` or ``"kernel NAME"`` (a given kernel);
+    ``kernel`` is that given kernel's ``K(X, Z)`` (it also builds the test × train kernel), or None."""
 
     kind: str
     K: list
     spectra: list
     c: float
+    kernel: Callable | None = None
 
     @property
     def lambda_max(self) -> float:
@@ -75,28 +80,47 @@ class Reference:
 
     def test_kernel(self, net0: Network, Xt, X, b: int) -> np.ndarray:
         """The same kernel between test and training inputs, shape (n_test, n), for network ``b``."""
+        if self.kernel is not None:
+            return self.kernel(Xt, X)
         closed = reference_kernel(net0, Xt, X)
         return closed if closed is not None else empirical_reference(net0, Xt, X, b=b)
 
 
-def reference_from_spectrum(K: np.ndarray, spec: Spectrum, c: float, batch: int) -> Reference:
-    """A :class:`Reference` from a closed-form kernel ``K`` (n, n) decomposed once elsewhere
+def reference_from_spectrum(K: np.ndarray, spec: Spectrum, c: float, batch: int, kernel=None) -> Reference:
+    """A :class:`Reference` from a kernel ``K`` (n, n) decomposed once elsewhere
     (``spec = spectrum(K)``): the spectrum of ``c·K`` is ``spec.scaled(c)``, so no second
     eigendecomposition is made. The caller vouches that ``K`` is the network's reference kernel
-    (:func:`reference_kernel`) on the training inputs."""
+    (:func:`reference_kernel`) on the training inputs, or — ``kernel`` given (a spec for
+    :func:`twolayer.kernels.resolve_kernel`) — that kernel's matrix on them."""
     K = np.asarray(K)
     if K.ndim != 2 or K.shape[0] != K.shape[1] or spec.n != K.shape[0]:
         raise InputError(f"the reference kernel must be square and match its spectrum (got {K.shape}, "
                          f"spectrum of size {spec.n})")
-    return Reference("closed form", [K] * batch, [spec.scaled(c)] * batch, c)
+    if kernel is None:
+        return Reference("closed form", [K] * batch, [spec.scaled(c)] * batch, c)
+    fn = _given_kernel(kernel)
+    return Reference(f"kernel {fn.name}", [K] * batch, [spec.scaled(c)] * batch, c, kernel=fn)
 
 
-def build_reference(net: Network, X, c: float) -> Reference:
-    """:class:`Reference` of ``net`` on ``X`` (n, d). Cost: the kernel plus one ``eigh`` of n × n
-    (per network when there is no closed form)."""
+def _given_kernel(kernel):
+    from ..kernels.user import resolve_kernel
+
+    return resolve_kernel(kernel)
+
+
+def build_reference(net: Network, X, c: float, kernel=None) -> Reference:
+    """:class:`Reference` of ``net`` on ``X`` (n, d): the parameterization's closed form, else the
+    network's own tangent kernel — or ``kernel`` (anything :func:`twolayer.kernels.resolve_kernel`
+    takes: ``"two-layer"``, ``"mymod:rbf"``, a callable ``k(X, Z=None)``), whose matrix must be in
+    the network's function-space units (``u(k+1) = u(k) − η c K (u(k) − y)``). Cost: the kernel
+    plus one ``eigh`` of n × n (per network when there is no closed form)."""
     X64 = np.asarray(X, np.float64)
-    K_closed = reference_kernel(net, X64)
     B = net.batch
+    if kernel is not None:
+        fn = _given_kernel(kernel)
+        K = fn(X64)
+        return Reference(f"kernel {fn.name}", [K] * B, [spectrum(K * c)] * B, c, kernel=fn)
+    K_closed = reference_kernel(net, X64)
     if K_closed is not None:
         sps: list[Spectrum] = [spectrum(K_closed * c)] * B
         return Reference("closed form", [K_closed] * B, sps, c)

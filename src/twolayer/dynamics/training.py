@@ -91,13 +91,36 @@ def record_schedule(steps: int, n_records: int | str = 60) -> np.ndarray:
     return np.unique(np.concatenate([[0], grid, [steps]]))
 
 
+def _check_step(rule: UpdateRule, net: Network, X, c: float, lr: float, ref: Reference | None, param: str, norm: str,
+                lam_max: float, lr_max: float) -> None:
+    """Refuse a step above the rule's stable limit ``2/λ_max`` of the network's own reference
+    kernel (Arora et al. 2019, eq. 8: the linearized outputs diverge beyond it). With a given kernel
+    (``ref.kernel``) the limit is the network's closed form's, computed here (one Gram and one
+    top eigenvalue), not the given kernel's. Raises :class:`DivergenceError` naming a safe step."""
+    if ref is not None and ref.kernel is not None:
+        from ..spectra import top_eigenvalue
+        from .reference import reference_kernel
+
+        own = reference_kernel(net, np.asarray(X, np.float64))
+        if own is None:
+            return
+        lam_max = top_eigenvalue(own * c)
+        limit = rule.stable_step(lam_max)
+        lr_max = float("nan") if limit is None else limit
+    if math.isfinite(lr_max) and lr > lr_max * (1 + 1e-9):
+        raise DivergenceError(
+            f"learning rate {lr:g} diverges: the largest stable rate is 2/lambda_max = {lr_max:.6g} "
+            f"(lambda_max = {lam_max:.6g} of the {param} tangent kernel in the '{norm}' loss convention); "
+            f"use --lr {0.5 * lr_max:.3g} or smaller")
+
+
 def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", weight_decay: float = 0.0,
           temperature: float | None = None, noise_seed=0, normalization: str | None = None,
           X_test=None, y_test=None, n_records: int | str = 60, record_steps=None, tol: float | None = None,
           rtol: float | None = None, gram_diagnostics: bool | None = None, check_stability: bool = True, checkpoint=None,
           checkpoint_every: int = 1000, checkpoint_seconds: float | None = None, on_mismatch: str = "error",
           progress: Callable | None = None, rule: UpdateRule | None = None,
-          reference: bool | Reference = True, observers: Sequence[Observer] = (), device=None,
+          reference: bool | Reference | str | Callable = True, observers: Sequence[Observer] = (), device=None,
           tf32: bool = False) -> TrainResult:
     r"""Train a batch of two-layer networks by full-batch (noisy) GD and record the diagnostics.
 
@@ -147,13 +170,18 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
     progress : callable(step, steps, loss), optional
     rule : UpdateRule, optional
         A rule built by hand (e.g. a new one), instead of ``algorithm``.
-    reference : bool or Reference
+    reference : bool, Reference, str or callable
         Build the reference kernel and its eigendecomposition (``O(n³)``) for the kernel
         predictions, the stability check and ``rtol``. ``False`` skips it (large ``n``, or when only
         the network matters): those metrics are absent and ``lambda_min/max`` are NaN. A
         :class:`~twolayer.dynamics.reference.Reference` (e.g. from
         :func:`~twolayer.dynamics.reference.reference_from_spectrum` with a kernel decomposed once
-        for a whole experiment) is used as it is.
+        for a whole experiment) is used as it is. A kernel spec (``"two-layer"``, ``"mymod:rbf"``,
+        ``"file.py:rbf"`` or a callable ``k(X, Z=None)``; :func:`twolayer.kernels.resolve_kernel`)
+        replaces the parameterization's kernel in the predictions
+        (:func:`~twolayer.dynamics.reference.build_reference` ``kernel=``); its matrix must be in
+        the network's function-space units, and the step is then not checked against it (its
+        ``2/λ_max`` says nothing about the network's stability).
     observers : sequence of Observer
         Extra observers, called after the built-in ones (see :mod:`twolayer.dynamics.observers`).
     device : {"cpu", "cuda", "cuda:K"} or torch.device, optional
@@ -207,16 +235,14 @@ def train(net: Network, X, y, *, lr: float, steps: int, algorithm: str = "gd", w
             raise InputError(f"the given reference is for {len(reference.spectra)} network(s), n = "
                              f"{reference.spectra[0].n} and c = {reference.c:g}; this run has {B}, n = {n}, c = {c:g}")
     else:
-        ref = build_reference(net, pr.X, c) if reference else None
+        given = reference if isinstance(reference, str) or callable(reference) else None
+        ref = build_reference(net, pr.X, c, kernel=given) if (given is not None or reference) else None
     lam_max = ref.lambda_max if ref is not None else float("nan")
     lam_min = ref.lambda_min if ref is not None else float("nan")
     lr_max = rule.stable_step(lam_max) if ref is not None else None
     lr_max = float("nan") if lr_max is None else lr_max
-    if check_stability and math.isfinite(lr_max) and lr > lr_max * (1 + 1e-9):
-        raise DivergenceError(
-            f"learning rate {lr:g} diverges: the largest stable rate is 2/lambda_max = {lr_max:.6g} "
-            f"(lambda_max = {lam_max:.6g} of the {p.name} tangent kernel in the '{norm}' loss convention); "
-            f"use --lr {0.5 * lr_max:.3g} or smaller")
+    if check_stability:
+        _check_step(rule, net, pr.X, c, lr, ref, p.name, norm, lam_max, lr_max)
     gram_on = gram_diagnostics if gram_diagnostics is not None else (n * n * B * m <= 4e9)
 
     cfg = {"param": p.name, "n": n, "d": net.dim, "m": m, "batch": B, "lr": lr, "steps": int(steps),

@@ -315,6 +315,10 @@ def fingerprint(exp: Experiment, cfg, threads: int | None = 1) -> dict:
     d = _plain(dataclasses.asdict(cfg))
     for key in exp.grid_fields:
         d.pop(key, None)
+    if isinstance(d.get("kernel"), str):  # a user's kernel: its source file's hash, so an edit is not reused
+        from ..kernels.user import kernel_identity
+
+        d["kernel"] = kernel_identity(d["kernel"])
     return {"experiment": exp.name, "config": d, "threads_per_point": threads, "twolayer_version": __version__}
 
 

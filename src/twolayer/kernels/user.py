@@ -45,7 +45,8 @@ from .._validation import as_data_matrix
 from .arccos import KERNELS, arccos_kernel
 from .deep import _DEFAULT_W_STD, DEEP_KERNELS, deep_kernel
 
-__all__ = ["KernelFunction", "resolve_kernel", "load_user_kernel", "check_kernel_matrix", "kernel_kinds"]
+__all__ = ["KernelFunction", "resolve_kernel", "load_user_kernel", "check_kernel_matrix", "kernel_kinds",
+           "kernel_identity"]
 
 #: Relative asymmetry ``max |K − Kᵀ| / max |K|`` of a user's self kernel still taken as rounding.
 SYMMETRY_RTOL = 1e-10
@@ -263,6 +264,27 @@ def resolve_kernel(spec, **options) -> KernelFunction:
                          f"or name your own as MODULE:FUNCTION or PATH.py:FUNCTION")
     _no_options(spec, options)
     return KernelFunction(spec, "user", load_user_kernel(spec))
+
+
+def kernel_identity(spec: str) -> str:
+    """What a kernel spec's matrices depend on, for cache keys and results fingerprints: the
+    canonical name of a built-in kernel (an alias gives the same identity), and for a user's
+    ``module:function`` / ``file.py:function`` the spec plus the SHA-256 of the source file that
+    defines the function — so editing the function invalidates stored results, while moving
+    nothing else does. Raises :class:`~twolayer.InputError` as :func:`resolve_kernel` does.
+    Cost: the import, and reading the source file once."""
+    fn = resolve_kernel(spec)
+    if fn.family != "user":
+        return fn.name
+    import inspect
+
+    try:
+        source = inspect.getsourcefile(fn._func)
+    except TypeError:  # a builtin or C function: nothing to hash
+        source = None
+    if source is None or not Path(source).is_file():
+        return f"{spec}@unhashed"
+    return f"{spec}@sha256:{hashlib.sha256(Path(source).read_bytes()).hexdigest()[:16]}"
 
 
 def kernel_kinds() -> tuple[str, ...]:

@@ -26,13 +26,35 @@ LABEL_SETS = ("true", "random", "worst_case")
 
 
 # ------------------------------------------------------------------------------ shared
+#: The kernel of the Arora et al. experiments unless ``--kernel`` / ``--set kernel=`` names another.
+PAPER_KERNEL = "first-layer"
+
+
+def check_kernel(spec: str) -> None:
+    """``kernel`` of an Arora et al. experiment: a built-in kernel name or ``module:function`` /
+    ``file.py:function`` (:func:`twolayer.kernels.resolve_kernel`), resolved now so that a wrong
+    name or a failing import is one error before anything runs. The deep kernels need options a
+    setting cannot carry: wrap one in a function of your own."""
+    from ...kernels import DEEP_KERNELS, resolve_kernel
+
+    if not isinstance(spec, str) or not spec:
+        raise InputError(f"kernel must be a kernel name or MODULE:FUNCTION, got {spec!r}")
+    if spec in DEEP_KERNELS:
+        raise InputError(f"kernel={spec} needs depth, w_std, b_std, which a setting cannot carry: write "
+                         f"def k(X, Z=None): return twolayer.kernels.deep_kernel(X, Z, kind='{spec}', depth=3) in a "
+                         f"file and pass --kernel FILE.py:k")
+    resolve_kernel(spec)
+
+
 @functools.lru_cache(maxsize=4)
-def _prepared(data: str, classes: tuple, n_train, n_test, seed: int):
-    """Data set, ``H∞`` of the training inputs, its spectrum and Cholesky solver, and the
-    test × train kernel: computed once per process (sweep workers share it across points)."""
+def _prepared(data: str, classes: tuple, n_train, n_test, seed: int, kernel: str = PAPER_KERNEL):
+    """Data set, the kernel of the training inputs (``H∞`` unless ``kernel`` names another), its
+    spectrum and Cholesky solver, and the test × train kernel: computed once per process (sweep
+    workers share it across points)."""
     from ...bounds import KernelSolver
     from ...data import load
-    from ...kernels import first_layer_ntk
+    from ...kernels import resolve_kernel
+    from ...kernels.user import kernel_identity
     from ...spectra import spectrum
 
     from ... import __version__
@@ -40,15 +62,18 @@ def _prepared(data: str, classes: tuple, n_train, n_test, seed: int):
     from ...spectra import Spectrum
 
     ds = load(data, classes=classes, n_train=n_train, n_test=n_test, seed=seed)
+    fn = resolve_kernel(kernel)
 
     def compute():
-        H = first_layer_ntk(ds.X)
+        H = fn(ds.X)
         sp = spectrum(H)
         return {"H": H, "eigenvalues": sp.eigenvalues, "eigenvectors": sp.eigenvectors,
-                "K_test": first_layer_ntk(ds.X_test, ds.X) if ds.has_test else None}
+                "K_test": fn(ds.X_test, ds.X) if ds.has_test else None}
 
     # in a run folder, large ones are kept in RUN/cache and memory-mapped by every later point and rerun
-    key = digest(ds.X, ds.X_test if ds.has_test else None, kernel="first_layer_ntk", version=__version__)
+    ident = kernel_identity(kernel)
+    key = digest(ds.X, ds.X_test if ds.has_test else None, version=__version__,
+                 kernel="first_layer_ntk" if ident == PAPER_KERNEL else ident)
     got = cached(key, ("H", "eigenvalues", "eigenvectors", "K_test"), compute, rows=ds.n)
     H, K_test = got["H"], got["K_test"]
     spec = Spectrum(eigenvalues=got["eigenvalues"], eigenvectors=got["eigenvectors"])
@@ -57,7 +82,31 @@ def _prepared(data: str, classes: tuple, n_train, n_test, seed: int):
 
 
 def _prep(cfg):
-    return _prepared(cfg.data, tuple(cfg.classes), cfg.n_train, cfg.n_test, cfg.seed)
+    return _prepared(cfg.data, tuple(cfg.classes), cfg.n_train, cfg.n_test, cfg.seed, _kernel(cfg))
+
+
+def _kernel(cfg) -> str:
+    return getattr(cfg, "kernel", PAPER_KERNEL)
+
+
+def _given_kernel(cfg) -> str | None:
+    """``cfg.kernel`` when it is not the paper's ``H∞`` (any alias of it counts as the paper's), else None."""
+    from ...kernels import resolve_kernel
+
+    spec = _kernel(cfg)
+    return None if resolve_kernel(spec).name == PAPER_KERNEL else spec
+
+
+@functools.lru_cache(maxsize=4)
+def _network_lambda_max(data: str, classes: tuple, n_train, n_test, seed: int) -> float:
+    """``λ_max(H∞)`` of the training inputs: the network's own stable-step limit when the experiment's
+    kernel is another one. Cost: one Gram and one top eigenvalue (``4n³/3``)."""
+    from ...data import load
+    from ...kernels import first_layer_ntk
+    from ...spectra import top_eigenvalue
+
+    ds = load(data, classes=classes, n_train=n_train, n_test=n_test, seed=seed)
+    return top_eigenvalue(first_layer_ntk(ds.X))
 
 
 #: What ``lr`` applies to: ``mean`` — the loss ``½n⁻¹Σ`` the runs report (default), or ``sum`` — the
@@ -84,8 +133,15 @@ def check_lr_convention(value: str) -> None:
 
 def _learning_rate(cfg, spec, n: int) -> tuple[float, float]:
     """``(η, 2n/λ_max)`` in the ``½n⁻¹Σ`` convention: ``cfg.lr`` (times ``n`` when
-    ``cfg.lr_convention == "sum"``) or ``cfg.lr_fraction`` × the maximum."""
-    max_lr = spec.max_stable_lr("mean")
+    ``cfg.lr_convention == "sum"``) or ``cfg.lr_fraction`` × the maximum. ``λ_max`` is ``H∞``'s,
+    the network's own, also when ``cfg.kernel`` names another kernel for the predictions."""
+    if _given_kernel(cfg) is None:
+        max_lr = spec.max_stable_lr("mean")
+    else:  # the network's step limit is its own kernel's (H-inf), whatever kernel the predictions use
+        from ...spectra import gd_stable_step
+
+        max_lr = gd_stable_step(_network_lambda_max(cfg.data, tuple(cfg.classes), cfg.n_train, cfg.n_test,
+                                                    cfg.seed)) * n
     scale = n if cfg.lr_convention == "sum" else 1
     lr = cfg.lr * scale if cfg.lr is not None else cfg.lr_fraction * max_lr
     if not 0 < lr < max_lr:
@@ -95,13 +151,14 @@ def _learning_rate(cfg, spec, n: int) -> tuple[float, float]:
     return float(lr), float(max_lr)
 
 
-def _reference(H, spec, n: int, batch: int):
-    """The set-up's ``H∞`` and its spectrum as the training runs' reference kernel in the ``½n⁻¹Σ``
-    convention (:func:`twolayer.dynamics.reference_from_spectrum`): ``H∞`` is decomposed once per
-    process, not again in every point."""
+def _reference(H, spec, n: int, batch: int, kernel: str | None = None):
+    """The set-up's ``H∞`` (or the given ``kernel``'s matrix ``H``) and its spectrum as the training
+    runs' reference kernel in the ``½n⁻¹Σ`` convention
+    (:func:`twolayer.dynamics.reference_from_spectrum`): decomposed once per process, not again in
+    every point."""
     from ...dynamics import reference_from_spectrum
 
-    return reference_from_spectrum(H, spec, 1.0 / n, batch)
+    return reference_from_spectrum(H, spec, 1.0 / n, batch, kernel=kernel)
 
 
 def data_shape(cfg) -> tuple[int, int]:

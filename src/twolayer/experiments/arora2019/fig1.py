@@ -56,7 +56,7 @@ from ..._errors import InputError
 from .. import Experiment, RunContext, register
 from .._common import checkpointing, seed_sequence as _ss, rng as _rng, check_positive as _check_positive, Rows as _Rows, \
     gather as _gather
-from ._shared import check_device, check_lr_convention, PAPER, INIT_KEY, RANDOM_KEY, LABEL_SETS, _prep, _learning_rate, _reference, _start, _steps_bar, data_shape, gd_cost
+from ._shared import PAPER_KERNEL, check_device, check_kernel, check_lr_convention, _given_kernel, PAPER, INIT_KEY, RANDOM_KEY, LABEL_SETS, _prep, _learning_rate, _reference, _start, _steps_bar, data_shape, gd_cost
 
 #: Stream of the random labels that replace the true labels in the ``true_labels = "random"`` control.
 FAKE_TRUE_KEY = 16
@@ -76,7 +76,11 @@ class Fig1Config:
     replaces the data's labels by an independent random ±1 draw (a negative control: the
     orderings and the energy concentration of Fig. 1 must then not be found). ``device``
     (``--set device=cuda`` or ``reproduce --device cuda``): train on the torch backend (the
-    paper preset's 10⁶ steps at n = m = 10⁴ are a GPU job); unset, numpy.
+    paper preset's 10⁶ steps at n = m = 10⁴ are a GPU job); unset, numpy. ``kernel`` (``--kernel`` or ``--set kernel=``): the kernel that replaces ``H∞`` in every
+    prediction and measure of the run (trajectories, spectrum, worst-case labels, complexity,
+    movement, the drift of ``H(k)``), a built-in name or ``module:function`` /
+    ``file.py:function``; the network and its step (from ``H∞``'s ``λ_max``) stay the paper's, so
+    the verdicts then judge whether *that* kernel describes the network.
     """
 
     data: str = "digits"
@@ -99,9 +103,11 @@ class Fig1Config:
     records: int = 40
     dtype: str = "float64"
     device: str | None = None
+    kernel: str = PAPER_KERNEL
 
     def __post_init__(self):
         check_lr_convention(self.lr_convention)
+        check_kernel(self.kernel)
         check_device(self.device)
         _check_positive("width", self.width, True)
         _check_positive("kappa", self.kappa)
@@ -204,7 +210,7 @@ def _fig1_point(params: dict, *, cfg: Fig1Config):
     with _steps_bar(cfg.steps, f"fig1 m={m} kappa={kappa:g} seed {s}") as bar:
         res = train(net, ds.X, Y, lr=lr, steps=cfg.steps, normalization="mean", n_records=cfg.records,
                     gram_diagnostics=True, check_stability=True, progress=bar,
-                    reference=_reference(H, spec, ds.n, net.batch), device=cfg.device, **checkpointing())
+                    reference=_reference(H, spec, ds.n, net.batch, _given_kernel(cfg)), device=cfg.device, **checkpointing())
     loss, pred = res.metrics["loss"], res.metrics["predicted_loss_init"]
     dev = kernel_deviation(loss, pred)
     flips = np.max(res.metrics["activation_flips"], axis=1)
