@@ -827,3 +827,52 @@ def test_gap_ring_follows_the_stated_slope_rule_and_sits_on_its_panel():
     assert len(ring) == 1 and not [ln for ln in b.get_lines() if ln.get_markersize() == 15]
     _assert_data(ring[0], [20.0], [0.5])                                # on the curve, at the stated width
     assert "-1/2" in ring[0].get_label() and "slower" in ring[0].get_label()
+
+
+def test_paper_style_refits_a_wide_screen_figure(tmp_path):
+    """A 17 in, three-panel screen figure (long in-panel legends, a six-column figure legend, long
+    titles, a log axis over one decade) shrunk to 6.8 in: fonts cannot shrink as much as the width,
+    so without refitting constrained layout collapses the axes and legends cover the data. After
+    the paper style: no collapse, every legend clear of the data and inside its panel or the figure,
+    no overlapping tick labels, and no line break inside ``$…$`` math."""
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(17, 4.6), layout="constrained")
+    axes = fig.subplots(1, 3)
+    x = np.geomspace(3e-3, 3e-2, 20)
+    for k, ax in enumerate(axes):
+        for i in range(5):
+            ax.plot(x, x ** (i + 1), label=f"measured series number {i} with a long explanation $\\propto m^{{-1/2}}$")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"({'abc'[k]}) a rather long panel title that was written for a wide screen figure")
+        ax.legend(loc="lower right")
+    h, lab = axes[0].get_legend_handles_labels()
+    names = [f"network of width m = {100 * 2**i} (measured)" for i in range(5)]
+    fig.legend(h, names, loc="outside lower center", ncols=5)
+    fig.suptitle("a title " * 12)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # constrained layout's "axes sizes collapsed" would be raised
+        P.save_figure(fig, tmp_path, "wide", style="paper", formats=("png",))
+    fig.draw_without_rendering()
+    W = fig.bbox.width
+    for ax in axes:
+        assert ax.bbox.width > 0.15 * W and ax.bbox.height > 0.15 * fig.bbox.height   # not collapsed
+        lg = ax.get_legend()
+        box = lg.get_window_extent()
+        assert box.y1 <= ax.bbox.y0 + 1                                  # moved under the data
+        # wrapping counts characters and ``$…$`` source renders narrower than it reads, so the fit
+        # is to about the panel's width; what must hold is that legends never meet (below)
+        assert box.width <= ax.get_subplotspec().get_position(fig).width * W * 1.1
+        for t in lg.get_texts():
+            assert all(line.count("$") % 2 == 0 for line in t.get_text().split("\n"))
+        labels = sorted((t.label1.get_window_extent() for t in ax.xaxis.get_major_ticks() + ax.xaxis.get_minor_ticks()
+                         if t.label1.get_visible() and t.label1.get_text()), key=lambda b: b.x0)
+        assert all(a.x1 <= b.x0 + 0.5 for a, b in zip(labels, labels[1:]))
+    boxes = sorted((ax.get_legend().get_window_extent() for ax in axes), key=lambda b: b.x0)
+    assert all(a.x1 < b.x0 for a, b in zip(boxes, boxes[1:])) and boxes[0].x0 >= 0 and boxes[-1].x1 <= W
+    (flg,) = fig.legends
+    assert flg.get_window_extent().width <= 0.98 * W + 1 and flg._ncols < 5
+    assert [t.get_text() for t in flg.get_texts()] == names    # short entries: fewer columns, no wrapping

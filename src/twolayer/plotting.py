@@ -30,7 +30,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ._errors import InputError
-from ._figstyle import apply_style, plain_log_labels, style_formats
+from ._figstyle import apply_style, declutter_ticks, plain_log_labels, style_formats
 from ._io import atomic_write_bytes
 from ._plot_bounds import LINESTYLES, MARKERS, plot_bound_terms, plot_target_complexity  # noqa: F401  (API)
 
@@ -104,6 +104,8 @@ def save_figure(fig: Figure, run_folder_or_dir, name: str, *, dpi: int | None = 
     style_dpi = apply_style(fig, style)
     dpi = style_dpi if dpi is None else dpi
     plain_log_labels(fig)
+    if style == "paper":  # after the tick formatters are final: overlapping minor labels go
+        declutter_ticks(fig)
     out = []
     with matplotlib.rc_context({**STYLE, "svg.hashsalt": "twolayer"}):
         for fmt in formats:
