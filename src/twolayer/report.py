@@ -140,7 +140,7 @@ def _claims_table(records: list[dict], *, with_figure: bool = False) -> str:
     for r in records:
         assume = {True: "assumptions met", False: "assumptions NOT met", None: ""}.get(r.get("assumptions_met"), "")
         fig = f"<td><a href='#fig-{_e(r.get('figure', ''))}'>{_e(r.get('figure', ''))}</a></td>" if with_figure else ""
-        body += (f"<tr id='claim-{_e(r.get('claim', ''))}'>{fig}<td><b>{_e(r.get('claim', ''))}</b>: {_e(r.get('statement', ''))} "
+        body += (f"<tr id='claim-{_e(r.get('claim', ''))}'>{fig}<td class='claim'><b>{_e(r.get('claim', ''))}</b>: {_e(r.get('statement', ''))} "
                  f"<span class='note'>({_e(r.get('source', ''))}; rule: {_e(r.get('rule', ''))}; threshold: "
                  f"{_e(r.get('threshold_reason', ''))})</span></td>"
                  f"<td class='num'>{_e(_claim_fmt(r.get('statistic')))}</td>"
@@ -322,6 +322,8 @@ figcaption .name { font-weight: 600; font-family: ui-monospace, SFMono-Regular, 
 .badge.unsure { background: #f3f0d9; color: #7a6500; }
 table.claims { font-size: .85rem; }
 table.claims td { max-width: 520px; }
+table.claims td.claim { min-width: 20em; }
+table.claims td.num { white-space: normal; min-width: 8em; max-width: 16em; overflow-wrap: anywhere; text-align: left; }
 table { border-collapse: collapse; margin: 6px 0 14px; font-size: .9rem; }
 th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 thead th { background: var(--band); font-weight: 600; }
