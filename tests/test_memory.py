@@ -27,6 +27,32 @@ from twolayer.bounds import KernelSolver, complexity
 from twolayer.kernels import first_layer_ntk
 from twolayer.spectra import spectrum
 
+
+def _numpy_and_scipy_share_lapack() -> bool:
+    """Whether numpy's and scipy's LAPACK give bit-identical results (the same OpenBLAS build, as
+    in the wheels CI installs). Where they do not (numpy 1.26 from the ``mnist`` extra bundles an
+    older OpenBLAS), "the same numbers as numpy" can only mean equal to rounding."""
+    import scipy.linalg as sla
+
+    A = np.random.default_rng(0).standard_normal((64, 64))
+    A = A @ A.T
+    return np.array_equal(np.linalg.eigvalsh(A), sla.eigh(A, eigvals_only=True, driver="evd"))
+
+
+def _same_numbers(a, b):
+    """Bit for bit where numpy and scipy share LAPACK, else to 1e-10 of the largest entry (for a
+    matrix of eigenvectors, each column up to its sign, which another LAPACK build may flip)."""
+    if SAME_LAPACK:
+        np.testing.assert_array_equal(a, b)
+        return
+    a, b = np.asarray(a), np.asarray(b)
+    if a.ndim == 2:
+        b = b * np.where(np.sum(a * b, axis=0) < 0, -1.0, 1.0)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-10 * float(np.max(np.abs(b))))
+
+
+SAME_LAPACK = _numpy_and_scipy_share_lapack()
+
 N = 1600
 UNIT = 8 * N * N
 TILES = 4 * 2**20 + 32 * 8 * N   # two 512 x 512 tiles, and O(n) vectors (eigenvalues, dsyevd's 6n + 1)
@@ -69,16 +95,16 @@ def test_spectrum_memory_and_numbers(gram, reference):
     H0 = H.copy()
     sp, peak = _peak(lambda: spectrum(H))
     np.testing.assert_array_equal(H, H0)                         # H untouched
-    np.testing.assert_array_equal(sp.eigenvalues, w[::-1])
-    np.testing.assert_array_equal(sp.eigenvectors, V[:, ::-1])   # bit for bit, and the same layout
+    _same_numbers(sp.eigenvalues, w[::-1])
+    _same_numbers(sp.eigenvectors, V[:, ::-1])   # bit for bit (one LAPACK build), and the same layout
     assert sp.eigenvectors.strides == V[:, ::-1].strides
     assert peak <= 3 * UNIT + TILES, peak / UNIT                  # the copy + dsyevd's 2n² workspace
 
     B = H.copy()
     sp, peak = _peak(lambda: spectrum(B, overwrite=True))
     assert np.shares_memory(sp.eigenvectors, B)                   # the eigenvectors live in H's memory
-    np.testing.assert_array_equal(sp.eigenvalues, w[::-1])
-    np.testing.assert_array_equal(sp.eigenvectors, V[:, ::-1])
+    _same_numbers(sp.eigenvalues, w[::-1])
+    _same_numbers(sp.eigenvectors, V[:, ::-1])
     assert peak <= 2 * UNIT + TILES <= 2.3 * UNIT, peak / UNIT     # issue 12's target
     # mathematics: H V = V diag(w), VᵀV = I
     Vd = sp.eigenvectors
@@ -90,11 +116,11 @@ def test_spectrum_eigenvalues_only(gram, reference):
     H, _ = gram
     wv = np.linalg.eigvalsh(H)
     sp, peak = _peak(lambda: spectrum(H, vectors=False))
-    np.testing.assert_array_equal(sp.eigenvalues, wv[::-1])
+    _same_numbers(sp.eigenvalues, wv[::-1])
     assert peak <= UNIT + TILES
     B = H.copy()
     sp, peak = _peak(lambda: spectrum(B, vectors=False, overwrite=True))
-    np.testing.assert_array_equal(sp.eigenvalues, wv[::-1])
+    _same_numbers(sp.eigenvalues, wv[::-1])
     assert peak <= TILES
     np.testing.assert_allclose(sp.eigenvalues, reference[0][::-1], rtol=0, atol=1e-12 * sp.lambda_max)
 
@@ -127,11 +153,15 @@ def test_spectrum_uses_the_lower_triangle_like_numpy():
     w, V = np.linalg.eigh(H)
     for ow in (False, True):
         sp = spectrum(H.copy(), overwrite=ow)
-        np.testing.assert_array_equal(sp.eigenvalues, w[::-1])
-        np.testing.assert_array_equal(sp.eigenvectors, V[:, ::-1])
+        _same_numbers(sp.eigenvalues, w[::-1])
+        if SAME_LAPACK:
+            _same_numbers(sp.eigenvectors, V[:, ::-1])
+        else:  # eigenvalue 1 has multiplicity 292: its eigenvectors are any basis; compare the matrix they make
+            Vs = sp.eigenvectors
+            np.testing.assert_allclose((Vs * sp.eigenvalues) @ Vs.T, (V * w) @ V.T, rtol=0, atol=1e-10 * w[-1])
     # a float32 or list input is converted once, and that private copy is factored in place
     H32 = H.astype(np.float32)
-    np.testing.assert_array_equal(spectrum(H32).eigenvalues, np.linalg.eigh(H32.astype(np.float64))[0][::-1])
+    _same_numbers(spectrum(H32).eigenvalues, np.linalg.eigh(H32.astype(np.float64))[0][::-1])
 
 
 def test_complexity_memory_and_numbers(gram):
@@ -179,16 +209,16 @@ def test_syevd_refuses_where_the_32_bit_workspace_would_overflow(monkeypatch):
     monkeypatch.setattr(_linalg, "SYEVD_MAX_N", 39)
     with pytest.raises(OverflowError, match="32-bit"):
         syevd_inplace(H.copy())
-    np.testing.assert_array_equal(syevd_inplace(H.copy(), vectors=False), np.linalg.eigvalsh(H))
+    _same_numbers(syevd_inplace(H.copy(), vectors=False), np.linalg.eigvalsh(H))
     monkeypatch.setattr(spectra_mod, "_numpy_lapack_ilp64", lambda: False)
     with pytest.raises(InputError, match="top_eigenpairs"):
         spectrum(H)
-    np.testing.assert_array_equal(spectrum(H, vectors=False).eigenvalues, np.linalg.eigvalsh(H)[::-1])
+    _same_numbers(spectrum(H, vectors=False).eigenvalues, np.linalg.eigvalsh(H)[::-1])
     monkeypatch.setattr(spectra_mod, "_numpy_lapack_ilp64", lambda: True)   # numpy's 64-bit LAPACK takes over
     w, V = np.linalg.eigh(H)
     sp = spectrum(H)
-    np.testing.assert_array_equal(sp.eigenvalues, w[::-1])
-    np.testing.assert_array_equal(sp.eigenvectors, V[:, ::-1])
+    _same_numbers(sp.eigenvalues, w[::-1])
+    _same_numbers(sp.eigenvectors, V[:, ::-1])
 
 
 def test_syevd_releases_the_interpreter():
