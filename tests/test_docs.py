@@ -105,26 +105,26 @@ def _check_tutorial(md: Path) -> list[str]:
         top = module.split(".")[0]
         return top != "twolayer" and importlib.util.find_spec(top) is None
 
+    def imported(module: str, statement: str):
+        """The module, or None with the failure recorded as ``statement: error``."""
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            problems.append(f"{statement}: {exc}")
+            return None
+
     aliases: dict[str, object] = {}       # local name -> imported twolayer module or object
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for a in node.names:
-                if elsewhere(a.name):
-                    continue
-                try:
-                    mod = importlib.import_module(a.name)
-                except ImportError as exc:
-                    problems.append(f"import {a.name}: {exc}")
+                if elsewhere(a.name) or (mod := imported(a.name, f"import {a.name}")) is None:
                     continue
                 if a.name.startswith("twolayer"):
                     aliases[a.asname or a.name.split(".")[0]] = mod if a.asname else twolayer
         elif isinstance(node, ast.ImportFrom):
             if node.module is None or elsewhere(node.module):
                 continue
-            try:
-                mod = importlib.import_module(node.module)
-            except ImportError as exc:
-                problems.append(f"from {node.module}: {exc}")
+            if (mod := imported(node.module, f"from {node.module}")) is None:
                 continue
             for a in node.names:
                 if not hasattr(mod, a.name):

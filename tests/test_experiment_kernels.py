@@ -127,6 +127,8 @@ def test_the_fingerprint_follows_the_kernel_files_content(tmp_path):
     assert fp() != before and fp().startswith(f"{path}:rbf@sha256:")
     # the paper's kernel and its aliases keep the plain name (stored runs stay valid)
     assert fingerprint(exp, resolve_config(exp))["config"]["kernel"] == "first-layer"
+    # an alias of H-inf is the paper's kernel: stored under the canonical name, no "other kernel" note
+    assert resolve_config(exp, sets=["kernel=h-infinity"]).kernel == "first-layer"
 
 
 def test_train_reference_takes_a_kernel(kernel_file):

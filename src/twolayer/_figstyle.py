@@ -124,15 +124,15 @@ def fit_legends(fig) -> int:
     style fonts shrink less than the figure, and an axes legend wider than its axes makes
     constrained layout collapse the axes. Returns how many legends changed. Cost: one layout pass
     (``draw_without_rendering``) per wrapping step, one in all when everything fits."""
-    jobs = [(lg, 0.98 * fig.bbox.width) for lg in fig.legends]
+    jobs = [(lg, 0.98 * fig.bbox.width, True) for lg in fig.legends]
     for ax in fig.get_axes():
         lg = ax.get_legend()
         if lg is not None and ax.get_subplotspec() is not None:
-            jobs.append((lg, 0.95 * _panel_room(ax, fig)[0]))
+            jobs.append((lg, 0.95 * _panel_room(ax, fig)[0], False))
     changed = 0
-    for k, (lg, room) in enumerate(jobs):
+    for lg, room, of_figure in jobs:
         refit = False
-        if k < len(fig.legends):  # a figure legend of short entries needs fewer columns, not wrapping
+        if of_figure:  # a figure legend of short entries needs fewer columns, not wrapping
             lg, refit = _fewer_columns(fig, lg, room)
         for _ in range(6):  # each pass wraps to the measured shortfall; the text can only get narrower
             fig.draw_without_rendering()

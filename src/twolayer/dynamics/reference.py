@@ -18,6 +18,7 @@ import numpy as np
 
 from .._errors import InputError
 from ..kernels.empirical import _derivative_and_value, _tangent_gram
+from ..kernels.user import resolve_kernel
 from ..networks import Network, get_parameterization
 from ..spectra import Spectrum, spectrum
 
@@ -98,14 +99,8 @@ def reference_from_spectrum(K: np.ndarray, spec: Spectrum, c: float, batch: int,
                          f"spectrum of size {spec.n})")
     if kernel is None:
         return Reference("closed form", [K] * batch, [spec.scaled(c)] * batch, c)
-    fn = _given_kernel(kernel)
+    fn = resolve_kernel(kernel)
     return Reference(f"kernel {fn.name}", [K] * batch, [spec.scaled(c)] * batch, c, kernel=fn)
-
-
-def _given_kernel(kernel):
-    from ..kernels.user import resolve_kernel
-
-    return resolve_kernel(kernel)
 
 
 def build_reference(net: Network, X, c: float, kernel=None) -> Reference:
@@ -117,7 +112,7 @@ def build_reference(net: Network, X, c: float, kernel=None) -> Reference:
     X64 = np.asarray(X, np.float64)
     B = net.batch
     if kernel is not None:
-        fn = _given_kernel(kernel)
+        fn = resolve_kernel(kernel)
         K = fn(X64)
         return Reference(f"kernel {fn.name}", [K] * B, [spectrum(K * c)] * B, c, kernel=fn)
     K_closed = reference_kernel(net, X64)

@@ -30,11 +30,13 @@ LABEL_SETS = ("true", "random", "worst_case")
 PAPER_KERNEL = "first-layer"
 
 
-def check_kernel(spec: str) -> None:
-    """``kernel`` of an Arora et al. experiment: a built-in kernel name or ``module:function`` /
-    ``file.py:function`` (:func:`twolayer.kernels.resolve_kernel`), resolved now so that a wrong
-    name or a failing import is one error before anything runs. The deep kernels need options a
-    setting cannot carry: wrap one in a function of your own."""
+def check_kernel(spec: str) -> str:
+    """``kernel`` of an Arora et al. experiment, checked and in canonical form: a built-in kernel
+    name (an alias becomes its canonical name, so that ``H∞`` under any alias is the paper's
+    kernel) or ``module:function`` / ``file.py:function`` as given
+    (:func:`twolayer.kernels.resolve_kernel`), resolved now so that a wrong name or a failing import
+    is one error before anything runs. The deep kernels need options a setting cannot carry: wrap
+    one in a function of your own."""
     from ...kernels import DEEP_KERNELS, resolve_kernel
 
     if not isinstance(spec, str) or not spec:
@@ -43,7 +45,8 @@ def check_kernel(spec: str) -> None:
         raise InputError(f"kernel={spec} needs depth, w_std, b_std, which a setting cannot carry: write "
                          f"def k(X, Z=None): return twolayer.kernels.deep_kernel(X, Z, kind='{spec}', depth=3) in a "
                          f"file and pass --kernel FILE.py:k")
-    resolve_kernel(spec)
+    fn = resolve_kernel(spec)
+    return fn.name if fn.family != "user" else spec
 
 
 @functools.lru_cache(maxsize=4)
@@ -90,22 +93,21 @@ def _kernel(cfg) -> str:
 
 
 def _given_kernel(cfg) -> str | None:
-    """``cfg.kernel`` when it is not the paper's ``H∞`` (any alias of it counts as the paper's), else None."""
-    from ...kernels import resolve_kernel
-
+    """``cfg.kernel`` when it is not the paper's ``H∞`` (the config holds the canonical name,
+    :func:`check_kernel`), else None."""
     spec = _kernel(cfg)
-    return None if resolve_kernel(spec).name == PAPER_KERNEL else spec
+    return None if spec == PAPER_KERNEL else spec
 
 
 @functools.lru_cache(maxsize=4)
-def _network_lambda_max(data: str, classes: tuple, n_train, n_test, seed: int) -> float:
-    """``λ_max(H∞)`` of the training inputs: the network's own stable-step limit when the experiment's
-    kernel is another one. Cost: one Gram and one top eigenvalue (``4n³/3``)."""
-    from ...data import load
+def _network_lambda_max(data: str, classes: tuple, n_train, n_test, seed: int, kernel: str) -> float:
+    """``λ_max(H∞)`` of the training inputs (the data set :func:`_prepared` loaded for ``kernel``):
+    the network's own stable-step limit when the experiment's kernel is another one. Cost: one
+    Gram and one top eigenvalue (``4n³/3``)."""
     from ...kernels import first_layer_ntk
     from ...spectra import top_eigenvalue
 
-    ds = load(data, classes=classes, n_train=n_train, n_test=n_test, seed=seed)
+    ds = _prepared(data, classes, n_train, n_test, seed, kernel)[0]
     return top_eigenvalue(first_layer_ntk(ds.X))
 
 
@@ -141,7 +143,7 @@ def _learning_rate(cfg, spec, n: int) -> tuple[float, float]:
         from ...spectra import gd_stable_step
 
         max_lr = gd_stable_step(_network_lambda_max(cfg.data, tuple(cfg.classes), cfg.n_train, cfg.n_test,
-                                                    cfg.seed)) * n
+                                                    cfg.seed, _kernel(cfg))) * n
     scale = n if cfg.lr_convention == "sum" else 1
     lr = cfg.lr * scale if cfg.lr is not None else cfg.lr_fraction * max_lr
     if not 0 < lr < max_lr:

@@ -107,7 +107,7 @@ class Fig1Config:
 
     def __post_init__(self):
         check_lr_convention(self.lr_convention)
-        check_kernel(self.kernel)
+        object.__setattr__(self, "kernel", check_kernel(self.kernel))
         check_device(self.device)
         _check_positive("width", self.width, True)
         _check_positive("kappa", self.kappa)

@@ -60,7 +60,7 @@ class MovementConfig:
 
     def __post_init__(self):
         check_lr_convention(self.lr_convention)
-        check_kernel(self.kernel)
+        object.__setattr__(self, "kernel", check_kernel(self.kernel))
         check_device(self.device)
         for name in ("widths", "kappas"):
             vals = getattr(self, name)
